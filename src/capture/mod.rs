@@ -1,0 +1,1 @@
+//! scap capture files: reader, writer and the libs replay converter. Knows nothing of live drivers.

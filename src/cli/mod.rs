@@ -1,0 +1,1 @@
+//! Command line: clap definitions with Falco's spelling. Knows nothing about how anything runs.

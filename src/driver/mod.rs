@@ -1,0 +1,2 @@
+//! Event sources behind one `Driver` interface: libbpf-rs, aya, replay and nodriver; the /proc
+//! scan that seeds state. Knows nothing about rules or outputs.

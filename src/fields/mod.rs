@@ -1,0 +1,130 @@
+//! Fields: the registry of every field falco-rs knows (name, type, argument kind, description;
+//! the `--list` catalog) and the extractors per field class that read values from an event and
+//! the state. Knows nothing about rules syntax.
+//!
+//! The engine sees fields through two things defined here: [`FieldInfo`] (looked up by name at
+//! compile time, to type-check operators and constants) and the [`Extract`] trait (called at
+//! evaluation time with a resolved [`FieldRef`]).
+
+use std::borrow::Cow;
+use std::net::IpAddr;
+
+pub mod registry;
+
+pub use registry::lookup;
+
+/// A field's value type, with the names libsinsp prints in `--list` (`UINT64`, `CHARBUF`, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FieldType {
+    Int8,
+    Int16,
+    Int32,
+    Int64,
+    Uint8,
+    Uint16,
+    Uint32,
+    Uint64,
+    Bool,
+    Double,
+    Charbuf,
+    Bytebuf,
+    Fspath,
+    Fsrelpath,
+    Errno,
+    Fd,
+    Pid,
+    Port,
+    L4Proto,
+    SockFamily,
+    Mode,
+    Flags8,
+    Flags16,
+    Flags32,
+    RelTime,
+    AbsTime,
+    Ipv4Addr,
+    Ipv4Net,
+    Ipv6Addr,
+    Ipv6Net,
+    IpAddr,
+    IpNet,
+    SyscallId,
+    Sigtype,
+}
+
+/// Whether a field takes an argument (`proc.aname[2]`, `evt.arg.name`, `k8s.pod.label[app]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArgKind {
+    /// No argument accepted.
+    None,
+    /// An argument is required.
+    Required,
+    /// An argument may be given.
+    Allowed,
+}
+
+/// Whether a field's argument is an index (`[2]`) or a key (`[app]`), where it takes one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArgType {
+    Index,
+    Key,
+    /// `evt.arg.NAME` / `evt.arg[N]`: a parameter name or an index.
+    IndexOrKey,
+}
+
+/// One entry of the field catalog.
+#[derive(Debug, Clone, Copy)]
+pub struct FieldInfo {
+    /// Full name, e.g. `proc.aname`.
+    pub name: &'static str,
+    /// Field class name as `--list` prints it (e.g. `process`, `fd`, `container`).
+    pub class: &'static str,
+    pub ftype: FieldType,
+    pub arg: ArgKind,
+    pub arg_type: ArgType,
+    /// Extracts a list of values (`is_list` in `--list --format json`).
+    pub is_list: bool,
+    /// Hidden from `--list` (`EPF_TABLE_ONLY`-like) but usable in rules.
+    pub hidden: bool,
+    /// Description as `--list` prints it.
+    pub desc: &'static str,
+}
+
+/// A resolved field reference as the engine stores it: catalog entry plus argument.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct FieldRef {
+    pub info: &'static str,
+    pub arg: Option<FieldArg>,
+}
+
+/// The argument of a field reference.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum FieldArg {
+    Index(i64),
+    Key(String),
+}
+
+/// One extracted value. Borrowed where the source allows, so extraction does not allocate.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value<'a> {
+    Int(i64),
+    Uint(u64),
+    Bool(bool),
+    Double(f64),
+    /// Strings are byte strings: conditions compare them unsanitised.
+    Str(Cow<'a, [u8]>),
+    Bytes(Cow<'a, [u8]>),
+    Ip(IpAddr),
+    Net(ipnet::IpNet),
+}
+
+/// What the engine calls to read field values of the current event.
+///
+/// Implemented by the fields extractors over (event, state); tests implement it with maps.
+pub trait Extract {
+    /// The event type code of the current event.
+    fn evt_type(&self) -> u16;
+    /// Appends the values of `field` to `out` and returns true, or returns false when the
+    /// field is missing for this event (comparisons are then false, outputs print `<NA>`).
+    fn extract<'s>(&'s mut self, field: &FieldRef, out: &mut Vec<Value<'s>>) -> bool;
+}

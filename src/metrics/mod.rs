@@ -1,0 +1,1 @@
+//! The Prometheus registry: Falco's metric names, types and labels. Knows nothing about sinks.

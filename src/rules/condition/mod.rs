@@ -1,0 +1,2 @@
+//! The condition language: lexer, parser, AST with positions, list and macro expansion.
+//! Knows nothing about field values.

@@ -1,0 +1,1 @@
+//! The embedded webserver (/healthz, /versions, /metrics). Knows nothing about rule internals.
