@@ -11,6 +11,7 @@ use std::net::IpAddr;
 
 mod catalog;
 pub mod listing;
+pub mod names;
 pub mod registry;
 
 pub use registry::lookup;
