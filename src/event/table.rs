@@ -379,6 +379,13 @@ pub fn ppm_sc_name(sc: u16) -> Option<&'static str> {
         .map(|i| PPM_SC_NAMES[i].1)
 }
 
+/// Enter events libsinsp 0.25.4 still parses (TOCTOU mitigation for open/openat/openat2/creat/
+/// connect, fallback parameters for execve/execveat) but then marks filtered out: they update
+/// state and never reach the rules (`sinsp_evt_filter` in `sinsp.cpp`).
+pub fn is_parse_only_enter(code: u16) -> bool {
+    matches!(code, 2 | 306 | 326 | 58 | 22 | 292 | 330)
+}
+
 /// True when `name` is a syscall carried by the generic events.
 pub fn is_generic_syscall_name(name: &str) -> bool {
     GENERIC_SYSCALL_NAMES.contains(&name)
