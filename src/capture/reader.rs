@@ -227,11 +227,26 @@ impl CaptureReader {
                 reason: format!("block length too short {len}"),
             });
         }
-        let mut buf = std::mem::take(&mut self.buf);
-        buf.resize(len as usize - 8, 0);
-        let res = self.fill(&mut buf, what);
-        self.buf = buf;
-        res?;
+        // Read incrementally: a corrupt length must not make us allocate gigabytes up front.
+        let want = len as usize - 8;
+        self.buf.clear();
+        let got = (&mut self.input)
+            .take(want as u64)
+            .read_to_end(&mut self.buf)
+            .map_err(|source| CaptureError::Io {
+                offset: self.offset,
+                source,
+            })?;
+        let at_body = self.offset;
+        self.offset += got as u64;
+        if got < want {
+            return Err(CaptureError::Truncated {
+                offset: at_body,
+                needed: want,
+                available: got,
+                what,
+            });
+        }
         Ok(())
     }
 
