@@ -145,8 +145,15 @@ impl RulesLoader {
             Ok(d) => d,
             Err(e) => {
                 let marks = yaml::Marks::new(content, inserted);
-                let ctx = root.child(marks.of(e.marker()), ItemType::ValueFor, "");
-                self.push_error(&mut res, ErrorCode::YamlParse, e.info().to_string(), ctx);
+                let mark = marks.of(e.marker());
+                let msg = format!(
+                    "yaml-cpp: error at line {}, column {}: {}",
+                    mark.line + 1,
+                    mark.column + 1,
+                    yaml::yaml_cpp_message(e.info())
+                );
+                let ctx = root.child(mark, ItemType::ValueFor, "");
+                self.push_error(&mut res, ErrorCode::YamlParse, msg, ctx);
                 return res;
             }
         };
@@ -262,7 +269,10 @@ impl RulesLoader {
     /// (`condition_compiled` of `-L` JSON).
     pub fn compiled_condition(&self, rule: &str) -> Option<String> {
         let out = self.last.as_ref()?;
-        out.rules.iter().find(|r| r.name == rule).map(|r| r.condition.to_string())
+        out.rules
+            .iter()
+            .find(|r| r.name == rule)
+            .map(|r| r.condition.to_string())
     }
 
     /// The highest `required_engine_version` seen.

@@ -100,6 +100,23 @@ impl<'a> Marks<'a> {
     }
 }
 
+/// yaml-cpp's wording for the scanner errors saphyr reports in its own words.
+pub(crate) fn yaml_cpp_message(saphyr: &str) -> &str {
+    match saphyr {
+        "mapping values are not allowed in this context" => "illegal map value",
+        "did not find expected key" => "end of map not found",
+        "block sequence entries are not allowed in this context" => "illegal block entry",
+        "while parsing a flow sequence, expected ',' or ']'" => "end of sequence flow not found",
+        "while parsing a flow mapping, did not find expected ',' or '}'" => {
+            "end of map flow not found"
+        }
+        "while scanning a quoted scalar, found unexpected end of stream" => "illegal EOF in scalar",
+        "found character that cannot start any token" => "unknown token",
+        "invalid indentation" => "end of map not found",
+        other => other,
+    }
+}
+
 fn strip_tag<'n, 'a>(n: &'n Node<'a>) -> &'n Node<'a> {
     match &n.data {
         YamlData::Tagged(_, inner) => strip_tag(inner),
@@ -197,16 +214,4 @@ pub(crate) fn decode_u32(s: &str) -> Option<u32> {
         return None;
     }
     s.parse().ok()
-}
-
-#[cfg(test)]
-mod probe {
-    #[test]
-    fn probe_file() {
-        let Ok(p) = std::env::var("PROBE_YAML") else {
-            return;
-        };
-        let src = std::fs::read_to_string(p).unwrap();
-        println!("RESULT {:?}", super::load_all(&src).err());
-    }
 }
