@@ -81,7 +81,7 @@ def load_scenarios(directory):
                     if not sep:
                         sc["errors"].append("line %d: expect needs field=value" % n)
                     sc["expect"].append((field.strip(), want))
-                elif key in ("rule", "priority", "output", "timeout"):
+                elif key in ("rule", "priority", "output", "timeout", "requires"):
                     sc[key] = value
                 else:
                     sc["errors"].append("line %d: unknown header key %r" % (n, key))
@@ -261,6 +261,10 @@ def run_scenarios(falco, upstream, backend, scenarios, catalog, keep_dir):
         return [common.failed(SUITE, n, "daemon not live: %s" % not_live) for n in names]
     ran = {}
     for sc in scenarios:
+        missing = [c for c in sc.get("requires", "").split() if shutil.which(c, path=common.STD_PATH) is None]
+        if missing:
+            ran[sc["id"]] = (None, "missing", "needs %s" % ", ".join(missing))
+            continue
         w = os.path.join(SCENARIO_ROOT, sc["id"])
         shutil.rmtree(w, ignore_errors=True)
         os.makedirs(os.path.join(w, "home"))
@@ -279,6 +283,9 @@ def run_scenarios(falco, upstream, backend, scenarios, catalog, keep_dir):
     results = []
     for sc, name in zip(scenarios, names):
         w, rc, tail = ran[sc["id"]]
+        if rc == "missing":
+            results.append(common.skipped(SUITE, name, tail))
+            continue
         reason = check_scenario_alerts(sc, alerts, catalog, w)
         if reason and rc not in (0,) and rc != "timeout":
             reason += " (scenario exit %s: %s)" % (rc, tail.strip().replace("\n", " | "))
