@@ -14,6 +14,7 @@ Two kinds of cases, both per backend (`-o engine.kind=<backend>`):
 Needs root and a kernel with BPF; when CI=true and either is missing, every case fails.
 """
 import ctypes
+import dataclasses
 import json
 import os
 import re
@@ -408,12 +409,19 @@ def planned_names(backends, scenarios, reference_cases):
 
 def run(falco, shared, backends, case_re, scenarios_dir, goldens_dir, keep_dir=None):
     upstream = os.path.join(shared, "upstream")
-    catalog = outputs.RuleCatalog.load(os.path.join(upstream, "rules"))
+    catalog_error = None
+    try:
+        catalog = outputs.RuleCatalog.load(os.path.join(upstream, "rules"))
+    except common.ParityError as e:
+        catalog, catalog_error = None, str(e)
     scenarios = load_scenarios(scenarios_dir)
     results = []
     for sc in scenarios:
         name = "static/%s" % sc["id"]
         if not common.case_selected(case_re, SUITE, name):
+            continue
+        if catalog_error:
+            results.append(common.failed(SUITE, name, catalog_error))
             continue
         if catalog is None:
             results.append(common.skipped(SUITE, name, "PyYAML is not installed (the rule catalog needs it)"))
@@ -427,7 +435,8 @@ def run(falco, shared, backends, case_re, scenarios_dir, goldens_dir, keep_dir=N
     if not ok:
         names = [n for n in planned_names(backends, scenarios, reference) if common.case_selected(case_re, SUITE, n)]
         if os.environ.get("CI") == "true":
-            return results + [common.failed(SUITE, n, "BPF is required under CI=true: %s" % why) for n in names]
+            return results + [dataclasses.replace(common.failed(SUITE, n, "BPF is required under CI=true: %s" % why),
+                                                  hard=True) for n in names]
         return results + [common.skipped(SUITE, n, "needs root and BPF: %s" % why) for n in names]
 
     normalise = outputs.Normaliser(outputs.ephemeral_min(), outputs.host_ips())

@@ -51,10 +51,15 @@ class RuleCatalog:
 
     @classmethod
     def load(cls, rules_dir):
-        """Returns the catalog, or None when PyYAML is not installed."""
+        """Returns the catalog, or None when PyYAML is not installed; ParityError when a file
+        cannot be read or parsed."""
         rules = {}
         for name in RULE_FILES:
-            doc = common.load_yaml(os.path.join(rules_dir, name))
+            try:
+                doc = common.load_yaml(os.path.join(rules_dir, name))
+            except (OSError, ValueError) as e:
+                raise common.ParityError("cannot read the upstream rules file %s: %s"
+                                         % (os.path.join(rules_dir, name), e)) from e
             if doc is None:
                 return None
             for item in doc:

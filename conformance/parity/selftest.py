@@ -311,6 +311,28 @@ def check_live_harness(shared, root):
     return None
 
 
+def check_ci_without_bpf(root):
+    """Under CI=true without BPF every live case fails, and known-failures.txt cannot excuse it."""
+    shared, _, fake = _fixture(root)
+    kf = os.path.join(root, "kf.txt")
+    _write(kf, "live/modern_ebpf/scenarios-daemon  selftest\n")
+    saved_bpf, saved_ci = live.bpf_available, os.environ.get("CI")
+    live.bpf_available = lambda: (False, "simulated")
+    os.environ["CI"] = "true"
+    try:
+        code, text = _run_runner(["--falco", fake, "--shared", shared, "--suite", "live", "--backends", "modern_ebpf",
+                                  "--known-failures", kf])
+    finally:
+        live.bpf_available = saved_bpf
+        if saved_ci is None:
+            del os.environ["CI"]
+        else:
+            os.environ["CI"] = saved_ci
+    if code == 0 or "XFAIL" in text or "BPF is required under CI=true: simulated" not in text:
+        return "missing BPF under CI=true did not fail the run: exit %d, output:\n%s" % (code, text)
+    return None
+
+
 def main(out):
     check = Check(out)
     shared = os.path.abspath(runner.default_shared())
@@ -323,6 +345,7 @@ def main(out):
               lambda: check_synthetic_golden(sub("a")))
         check("new golden suite directory picked up", lambda: check_new_suite_dir(sub("b")))
         check("compare modes", lambda: check_compare_modes(None))
+        check("CI=true without BPF fails the live suite", lambda: check_ci_without_bpf(sub("d")))
         check("known-failures.txt parses", lambda: check_known_failures_file(None))
         if os.path.isdir(shared):
             check("live-rules normaliser reproduces live-reference expected.yaml",
