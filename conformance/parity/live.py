@@ -31,6 +31,13 @@ TRIGGER_FIELD = "proc.env[FALCO_TRIGGER]"
 EXTRA_FIELD_ARG = "append_output[1].extra_fields[0]=%s" % TRIGGER_FIELD
 REFERENCE_RUN_DIR = "/tmp/falco-live-run"  # the recorder ran triggers.sh here (proc.cwd is in outputs)
 SCENARIO_ROOT = "/tmp/falco-rs-scenarios"
+# triggers.sh's ssh action connects to 198.51.100.7:443. It runs in a network namespace of its own
+# whose only device is lo, with a default route over lo from this "host" address (the recording
+# machine's, too): the SYN is dropped inside the namespace and never leaves the machine, and
+# connect() still returns EINPROGRESS as on the recording host.
+NETNS_HOST_IP = "192.0.2.2"
+NETNS_SETUP = ("ip link set lo up && ip addr add {ip}/32 dev lo && ip route add default dev lo src {ip}"
+               .format(ip=NETNS_HOST_IP))
 HEADER_RE = re.compile(r"^#@\s*([a-z_]+)\s*:\s*(.*?)\s*$")
 LIVE_TIMEOUT_S = 120.0  # start-up: from exec to the canary alert
 END_TIMEOUT_S = 30.0
@@ -310,7 +317,21 @@ def _daemon_result(name, end, code, want_code, seconds):
     return common.passed(SUITE, name, seconds)
 
 
-def run_reference(falco, upstream, backend, case, catalog, normalise, keep_dir):
+def run_triggers():
+    """Runs the copied triggers.sh as the recorder did, in its own network namespace; returns
+    None, or what went wrong."""
+    env = {"PATH": common.STD_PATH, "HOME": os.path.join(REFERENCE_RUN_DIR, "home"), "LANG": "C",
+           "TZ": "UTC", "SHELL": "/bin/bash"}
+    try:
+        p = subprocess.run(["unshare", "-n", "bash", "-c", NETNS_SETUP + " && exec bash triggers.sh"],
+                           cwd=REFERENCE_RUN_DIR, env=env, stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=180)
+    except subprocess.TimeoutExpired:
+        return "triggers.sh timed out"
+    return "triggers.sh exited with %d" % p.returncode if p.returncode != 0 else None
+
+
+def run_reference(falco, upstream, backend, case, catalog, normalise, keep_dir, run_script=run_triggers):
     """One live-reference golden (goldens/README.md protocol); results per action."""
     t0 = time.monotonic()
     prefix = "%s/reference-%s" % (backend, case["case"])
@@ -336,19 +357,15 @@ def run_reference(falco, upstream, backend, case, catalog, normalise, keep_dir):
     if not_live:
         daemon.stop()
         return [common.failed(SUITE, n, "daemon not live: %s" % not_live) for n in names + [prefix + "/daemon"]]
+    missing = [c for c in ("unshare", "ip") if shutil.which(c, path=common.STD_PATH) is None]
+    if missing:
+        daemon.stop()
+        why = "needs %s to run triggers.sh in its own network namespace" % " and ".join(missing)
+        return [common.failed(SUITE, n, why) for n in names + [prefix + "/daemon"]]
     shutil.rmtree(REFERENCE_RUN_DIR, ignore_errors=True)
     os.makedirs(REFERENCE_RUN_DIR)
     shutil.copyfile(script, os.path.join(REFERENCE_RUN_DIR, "triggers.sh"))
-    script_env = {"PATH": common.STD_PATH, "HOME": os.path.join(REFERENCE_RUN_DIR, "home"), "LANG": "C",
-                  "TZ": "UTC", "SHELL": "/bin/bash"}
-    script_problem = None
-    try:
-        p = subprocess.run(["bash", "triggers.sh"], cwd=REFERENCE_RUN_DIR, env=script_env,
-                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=180)
-        if p.returncode != 0:
-            script_problem = "triggers.sh exited with %d" % p.returncode
-    except subprocess.TimeoutExpired:
-        script_problem = "triggers.sh timed out"
+    script_problem = run_script()
     end = daemon.trigger_until_seen("end", END_TIMEOUT_S)
     code = daemon.stop()
     alerts = daemon.alerts()
@@ -439,7 +456,7 @@ def run(falco, shared, backends, case_re, scenarios_dir, goldens_dir, keep_dir=N
                                                   hard=True) for n in names]
         return results + [common.skipped(SUITE, n, "needs root and BPF: %s" % why) for n in names]
 
-    normalise = outputs.Normaliser(outputs.ephemeral_min(), outputs.host_ips())
+    normalise = outputs.Normaliser(outputs.ephemeral_min(), outputs.host_ips() + [NETNS_HOST_IP])
     for backend in backends:
         chosen = [sc for sc in scenarios if common.case_selected(case_re, SUITE, "%s/%s" % (backend, sc["id"]))]
         if chosen:

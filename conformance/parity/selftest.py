@@ -45,6 +45,17 @@ while True:
     time.sleep(0.1)
 '''
 
+FAKE_REPLAY_DAEMON = r'''#!/usr/bin/env python3
+# Fake live daemon for the selftest: prints the alerts of $FAKE_ALERTS (a recorded alerts.jsonl)
+# to stdout, then waits for SIGINT and exits 0.
+import os, signal, sys, time
+sys.stdout.write(open(os.environ["FAKE_ALERTS"]).read())
+sys.stdout.flush()
+signal.signal(signal.SIGINT, lambda *_: sys.exit(0))
+while True:
+    time.sleep(0.1)
+'''
+
 ALERT = {"hostname": "golden", "output": "00:00:01.000000000: Warning synthetic | file={case}/x",
          "output_fields": {"evt.time": 1000000000, "fd.name": "{case}/x"}, "priority": "Warning",
          "rule": "synthetic", "source": "syscall", "tags": [], "time": "1970-01-01T00:00:01.000000000Z"}
@@ -311,6 +322,42 @@ def check_live_harness(shared, root):
     return None
 
 
+def check_reference_harness(shared, root):
+    """run_reference end to end with a fake daemon that prints a recorded live run: every action
+    matches; with one recorded alert removed, that action fails."""
+    catalog = outputs.RuleCatalog.load(os.path.join(shared, "upstream", "rules"))
+    if catalog is None:
+        return None
+    fake = os.path.join(root, "fake-daemon")
+    _write(fake, FAKE_REPLAY_DAEMON, stat.S_IRWXU)
+    saved = live.daemon_env
+    try:
+        for case in _reference_cases(shared):
+            path = os.path.join(case["dir"], "alerts.jsonl")
+            normalise = outputs.Normaliser(32768, [live.NETNS_HOST_IP])
+            live.daemon_env = lambda: dict(saved(), FAKE_ALERTS=path)
+            results = live.run_reference(fake, os.path.join(shared, "upstream"), "fake", case, catalog, normalise,
+                                         None, run_script=lambda: None)
+            bad = [(r.case, r.reason) for r in results if r.status != common.PASS]
+            if bad or len(results) < 2:
+                return "%s: %r" % (case["case"], bad[:2])
+            if case["case"] != "stable":
+                continue
+            with open(path, encoding="utf-8") as fh:
+                lines = [x for x in fh if 'FALCO_TRIGGER]":"cat_shadow"' not in x]
+            tampered = os.path.join(root, "tampered.jsonl")
+            _write(tampered, "".join(lines))
+            live.daemon_env = lambda: dict(saved(), FAKE_ALERTS=tampered)
+            results = live.run_reference(fake, os.path.join(shared, "upstream"), "fake", case, catalog, normalise,
+                                         None, run_script=lambda: None)
+            bad = sorted(r.case for r in results if r.status == common.FAIL)
+            if bad != ["fake/reference-stable/cat_shadow"]:
+                return "a missing alert was not detected as exactly one failing action: %r" % bad
+    finally:
+        live.daemon_env = saved
+    return None
+
+
 def check_ci_without_bpf(root):
     """Under CI=true without BPF every live case fails, and known-failures.txt cannot excuse it."""
     shared, _, fake = _fixture(root)
@@ -352,6 +399,8 @@ def main(out):
                   lambda: check_live_rules_normaliser(shared))
             check("scenario headers match the upstream rules", lambda: check_scenarios_static(shared))
             check("live harness with a fake daemon", lambda: check_live_harness(shared, sub("c")))
+            check("live-reference harness with a fake daemon replaying a recorded run",
+                  lambda: check_reference_harness(shared, sub("e")))
         else:
             out.write("note: shared directory %s not found: live-rules checks not run\n" % shared)
     out.write("%d passed, %d failed\n" % (check.passed, check.failed))

@@ -1,7 +1,7 @@
 #!/bin/bash
-# Live scenario: ssh connects to port 443. The target address (TEST-NET-2 198.51.100.7) lives on the loopback
-# device of a network namespace made for the scenario, so no packet leaves the machine; the
-# connection is refused at once.
+# Live scenario: ssh connects to port 443 of a TEST-NET-2 address. It runs in a network namespace made
+# for the scenario whose only device is lo, with a default route over lo from 192.0.2.2: the SYN
+# is dropped inside the namespace (no packet leaves the machine), connect() says EINPROGRESS.
 # Run by conformance/run (suite live) with FALCO_TRIGGER=disallowed_ssh_connection_non_standard_port, W=<an empty scratch dir, the cwd>
 # and PY=<python3>; see conformance/README.md.
 #@ rule: Disallowed SSH Connection Non Standard Port
@@ -12,9 +12,11 @@
 #@ expect: fd.type=ipv4
 #@ expect: fd.l4proto=tcp
 #@ expect: fd.lport=443
+#@ expect: proc.cmdline=ssh -F /dev/null -o BatchMode=yes -o ConnectTimeout=1 -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -p 443 falco@198.51.100.7 true
 #@ requires: ssh unshare ip
 set -u
-unshare -n bash -c 'ip link set lo up && ip addr add 198.51.100.7/32 dev lo &&
-  ssh -F /dev/null -o BatchMode=yes -o ConnectTimeout=2 -o StrictHostKeyChecking=no \
+unshare -n bash -c 'ip link set lo up && ip addr add 192.0.2.2/32 dev lo &&
+  ip route add default dev lo src 192.0.2.2 &&
+  ssh -F /dev/null -o BatchMode=yes -o ConnectTimeout=1 -o StrictHostKeyChecking=no \
     -o UserKnownHostsFile=/dev/null -p 443 falco@198.51.100.7 true' 2>/dev/null
 exit 0
