@@ -266,7 +266,8 @@ def run_scenarios(falco, upstream, backend, scenarios, catalog, keep_dir):
     not_live = daemon.trigger_until_seen("canary", LIVE_TIMEOUT_S)
     if not_live:
         daemon.stop()
-        return [common.failed(SUITE, n, "daemon not live: %s" % not_live) for n in names]
+        return [common.failed(SUITE, n, "daemon not live: %s" % not_live)
+                for n in names + ["%s/scenarios-daemon" % backend]]
     ran = {}
     for sc in scenarios:
         missing = [c for c in sc.get("requires", "").split() if shutil.which(c, path=common.STD_PATH) is None]
@@ -458,11 +459,31 @@ def run(falco, shared, backends, case_re, scenarios_dir, goldens_dir, keep_dir=N
 
     normalise = outputs.Normaliser(outputs.ephemeral_min(), outputs.host_ips() + [NETNS_HOST_IP])
     for backend in backends:
+        # A daemon that never goes live costs LIVE_TIMEOUT_S per run: after one such run the
+        # backend's other runs are reported without being started.
+        hung = None
         chosen = [sc for sc in scenarios if common.case_selected(case_re, SUITE, "%s/%s" % (backend, sc["id"]))]
         if chosen:
-            results += run_scenarios(falco, upstream, backend, chosen, catalog, keep_dir)
+            got = run_scenarios(falco, upstream, backend, chosen, catalog, keep_dir)
+            hung = _hung(got)
+            results += got
         for case in reference:
-            if any(common.case_selected(case_re, SUITE, n) for n in planned_names([backend], [], [case])):
-                results += [r for r in run_reference(falco, upstream, backend, case, catalog, normalise, keep_dir)
-                            if common.case_selected(case_re, SUITE, r.case)]
+            names = [n for n in planned_names([backend], [], [case]) if common.case_selected(case_re, SUITE, n)]
+            if not names:
+                continue
+            if hung:
+                results += [common.failed(SUITE, n, "not run: %s" % hung) for n in names]
+                continue
+            got = [r for r in run_reference(falco, upstream, backend, case, catalog, normalise, keep_dir)
+                   if common.case_selected(case_re, SUITE, r.case)]
+            hung = _hung(got)
+            results += got
     return results
+
+
+def _hung(results):
+    """The reason of a run whose daemon never went live (but did not exit), else None."""
+    for r in results:
+        if r.reason.startswith("daemon not live: no canary alert within"):
+            return "an earlier run of this backend never went live (%s)" % r.reason
+    return None
