@@ -159,12 +159,16 @@ class Daemon:
         self.stderr_path = os.path.join(workdir, "stderr")
         self.alerts_path = alerts_path or self.stdout_path
         self.proc = None
+        self.start_error = None
         self.exit_code = None
 
     def start(self):
         with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
-            self.proc = subprocess.Popen(self.argv, cwd=self.workdir, env=self.env, stdin=subprocess.DEVNULL,
-                                         stdout=out, stderr=err, start_new_session=True)
+            try:
+                self.proc = subprocess.Popen(self.argv, cwd=self.workdir, env=self.env, stdin=subprocess.DEVNULL,
+                                             stdout=out, stderr=err, start_new_session=True)
+            except OSError as e:
+                self.start_error = "cannot start %s: %s" % (self.argv[0], e)
 
     def alerts(self):
         found = []
@@ -197,6 +201,8 @@ class Daemon:
     def trigger_until_seen(self, trigger, timeout):
         """Runs `cat /etc/shadow` tagged `trigger` every 0.5 s until its alert appears.
         Returns None when seen, else the reason."""
+        if self.start_error:
+            return self.start_error
         deadline = time.monotonic() + timeout
         env = {"PATH": common.STD_PATH, "FALCO_TRIGGER": trigger}
         while time.monotonic() < deadline:
@@ -213,6 +219,8 @@ class Daemon:
 
     def stop(self):
         """SIGINT, then SIGKILL after STOP_TIMEOUT_S; returns the exit code."""
+        if self.proc is None:
+            return self.start_error
         if self.proc.poll() is None:
             try:
                 self.proc.send_signal(signal.SIGINT)

@@ -99,6 +99,9 @@ def _run(opts, out):
     upstream = os.path.join(shared, "upstream")
     backends = [b.strip() for b in opts.backends.split(",") if b.strip()]
     known = common.load_known_failures(opts.known_failures)
+    if opts.keep:
+        opts.keep = os.path.abspath(opts.keep)
+        os.makedirs(opts.keep, exist_ok=True)
 
     all_results = []
     golden_cases = None
