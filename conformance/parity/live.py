@@ -89,7 +89,7 @@ def load_scenarios(directory):
                     if not sep:
                         sc["errors"].append("line %d: expect needs field=value" % n)
                     sc["expect"].append((field.strip(), want))
-                elif key in ("rule", "priority", "output", "timeout", "requires"):
+                elif key in ("rule", "priority", "output", "timeout", "requires", "reference"):
                     sc[key] = value
                 else:
                     sc["errors"].append("line %d: unknown header key %r" % (n, key))
@@ -289,8 +289,10 @@ def run_scenarios(falco, upstream, backend, scenarios, catalog, keep_dir):
                "SHELL": "/bin/bash", "FALCO_TRIGGER": sc["id"], "W": w, "PY": _python()}
         timeout = float(sc.get("timeout", 30))
         try:
+            # A session of its own: no controlling terminal (proc.tty=0), as on the recording host.
             p = subprocess.run(["bash", sc["path"]], cwd=w, env=env, stdin=subprocess.DEVNULL,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout)
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout,
+                               start_new_session=True)
             ran[sc["id"]] = (w, p.returncode, p.stdout.decode("utf-8", "replace")[-200:])
         except subprocess.TimeoutExpired:
             ran[sc["id"]] = (w, "timeout", "")
@@ -334,7 +336,8 @@ def run_triggers():
     try:
         p = subprocess.run(["unshare", "-n", "bash", "-c", NETNS_SETUP + " && exec bash triggers.sh"],
                            cwd=REFERENCE_RUN_DIR, env=env, stdin=subprocess.DEVNULL,
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=180)
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=180,
+                           start_new_session=True)
     except subprocess.TimeoutExpired:
         return "triggers.sh timed out"
     return "triggers.sh exited with %d" % p.returncode if p.returncode != 0 else None

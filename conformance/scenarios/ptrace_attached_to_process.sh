@@ -8,6 +8,10 @@
 #@ expect: proc.name=python3
 #@ expect: evt.type=ptrace
 #@ expect: proc.cmdline=python3 $W/ptrace_attach.py
+#@ expect: user.name=root
+#@ expect: user.uid=0
+#@ expect: proc.tty=0
+#@ reference: ptrace_attach
 set -u
 cat > "$W/ptrace_attach.py" <<'EOF'
 import ctypes, subprocess, time

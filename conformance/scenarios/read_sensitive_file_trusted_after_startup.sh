@@ -9,6 +9,10 @@
 #@ expect: evt.type=openat
 #@ expect: proc.name=httpd
 #@ expect: proc.pname=bash
+#@ expect: user.name=root
+#@ expect: user.uid=0
+#@ expect: proc.tty=0
+#@ reference: trusted_after_startup
 #@ timeout: 30
 set -u
 ln -s "$PY" "$W/httpd"

@@ -12,5 +12,7 @@
 #@ expect: proc.pname=bash
 #@ expect: user.name=root
 #@ expect: user.uid=0
+#@ expect: proc.tty=0
+#@ reference: cat_shadow
 set -u
 cat /etc/shadow >/dev/null

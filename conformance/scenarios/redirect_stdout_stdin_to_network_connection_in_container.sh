@@ -11,6 +11,10 @@
 #@ expect: fd.type=ipv4
 #@ expect: fd.l4proto=tcp
 #@ expect: fd.sip=127.0.0.1
+#@ expect: user.name=root
+#@ expect: user.uid=0
+#@ expect: proc.tty=0
+#@ reference: dup_socket_stdin
 set -u
 cat > "$W/dup_socket.py" <<'EOF'
 import os, socket

@@ -8,6 +8,10 @@
 #@ expect: proc.name=shred
 #@ expect: proc.cmdline=shred -u $W/junk.bin
 #@ expect: evt.type=execve
+#@ expect: user.name=root
+#@ expect: user.uid=0
+#@ expect: proc.tty=0
+#@ reference: shred_file
 #@ requires: shred
 set -u
 head -c 65536 /dev/zero > "$W/junk.bin"

@@ -10,6 +10,10 @@
 #@ expect: proc.cmdline=sh -c ls /tmp
 #@ expect: evt.type=execve
 #@ expect: proc.pexe=$W/httpd
+#@ expect: user.name=root
+#@ expect: user.uid=0
+#@ expect: proc.tty=0
+#@ reference: shell_from_httpd
 set -u
 ln -s "$PY" "$W/httpd"
 "$W/httpd" -c 'import subprocess; subprocess.run(["sh", "-c", "ls /tmp"], stdout=subprocess.DEVNULL)'

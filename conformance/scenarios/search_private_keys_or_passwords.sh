@@ -8,6 +8,10 @@
 #@ expect: proc.name=find
 #@ expect: proc.cmdline=find $W/keys -maxdepth 1 -name id_rsa
 #@ expect: evt.type=execve
+#@ expect: user.name=root
+#@ expect: user.uid=0
+#@ expect: proc.tty=0
+#@ reference: find_id_rsa
 set -u
 mkdir -p "$W/keys"
 find "$W/keys" -maxdepth 1 -name id_rsa

@@ -8,9 +8,12 @@
 #@ output: A shell was spawned in a container with an attached terminal | evt_type=%evt.type user=%user.name user_uid=%user.uid user_loginuid=%user.loginuid process=%proc.name proc_exepath=%proc.exepath parent=%proc.pname command=%proc.cmdline terminal=%proc.tty exe_flags=%evt.arg.flags
 #@ expect: proc.name=sh
 #@ expect: proc.pname=exe
-#@ expect: proc.cmdline=sh -c echo falco-rs
+#@ expect: proc.cmdline=sh -c echo golden
 #@ expect: evt.type=execve
+#@ expect: user.name=root
+#@ expect: user.uid=0
+#@ reference: tty_shell_under_exe
 #@ requires: script
 set -u
 ln -s /usr/bin/script "$W/exe"
-SHELL=/bin/sh "$W/exe" -qc "echo falco-rs" /dev/null >/dev/null
+SHELL=/bin/sh "$W/exe" -qc "echo golden" /dev/null >/dev/null
