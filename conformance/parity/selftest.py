@@ -15,7 +15,7 @@ import sys
 import tempfile
 import traceback
 
-from . import common, goldens, live, outputs
+from . import common, falco_testing, goldens, live, outputs
 from . import main as runner
 
 FAKE_FALCO = r'''#!/usr/bin/env python3
@@ -54,6 +54,24 @@ sys.stdout.flush()
 signal.signal(signal.SIGINT, lambda *_: sys.exit(0))
 while True:
     time.sleep(0.1)
+'''
+
+FAKE_FALCO_TESTING = r'''#!/usr/bin/env python3
+# Fake run-falco-testing.py for the selftest: four cases, one of each status.
+import re, sys
+args = sys.argv[1:]
+ids = ["T_a", "T_b/sub_1", "T_c", "T_d"]
+if "--list" in args:
+    print("\n".join("%s\ttheme\tsrc" % i for i in ids))
+    sys.exit(0)
+rx = re.compile(args[args.index("--filter") + 1]) if "--filter" in args else None
+lines = {"T_a": "PASS T_a", "T_b/sub_1": "FAIL T_b/sub_1: exit code 0, want 1",
+         "T_c": "ERROR T_c: cannot start: nope", "T_d": "SKIP T_d: retired: gone"}
+for i in ids:
+    if rx is None or rx.search(i):
+        print(lines[i])
+print("1 passed, 2 failed, 1 skipped")
+sys.exit(1)
 '''
 
 ALERT = {"hostname": "golden", "output": "00:00:01.000000000: Warning synthetic | file={case}/x",
@@ -388,6 +406,23 @@ def check_reference_harness(shared, root):
     return None
 
 
+def check_falco_testing_lines(root):
+    """Suite a turns the script's lines into results and passes --case on as --filter."""
+    shared = os.path.join(root, "shared")
+    _write(os.path.join(shared, "conformance", "run-falco-testing.py"), FAKE_FALCO_TESTING, stat.S_IRWXU)
+    os.makedirs(os.path.join(shared, "conformance", "falco-testing"))
+    os.makedirs(os.path.join(shared, "upstream", "traces", "falco"))
+    got = {r.case: (r.status, r.reason) for r in falco_testing.run("/bin/true", shared, None, 5)}
+    want = {"T_a": (common.PASS, ""), "T_b/sub_1": (common.FAIL, "exit code 0, want 1"),
+            "T_c": (common.FAIL, "error: cannot start: nope"), "T_d": (common.SKIP, "retired: gone")}
+    if got != want:
+        return "results %r, expected %r" % (got, want)
+    got = [r.case for r in falco_testing.run("/bin/true", shared, common.compile_case_regex("T_b/sub"), 5)]
+    if got != ["T_b/sub_1"]:
+        return "--case selected %r" % got
+    return None
+
+
 def check_ci_without_bpf(root):
     """Under CI=true without BPF every live case fails, and known-failures.txt cannot excuse it."""
     shared, _, fake = _fixture(root)
@@ -422,6 +457,7 @@ def main(out):
               lambda: check_synthetic_golden(sub("a")))
         check("new golden suite directory picked up", lambda: check_new_suite_dir(sub("b")))
         check("compare modes", lambda: check_compare_modes(None))
+        check("falco-testing lines and --case", lambda: check_falco_testing_lines(sub("f")))
         check("CI=true without BPF fails the live suite", lambda: check_ci_without_bpf(sub("d")))
         check("known-failures.txt parses", lambda: check_known_failures_file(None))
         if os.path.isdir(shared):
