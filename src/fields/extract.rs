@@ -915,7 +915,8 @@ impl<'a, 'e> Extractor<'a, 'e> {
 
     /// `sinsp_evt::extract_typechar` for events without an fd in the table.
     fn event_typechar(&self) -> u8 {
-        match self.ev.info().ppme {
+        let exit = table::by_code(self.ev.event_type() | 1).map_or("", |i| i.ppme);
+        match exit {
             "SYSCALL_OPENAT_2_X" | "SYSCALL_OPENAT2_X" | "SYSCALL_CREAT_X" => b'f',
             "SOCKET_SOCKET_X" | "SOCKET_ACCEPT_5_X" | "SOCKET_ACCEPT4_6_X" => b'4',
             "SYSCALL_PIPE_X" | "SYSCALL_PIPE2_X" => b'p',
