@@ -46,9 +46,12 @@ pub(crate) fn field(spec: &str) -> FieldRef {
     }
 }
 
-/// One replayed event: (ts, tid, type name, direction char) and the rendered fields.
+/// (ts, tid, type name, direction char) of an event.
+pub(crate) type Key = (u64, i64, String, char);
+
+/// One replayed event: its key and the rendered fields.
 pub(crate) struct Row {
-    pub key: (u64, i64, String, char),
+    pub key: Key,
     pub values: Vec<String>,
 }
 
@@ -94,7 +97,11 @@ pub(crate) fn replay(path: &std::path::Path, fields: &[&str]) -> Vec<Row> {
             };
             values.push(v);
         }
-        let dir = if ev.event_type() % 2 == 0 { '>' } else { '<' };
+        let dir = if ev.event_type().is_multiple_of(2) {
+            '>'
+        } else {
+            '<'
+        };
         rows.push(Row {
             key: (ev.ts(), ev.tid() as i64, ev.name().to_owned(), dir),
             values,
@@ -104,10 +111,7 @@ pub(crate) fn replay(path: &std::path::Path, fields: &[&str]) -> Vec<Row> {
 }
 
 /// sysdig's rendering of `fields` for every event, keyed like [`Row`].
-pub(crate) fn sysdig(
-    path: &std::path::Path,
-    fields: &[&str],
-) -> Option<HashMap<(u64, i64, String, char), Vec<String>>> {
+pub(crate) fn sysdig(path: &std::path::Path, fields: &[&str]) -> Option<HashMap<Key, Vec<String>>> {
     let mut fmt = String::from("*%evt.rawtime\x01%thread.tid\x01%evt.type\x01%evt.dir");
     for f in fields {
         fmt.push('\x01');
