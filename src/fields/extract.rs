@@ -1026,6 +1026,38 @@ impl<'a, 'e> Extractor<'a, 'e> {
                     None => s("/"),
                 }
             }
+            "fd.ip" | "fd.net" | "fd.port" | "fd.proto" => {
+                // Filter-only fields: both endpoints (any matches `=`, all must differ `!=`).
+                let Some(f) = f else {
+                    return false;
+                };
+                let port = name == "fd.port" || name == "fd.proto";
+                let vals: Vec<Value<'static>> = match f.ty {
+                    FdType::Ipv4Sock | FdType::Ipv6Sock if port => {
+                        vec![u(u64::from(f.sock.sport)), u(u64::from(f.sock.dport))]
+                    }
+                    FdType::Ipv4Sock | FdType::Ipv6Sock => {
+                        vec![Value::Ip(f.sock.sip), Value::Ip(f.sock.dip)]
+                    }
+                    FdType::Ipv4ServSock | FdType::Ipv6ServSock if port => {
+                        vec![u(u64::from(f.sock.sport))]
+                    }
+                    FdType::Ipv4ServSock | FdType::Ipv6ServSock => vec![Value::Ip(f.sock.sip)],
+                    _ => return false,
+                };
+                let vals = if name == "fd.proto" {
+                    vals.into_iter()
+                        .map(|v| match v {
+                            Value::Uint(p) => s(p.to_string()),
+                            other => other,
+                        })
+                        .collect()
+                } else {
+                    vals
+                };
+                out.extend(vals);
+                return true;
+            }
             "fd.cip" | "fd.cnet" => {
                 let Some(f) = f.filter(|f| !f.is_role_none() && f.ty.is_ip_socket()) else {
                     return false;

@@ -330,3 +330,168 @@ fn unexpected_udp_alert_fields_match_falco() {
         assert_eq!(ours, theirs, "{f}");
     }
 }
+
+/// Alerts of a replay: (rule, full text line without the trailing newline) per match.
+fn replay_alerts(
+    trace_path: &std::path::Path,
+    rules: &[PathBuf],
+    all: bool,
+) -> Vec<(String, String)> {
+    use crate::engine::{Matching, Scratch};
+    use crate::rules::{ExtraOutput, LoadOptions, PluginVersion};
+    let files: Vec<(String, String)> = rules
+        .iter()
+        .map(|p| {
+            (
+                p.display().to_string(),
+                std::fs::read_to_string(p).expect("rules file"),
+            )
+        })
+        .collect();
+    let opts = LoadOptions {
+        loaded_plugins: vec![PluginVersion::container()],
+        extra_outputs: vec![ExtraOutput::container_suggested()],
+        ..LoadOptions::default()
+    };
+    let (ruleset, _, fatal) = crate::rules::load(&files, &opts);
+    assert!(fatal.is_none(), "{fatal:?}");
+    let ruleset = ruleset.expect("ruleset");
+    let mode = if all { Matching::All } else { Matching::First };
+    let mut reader = CaptureReader::open(trace_path).expect("capture opens");
+    let mut state = State::new(crate::state::thread::DEFAULT_THREAD_TABLE_SIZE);
+    state.users.use_host_db = false;
+    state.seed_capture(reader.metadata());
+    let mut conv = Converter::new();
+    let mut scratch = Scratch::new();
+    let mut alerts = Vec::new();
+    let mut matched = Vec::new();
+    while let Some(item) = reader.next().expect("capture reads") {
+        let ReadItem::Event(meta) = item else {
+            continue;
+        };
+        let outcome = conv
+            .convert(reader.record(), meta.offset)
+            .expect("converts");
+        let record: Vec<u8> = match outcome {
+            Outcome::Drop => continue,
+            Outcome::Pass => reader.record().to_vec(),
+            Outcome::Converted => conv.output().to_vec(),
+        };
+        let ev = Event::decode(&record).expect("decodes");
+        let mut ctx = state.process(&ev);
+        ctx.cpu = meta.cpuid;
+        if meta.flags & 1 != 0 || ctx.filtered_out {
+            continue; // parsed, never evaluated
+        }
+        let mut ex = Extractor {
+            state: &state,
+            ev: &ev,
+            ctx: &ctx,
+            hostname: "golden",
+        };
+        matched.clear();
+        ruleset.matches(&mut ex, &mut scratch, mode, &mut matched);
+        for &i in &matched {
+            let rule = &ruleset.rules[i];
+            let mut format = rule.format.clone();
+            format.require_all_values = false; // Falco renders rule outputs with `*`
+            let msg = format.render(&mut ex, &mut scratch).unwrap_or_default();
+            let line = format!(
+                "{}: {} {}",
+                super::extract::ts_to_string(ev.ts(), false, true),
+                rule.priority.name(),
+                msg
+            );
+            alerts.push((rule.name.clone(), line));
+        }
+    }
+    alerts
+}
+
+/// Every `alerts-json` replay golden: the same alerts (rule and output text) as Falco 0.44.1.
+#[test]
+fn replay_goldens_alerts_match() {
+    let goldens = shared_dir().join("conformance/goldens");
+    let index: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(goldens.join("cases.json")).unwrap())
+            .unwrap();
+    let upstream = shared_dir().join("upstream");
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for case in index["cases"].as_array().unwrap() {
+        if case["suite"] != "replay" || case["compare"] != "alerts-json" {
+            continue;
+        }
+        let name = case["case"].as_str().unwrap();
+        let dir = goldens.join("replay").join(name);
+        let subst = |s: &str| {
+            s.replace("{upstream}", &upstream.display().to_string())
+                .replace("{case}", &dir.display().to_string())
+        };
+        let args: Vec<String> = case["args"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| subst(a.as_str().unwrap()))
+            .collect();
+        let mut rules = Vec::new();
+        let mut trace_path = None;
+        let mut all = false;
+        for w in args.windows(2) {
+            match (w[0].as_str(), w[1].as_str()) {
+                ("-r", r) => rules.push(PathBuf::from(r)),
+                ("-o", "rule_matching=all") => all = true,
+                ("-o", o) if o.starts_with("engine.replay.capture_file=") => {
+                    trace_path = Some(PathBuf::from(&o["engine.replay.capture_file=".len()..]));
+                }
+                _ => {}
+            }
+        }
+        let Some(trace_path) = trace_path else {
+            continue;
+        };
+        if rules.is_empty() {
+            rules.push(upstream.join("rules/falco_rules.yaml"));
+        }
+        let stdout = std::fs::read_to_string(dir.join("stdout")).unwrap();
+        let mut expected: Vec<(String, String)> = stdout
+            .lines()
+            .filter(|l| l.starts_with('{'))
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                (
+                    v["rule"].as_str().unwrap().to_owned(),
+                    v["output"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        let mut ours = replay_alerts(&trace_path, &rules, all);
+        expected.sort();
+        ours.sort();
+        checked += 1;
+        if expected != ours {
+            let missing: Vec<_> = expected
+                .iter()
+                .filter(|e| !ours.contains(e))
+                .take(2)
+                .collect();
+            let extra: Vec<_> = ours
+                .iter()
+                .filter(|e| !expected.contains(e))
+                .take(2)
+                .collect();
+            failures.push(format!(
+                "{name}: falco {} alerts, ours {}\n  missing {missing:?}\n  extra {extra:?}",
+                expected.len(),
+                ours.len()
+            ));
+        }
+    }
+    assert!(checked > 40, "only {checked} cases");
+    assert!(
+        failures.is_empty(),
+        "{} of {checked} cases differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}

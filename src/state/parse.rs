@@ -282,6 +282,10 @@ pub struct EventCtx {
     pub first_ts: u64,
     /// CPU the event was captured on (set by the caller from the event block).
     pub cpu: u16,
+    /// libsinsp parses the event but never hands it to rules (`sinsp_evt_filter`): the
+    /// TOCTOU and fallback enter events (open, openat, openat2, creat, connect, execve,
+    /// execveat). The caller also filters `SCAP_DF_STATE_ONLY` capture events.
+    pub filtered_out: bool,
 }
 
 fn param<'a>(ev: &Event<'a>, i: usize) -> Option<&'a [u8]> {
@@ -544,6 +548,16 @@ impl State {
             prev_ts,
             first_ts: self.parser.first_ts,
             cpu: 0,
+            filtered_out: matches!(
+                info.ppme,
+                "SYSCALL_OPEN_E"
+                    | "SYSCALL_OPENAT_2_E"
+                    | "SYSCALL_OPENAT2_E"
+                    | "SYSCALL_CREAT_E"
+                    | "SOCKET_CONNECT_E"
+                    | "SYSCALL_EXECVE_19_E"
+                    | "SYSCALL_EXECVEAT_E"
+            ),
         };
 
         let meta = matches!(

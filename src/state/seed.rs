@@ -160,10 +160,12 @@ fn fd_from_record(ty: u8, ino: u64, info: &ScapFd) -> FdInfo {
 
 impl State {
     /// Replaces the state with what a capture section declares before its first event.
+    ///
+    /// The machine info's boot time is not used: libscap 0.25.4's savefile engine reads the
+    /// machine-info block into its private copy, and libsinsp sees a zeroed one, so in replay
+    /// `pidns_init_start_ts` of new threads (and `container.start_ts`) stays 0 (Falco prints
+    /// `container_start_ts=<NA>`, goldens/replay/triggers-*).
     pub fn seed_capture(&mut self, meta: &Metadata) {
-        if let Some(m) = &meta.machine {
-            self.parser.boot_ts_epoch = m.boot_ts_epoch;
-        }
         for r in &meta.threads {
             self.seed_thread(thread_from_record(r));
         }
