@@ -331,12 +331,11 @@ fn unexpected_udp_alert_fields_match_falco() {
     }
 }
 
-/// Alerts of a replay: (rule, full text line without the trailing newline) per match.
-fn replay_alerts(
-    trace_path: &std::path::Path,
-    rules: &[PathBuf],
-    all: bool,
-) -> Vec<(String, String)> {
+/// One alert: rule, full text line (no newline), JSON `output_fields` (keys sorted).
+type Alert = (String, String, String);
+
+/// Alerts of a replay, in event order.
+fn replay_alerts(trace_path: &std::path::Path, rules: &[PathBuf], all: bool) -> Vec<Alert> {
     use crate::engine::{Matching, Scratch};
     use crate::rules::{ExtraOutput, LoadOptions, PluginVersion};
     let files: Vec<(String, String)> = rules
@@ -402,7 +401,37 @@ fn replay_alerts(
                 rule.priority.name(),
                 msg
             );
-            alerts.push((rule.name.clone(), line));
+            let mut fields = serde_json::Map::new();
+            fields.insert("evt.time".into(), serde_json::Value::from(ev.ts() as i64));
+            for t in &format.tokens {
+                let crate::engine::format::Token::Field { text, operand, .. } = t else {
+                    continue;
+                };
+                if !operand.transformers.is_empty() {
+                    continue;
+                }
+                let mut vals = Vec::new();
+                let ok = ex.extract(&operand.field, &mut vals);
+                let json = if ok {
+                    super::extract::render_json(
+                        operand.info,
+                        operand.field.arg.as_ref(),
+                        &vals,
+                        ev.ts(),
+                    )
+                } else {
+                    serde_json::Value::Null
+                };
+                fields.insert(text.clone(), json);
+            }
+            let mut sorted: Vec<_> = fields.into_iter().collect();
+            sorted.sort_by(|a, b| a.0.cmp(&b.0));
+            let fields: serde_json::Map<String, serde_json::Value> = sorted.into_iter().collect();
+            alerts.push((
+                rule.name.clone(),
+                line,
+                serde_json::Value::Object(fields).to_string(),
+            ));
         }
     }
     alerts
@@ -454,7 +483,7 @@ fn replay_goldens_alerts_match() {
             rules.push(upstream.join("rules/falco_rules.yaml"));
         }
         let stdout = std::fs::read_to_string(dir.join("stdout")).unwrap();
-        let mut expected: Vec<(String, String)> = stdout
+        let mut expected: Vec<Alert> = stdout
             .lines()
             .filter(|l| l.starts_with('{'))
             .map(|l| {
@@ -462,6 +491,7 @@ fn replay_goldens_alerts_match() {
                 (
                     v["rule"].as_str().unwrap().to_owned(),
                     v["output"].as_str().unwrap().to_owned(),
+                    v["output_fields"].to_string(),
                 )
             })
             .collect();
