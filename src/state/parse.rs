@@ -463,6 +463,15 @@ fn decode_addr(b: &[u8]) -> Option<Addr<'_>> {
     }
 }
 
+/// The event's fd in `threads` (a free function so the interfaces stay borrowable).
+fn event_fd_in(threads: &mut super::ThreadTable, tid: i64) -> Option<&mut FdInfo> {
+    let fd = threads.get(tid)?.lastevent_fd;
+    if fd == -1 {
+        return None;
+    }
+    threads.fd_table_mut(tid)?.get_mut(fd)
+}
+
 /// `update_ipv4_addresses_and_ports` / the IPv6 flavour: returns whether anything changed.
 fn set_addresses(
     fd: &mut FdInfo,
@@ -784,11 +793,7 @@ impl State {
     }
 
     fn event_fd_mut(&mut self, tid: i64) -> Option<&mut FdInfo> {
-        let fd = self.threads.get(tid)?.lastevent_fd;
-        if fd == -1 {
-            return None;
-        }
-        self.threads.fd_table_mut(tid)?.get_mut(fd)
+        event_fd_in(&mut self.threads, tid)
     }
 
     /// `sinsp_parser::reset`: finds (or creates) the thread and the event's fd. Returns
@@ -1700,7 +1705,8 @@ impl State {
         };
         let tuple = tuple_idx.and_then(|i| param(ev, i)).map(<[u8]>::to_vec);
         let ports = self.bound_and_client_ports(tid);
-        let Some(f) = self.event_fd_mut(tid) else {
+        let interfaces = &self.interfaces;
+        let Some(f) = event_fd_in(&mut self.threads, tid) else {
             return;
         };
         if f.ty.is_ip_socket() {
@@ -1740,6 +1746,7 @@ impl State {
                 if f.sock.l4proto == L4Proto::Unknown {
                     f.sock.l4proto = L4Proto::Udp;
                 }
+                interfaces.update_fd(f);
                 if f.is_role_none() {
                     let (bound, client) = &ports;
                     // `set_net_role_by_guessing`: server if it owns the port and the client

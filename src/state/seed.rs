@@ -166,11 +166,26 @@ impl State {
     /// `pidns_init_start_ts` of new threads (and `container.start_ts`) stays 0 (Falco prints
     /// `container_start_ts=<NA>`, goldens/replay/triggers-*).
     pub fn seed_capture(&mut self, meta: &Metadata) {
+        for i in &meta.interfaces {
+            match i {
+                InterfaceRecord::Ipv4 { addr, netmask, .. } => {
+                    self.interfaces.ipv4.push(Ipv4Addr::from(*addr));
+                    self.interfaces.ipv4_netmask.push(Ipv4Addr::from(*netmask));
+                }
+                InterfaceRecord::Ipv6 { addr, .. } => {
+                    self.interfaces.ipv6.push(Ipv6Addr::from(*addr));
+                }
+            }
+        }
         for r in &meta.threads {
             self.seed_thread(thread_from_record(r));
         }
         for (tid, rec) in &meta.fds {
-            let f = fd_from_record(rec.fd_type, rec.ino, &rec.info);
+            let mut f = fd_from_record(rec.fd_type, rec.ino, &rec.info);
+            if f.ty.is_ip_socket() && f.sock.l4proto != L4Proto::Unknown {
+                self.interfaces.update_fd(&mut f);
+                f.name = tuple_text(f.sock.sip, f.sock.sport, f.sock.dip, f.sock.dport);
+            }
             if let Some(t) = self.threads.get_mut(*tid as i64) {
                 t.fds.insert(rec.fd, f);
             }
@@ -196,16 +211,6 @@ impl State {
                     name: g.name.as_bytes().to_vec(),
                 },
             );
-        }
-        for i in &meta.interfaces {
-            match i {
-                InterfaceRecord::Ipv4 { addr, .. } => {
-                    self.interfaces.ipv4.push(Ipv4Addr::from(*addr));
-                }
-                InterfaceRecord::Ipv6 { addr, .. } => {
-                    self.interfaces.ipv6.push(Ipv6Addr::from(*addr));
-                }
-            }
         }
     }
 }
