@@ -314,6 +314,10 @@ def run_scenarios(falco, upstream, backend, scenarios, catalog, keep_dir):
             reason += " (and the end marker: %s)" % end
         results.append(common.failed(SUITE, name, reason) if reason else common.passed(SUITE, name))
         shutil.rmtree(w, ignore_errors=True)
+    try:
+        os.rmdir(SCENARIO_ROOT)
+    except OSError:
+        pass
     results.append(_daemon_result("%s/scenarios-daemon" % backend, end, code, 0, time.monotonic() - t0))
     if keep_dir is None:
         shutil.rmtree(workdir, ignore_errors=True)
