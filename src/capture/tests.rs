@@ -483,6 +483,29 @@ fn corrupted_captures_never_panic() {
 }
 
 #[test]
+fn bad_block_lengths_never_panic() {
+    for name in ["falco/cat_write.scap", "libs/sample.scap"] {
+        let full = decompressed(name);
+        let mut at = 0usize;
+        let mut blocks = Vec::new();
+        while at + 8 <= full.len() {
+            blocks.push(at);
+            let len = u32::from_le_bytes(full[at + 4..at + 8].try_into().unwrap()) as usize;
+            at += len;
+        }
+        assert_eq!(at, full.len(), "{name}: block walk");
+        for &b in blocks.iter().take(60) {
+            let len = u32::from_le_bytes(full[b + 4..b + 8].try_into().unwrap());
+            for bad in [0, 4, 11, 12, 20, len - 4, len + 4, len + 4096, u32::MAX] {
+                let mut bytes = full.clone();
+                bytes[b + 4..b + 8].copy_from_slice(&bad.to_le_bytes());
+                let _ = replay_bytes(bytes);
+            }
+        }
+    }
+}
+
+#[test]
 fn bad_headers_use_libscap_words() {
     let full = decompressed("libs/sample.scap");
     let mut bad_magic = full.clone();

@@ -13,6 +13,7 @@ use flate2::write::GzEncoder;
 use super::CaptureError;
 use super::reader::{SHB_MAGIC, block};
 use super::records::{MachineInfo, Metadata, UserListEntry};
+use crate::event::decode::HEADER_LEN;
 use crate::event::table;
 
 /// Writes one capture.

@@ -17,6 +17,9 @@ pub struct ReplayEvent<'a> {
     pub flags: u32,
     /// Byte offset of the event's block in the (uncompressed) capture.
     pub offset: u64,
+    /// `evt.num`: 1-based count of the events the converter delivered (libsinsp's `m_nevts`,
+    /// kept across sections; converter-dropped events are not counted, parse-only ones are).
+    pub num: u64,
 }
 
 impl ReplayEvent<'_> {
@@ -47,6 +50,8 @@ pub struct ReplayDriver {
     read: u64,
     /// Events dropped by the converter.
     dropped: u64,
+    /// Events delivered.
+    delivered: u64,
 }
 
 impl ReplayDriver {
@@ -61,6 +66,7 @@ impl ReplayDriver {
             converter: Converter::new(),
             read: 0,
             dropped: 0,
+            delivered: 0,
         }
     }
 
@@ -107,11 +113,13 @@ impl ReplayDriver {
             offset: meta.offset,
             source,
         })?;
+        self.delivered += 1;
         Ok(Some(ReplayItem::Event(ReplayEvent {
             event,
             cpuid: meta.cpuid,
             flags: meta.flags,
             offset: meta.offset,
+            num: self.delivered,
         })))
     }
 }
