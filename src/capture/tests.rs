@@ -530,3 +530,57 @@ fn bad_headers_use_libscap_words() {
     let r = CaptureReader::from_reader(std::io::Cursor::new(full[..28].to_vec()));
     assert!(matches!(r.unwrap_err(), CaptureError::NoEvents));
 }
+
+#[test]
+fn cat_write_dev_null_events_carry_enter_params_like_falco() {
+    // Falco 0.44.1 (catchall_order golden): after the /dev/null open, rule `dev_null`
+    // (`fd.name=/dev/null`) fires on fstat, read and close exits whose fd came from the stored
+    // enter events, and the open exit has empty dev/ino.
+    let golden = std::fs::read_to_string(
+        shared_dir()
+            .join("conformance/goldens/replay/falco_cat_write.testing-catchall_order.text/stdout"),
+    )
+    .unwrap();
+    let mut expected = Vec::new();
+    for line in golden.lines().filter(|l| l.contains("/dev/null was seen")) {
+        let time = line.split(": ").next().unwrap().to_string();
+        let args = line.split(" evt=").nth(1).unwrap();
+        let name = args.split(' ').next().unwrap().to_string();
+        let fd: i64 = args
+            .split("fd=")
+            .nth(1)
+            .unwrap()
+            .split('(')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        expected.push((time, name, fd));
+    }
+    assert_eq!(expected.len(), 4);
+    let ours: Vec<(String, String, i64)> = replay_all(&trace("falco/cat_write.scap"))
+        .into_iter()
+        .filter(|(_, ts, tid, seen, _)| *seen && *tid == 20072 && *ts >= 1_470_327_477_882_054_739)
+        .filter_map(|(_, ts, _, _, rec)| {
+            let e = Event::decode(&rec).unwrap();
+            let fd = e.param_i64(e.info().param_index("fd")?).unwrap()?;
+            (fd == 3).then(|| (hms_utc(ts), e.name().to_string(), fd))
+        })
+        .take(4)
+        .collect();
+    assert_eq!(ours, expected);
+    let open = replay_all(&trace("falco/cat_write.scap"))
+        .into_iter()
+        .find(|e| e.0 == 3 && e.1 == 1_470_327_477_882_054_739)
+        .unwrap();
+    let e = Event::decode(&open.4).unwrap();
+    assert_eq!((e.param(4), e.param(5)), (Some(&[][..]), Some(&[][..])));
+    // read exit: size 131072 from the stored enter, data empty (NULL)
+    let read = replay_all(&trace("falco/cat_write.scap"))
+        .into_iter()
+        .find(|e| e.0 == 7 && hms_utc(e.1) == expected[2].0)
+        .unwrap();
+    let e = Event::decode(&read.4).unwrap();
+    assert_eq!(e.param_u32(3).unwrap(), Some(131_072));
+    assert_eq!(e.param(1), Some(&[][..]));
+}
