@@ -523,6 +523,18 @@ mod tests {
     }
 
     #[test]
+    fn brk_1_exit_becomes_brk_4_with_five_params() {
+        // libs table.cpp: old[0], enter[0]?empty, then three `{C_INSTR_FROM_EMPTY}` (which the
+        // spec's Appendix B lost); without them the chain would stop with a missing entry.
+        let mut c = Converter::new();
+        let out = run(&mut c, &encode(1, 1, 11, &[&0x1000u64.to_le_bytes()])).unwrap();
+        let e = Event::decode(&out).unwrap();
+        assert_eq!((e.event_type(), e.nparams()), (159, 5));
+        assert_eq!(e.param_u64(0).unwrap(), Some(0x1000));
+        assert!(e.params().skip(1).all(|p| p.is_empty()));
+    }
+
+    #[test]
     fn setuid_default_uid_fallback_and_container_json() {
         let mut c = Converter::new();
         // SETUID_X with 1 param and nothing stored: uid is empty (enter[0]?empty)
