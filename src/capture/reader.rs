@@ -375,7 +375,10 @@ impl CaptureReader {
     }
 
     /// Reads the next event (or section start). `Ok(None)` at the end of the file.
-    #[allow(clippy::should_implement_trait)]
+    #[expect(
+        clippy::should_implement_trait,
+        reason = "a lending iterator: the item borrows the reader's buffer"
+    )]
     pub fn next(&mut self) -> Result<Option<ReadItem>, CaptureError> {
         loop {
             let Some((bt, len, at)) = self.block_header()? else {

@@ -86,7 +86,10 @@ impl ReplayDriver {
     }
 
     /// The next event in file order; `Ok(None)` at the end of the capture.
-    #[allow(clippy::should_implement_trait)]
+    #[expect(
+        clippy::should_implement_trait,
+        reason = "a lending iterator: the item borrows the reader's buffer"
+    )]
     pub fn next(&mut self) -> Result<Option<ReplayItem<'_>>, CaptureError> {
         let meta = loop {
             match self.reader.next()? {
