@@ -584,3 +584,34 @@ fn cat_write_dev_null_events_carry_enter_params_like_falco() {
     assert_eq!(e.param_u32(3).unwrap(), Some(131_072));
     assert_eq!(e.param(1), Some(&[][..]));
 }
+
+#[test]
+fn concatenated_gzip_captures_replay_as_two_sections() {
+    let one = std::fs::read(trace("falco/cat_write.scap")).unwrap();
+    let mut two = one.clone();
+    two.extend_from_slice(&one);
+    let r = CaptureReader::from_reader(std::io::Cursor::new(two)).unwrap();
+    let mut d = ReplayDriver::from_reader(r);
+    let (mut events, mut sections, mut last_num) = (0, 0, 0);
+    while let Some(item) = d.next().unwrap() {
+        match item {
+            ReplayItem::Event(ev) => {
+                events += 1;
+                last_num = ev.num;
+            }
+            ReplayItem::NewSection => {
+                sections += 1;
+                assert_eq!(d.metadata().threads.len(), {
+                    CaptureReader::open(&trace("falco/cat_write.scap"))
+                        .unwrap()
+                        .metadata()
+                        .threads
+                        .len()
+                });
+            }
+        }
+    }
+    let single = replay_all(&trace("falco/cat_write.scap")).len() as u64;
+    assert_eq!((events, sections, last_num), (2 * single, 1, 2 * single));
+    assert_eq!(d.events_read(), 2 * 345);
+}
