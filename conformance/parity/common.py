@@ -20,6 +20,7 @@ SUITES = ("falco-testing", "replay", "live", "cli")
 SUITE_LETTERS = {"a": "falco-testing", "b": "replay", "c": "live", "d": "cli"}
 
 PASS, FAIL, SKIP, XFAIL = "pass", "fail", "skip", "xfail"
+UNEXPECTED_PASS = "unexpectedly passed: remove it from known-failures.txt"
 
 
 class ParityError(Exception):
@@ -102,8 +103,19 @@ def apply_known_failures(results, known):
             r.status, r.reason = XFAIL, "%s (known: %s)" % (r.reason, reason)
         elif r.status == PASS:
             r.status = FAIL
-            r.reason = "unexpectedly passed: remove it from known-failures.txt"
+            r.reason = UNEXPECTED_PASS
     return results
+
+
+def prune_known_failures(path, ids):
+    """Rewrites the known-failures file without the lines of `ids`, keeping every other line."""
+    if not ids:
+        return
+    with open(path, encoding="utf-8") as fh:
+        lines = fh.readlines()
+    kept = [line for line in lines if not (line.strip() and not line.startswith("#") and line.split()[0] in ids)]
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.writelines(kept)
 
 
 def case_selected(pattern, suite, case):

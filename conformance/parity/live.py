@@ -218,9 +218,11 @@ class Daemon:
         return "no %s alert within %gs" % (trigger, timeout)
 
     def stop(self):
-        """SIGINT, then SIGKILL after STOP_TIMEOUT_S; returns the exit code."""
+        """SIGINT, then SIGKILL after STOP_TIMEOUT_S; returns the exit code (again on a second call)."""
         if self.proc is None:
             return self.start_error
+        if self.exit_code is not None and self.proc.poll() is not None:
+            return self.exit_code
         if self.proc.poll() is None:
             try:
                 self.proc.send_signal(signal.SIGINT)
@@ -256,9 +258,17 @@ def _python():
 
 def run_scenarios(falco, upstream, backend, scenarios, catalog, keep_dir):
     """One daemon run with every scenario; returns results named `<backend>/<scenario>`."""
+    workdir = tempfile.mkdtemp(prefix="falco-rs-live-", dir=keep_dir)
+    try:
+        return _run_scenarios_in(workdir, falco, upstream, backend, scenarios, catalog)
+    finally:
+        if keep_dir is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _run_scenarios_in(workdir, falco, upstream, backend, scenarios, catalog):
     t0 = time.monotonic()
     rules = os.path.join(upstream, "rules")
-    workdir = tempfile.mkdtemp(prefix="falco-rs-live-", dir=keep_dir)
     alerts_file = os.path.join(workdir, "alerts.json")
     args = ["-c", os.path.join(upstream, "falco-0.44.1", "falco.yaml"), "-o", "load_plugins[]=container",
             "-o", "engine.kind=%s" % backend]
@@ -270,54 +280,59 @@ def run_scenarios(falco, upstream, backend, scenarios, catalog, keep_dir):
              "-o", "file_output.filename=%s" % alerts_file]
     daemon = Daemon(falco, args, daemon_env(), workdir, alerts_file)
     daemon.start()
-    names = ["%s/%s" % (backend, sc["id"]) for sc in scenarios]
-    not_live = daemon.trigger_until_seen("canary", LIVE_TIMEOUT_S)
-    if not_live:
-        daemon.stop()
-        return [common.failed(SUITE, n, "daemon not live: %s" % not_live)
-                for n in names + ["%s/scenarios-daemon" % backend]]
-    ran = {}
-    for sc in scenarios:
-        missing = [c for c in sc.get("requires", "").split() if shutil.which(c, path=common.STD_PATH) is None]
-        if missing:
-            ran[sc["id"]] = (None, "missing", "needs %s" % ", ".join(missing))
-            continue
-        w = os.path.join(SCENARIO_ROOT, sc["id"])
-        shutil.rmtree(w, ignore_errors=True)
-        os.makedirs(os.path.join(w, "home"))
-        env = {"PATH": common.STD_PATH, "HOME": os.path.join(w, "home"), "LANG": "C", "TZ": "UTC",
-               "SHELL": "/bin/bash", "FALCO_TRIGGER": sc["id"], "W": w, "PY": _python()}
-        timeout = float(sc.get("timeout", 30))
+    try:
+        names = ["%s/%s" % (backend, sc["id"]) for sc in scenarios]
+        not_live = daemon.trigger_until_seen("canary", LIVE_TIMEOUT_S)
+        if not_live:
+            daemon.stop()
+            return [common.failed(SUITE, n, "daemon not live: %s" % not_live)
+                    for n in names + ["%s/scenarios-daemon" % backend]]
+        ran = {}
+        for sc in scenarios:
+            missing = [c for c in sc.get("requires", "").split() if shutil.which(c, path=common.STD_PATH) is None]
+            if missing:
+                ran[sc["id"]] = (None, "missing", "needs %s" % ", ".join(missing))
+                continue
+            w = os.path.join(SCENARIO_ROOT, sc["id"])
+            shutil.rmtree(w, ignore_errors=True)
+            os.makedirs(os.path.join(w, "home"))
+            env = {"PATH": common.STD_PATH, "HOME": os.path.join(w, "home"), "LANG": "C", "TZ": "UTC",
+                   "SHELL": "/bin/bash", "FALCO_TRIGGER": sc["id"], "W": w, "PY": _python()}
+            timeout = float(sc.get("timeout", 30))
+            try:
+                # A session of its own: no controlling terminal (proc.tty=0), as on the recording host.
+                p = subprocess.run(["bash", sc["path"]], cwd=w, env=env, stdin=subprocess.DEVNULL,
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout,
+                                   start_new_session=True)
+                ran[sc["id"]] = (w, p.returncode, p.stdout.decode("utf-8", "replace")[-200:])
+            except subprocess.TimeoutExpired:
+                ran[sc["id"]] = (w, "timeout", "")
+        end = daemon.trigger_until_seen("end", END_TIMEOUT_S)
+        code = daemon.stop()
+        alerts = daemon.alerts()
+        results = []
+        for sc, name in zip(scenarios, names):
+            w, rc, tail = ran[sc["id"]]
+            if rc == "missing":
+                results.append(common.skipped(SUITE, name, tail))
+                continue
+            reason = check_scenario_alerts(sc, alerts, catalog, w)
+            if reason and rc not in (0,) and rc != "timeout":
+                reason += " (scenario exit %s: %s)" % (rc, tail.strip().replace("\n", " | "))
+            if reason and rc == "timeout":
+                reason += " (scenario timed out)"
+            if reason and end:
+                reason += " (and the end marker: %s)" % end
+            results.append(common.failed(SUITE, name, reason) if reason else common.passed(SUITE, name))
+            shutil.rmtree(w, ignore_errors=True)
         try:
-            # A session of its own: no controlling terminal (proc.tty=0), as on the recording host.
-            p = subprocess.run(["bash", sc["path"]], cwd=w, env=env, stdin=subprocess.DEVNULL,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout,
-                               start_new_session=True)
-            ran[sc["id"]] = (w, p.returncode, p.stdout.decode("utf-8", "replace")[-200:])
-        except subprocess.TimeoutExpired:
-            ran[sc["id"]] = (w, "timeout", "")
-    end = daemon.trigger_until_seen("end", END_TIMEOUT_S)
-    code = daemon.stop()
-    alerts = daemon.alerts()
-    results = []
-    for sc, name in zip(scenarios, names):
-        w, rc, tail = ran[sc["id"]]
-        if rc == "missing":
-            results.append(common.skipped(SUITE, name, tail))
-            continue
-        reason = check_scenario_alerts(sc, alerts, catalog, w)
-        if reason and rc not in (0,) and rc != "timeout":
-            reason += " (scenario exit %s: %s)" % (rc, tail.strip().replace("\n", " | "))
-        if reason and rc == "timeout":
-            reason += " (scenario timed out)"
-        if reason and end:
-            reason += " (and the end marker: %s)" % end
-        results.append(common.failed(SUITE, name, reason) if reason else common.passed(SUITE, name))
-        shutil.rmtree(w, ignore_errors=True)
-    results.append(_daemon_result("%s/scenarios-daemon" % backend, end, code, 0, time.monotonic() - t0))
-    if keep_dir is None:
-        shutil.rmtree(workdir, ignore_errors=True)
-    return results
+            os.rmdir(SCENARIO_ROOT)
+        except OSError:
+            pass
+        results.append(_daemon_result("%s/scenarios-daemon" % backend, end, code, 0, time.monotonic() - t0))
+        return results
+    finally:
+        daemon.stop()  # no-op when it already stopped
 
 
 def _daemon_result(name, end, code, want_code, seconds):
@@ -356,58 +371,68 @@ def run_reference(falco, upstream, backend, case, catalog, normalise, keep_dir, 
         return [common.skipped(SUITE, prefix, "PyYAML is not installed (the rule catalog needs it)")]
     actions = expected.get("actions") or []
     names = ["%s/%s" % (prefix, a["id"]) for a in actions]
-    script = os.path.normpath(os.path.join(case["dir"], case.get("script", "../triggers.sh")))
     args = with_engine([str(a).replace("{upstream}", upstream).replace("{case}", case["dir"])
                         for a in case.get("args", [])], backend)
     workdir = tempfile.mkdtemp(prefix="falco-rs-live-ref-", dir=keep_dir)
+    try:
+        return _run_reference_in(workdir, falco, args, case, actions, names, prefix, catalog, normalise,
+                                 run_script, t0)
+    finally:
+        if keep_dir is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _run_reference_in(workdir, falco, args, case, actions, names, prefix, catalog, normalise, run_script, t0):
+    script = os.path.normpath(os.path.join(case["dir"], case.get("script", "../triggers.sh")))
     env = daemon_env()
     env.update({str(k): str(v) for k, v in (case.get("env") or {}).items()})
     env["PATH"] = common.STD_PATH
     daemon = Daemon(falco, args, env, workdir)
     daemon.start()
-    not_live = daemon.trigger_until_seen("canary", LIVE_TIMEOUT_S)
-    if not_live:
-        daemon.stop()
-        return [common.failed(SUITE, n, "daemon not live: %s" % not_live) for n in names + [prefix + "/daemon"]]
-    missing = [c for c in ("unshare", "ip") if shutil.which(c, path=common.STD_PATH) is None]
-    if missing:
-        daemon.stop()
-        why = "needs %s to run triggers.sh in its own network namespace" % " and ".join(missing)
-        return [common.failed(SUITE, n, why) for n in names + [prefix + "/daemon"]]
-    shutil.rmtree(REFERENCE_RUN_DIR, ignore_errors=True)
-    os.makedirs(REFERENCE_RUN_DIR)
-    shutil.copyfile(script, os.path.join(REFERENCE_RUN_DIR, "triggers.sh"))
-    script_problem = run_script()
-    end = daemon.trigger_until_seen("end", END_TIMEOUT_S)
-    code = daemon.stop()
-    alerts = daemon.alerts()
-    by_action = {}
-    for alert in alerts:
-        by_action.setdefault((alert.get("output_fields") or {}).get(TRIGGER_FIELD), []).append(alert)
-    results = []
-    for action, name in zip(actions, names):
-        mine = by_action.get(action["id"], [])
-        got_rules = {(a.get("rule"), a.get("priority")) for a in mine}
-        want_rules = {(r["rule"], r["priority"]) for r in action.get("rules") or []}
-        got_out = {outputs.normalised_output(a, catalog, normalise) for a in mine}
-        want_out = set(action.get("outputs") or [])
-        reason = None
-        if got_rules != want_rules:
-            reason = "rules differ: missing %s, unexpected %s" % (
-                sorted(want_rules - got_rules), sorted(got_rules - want_rules))
-        elif got_out != want_out:
-            missing, unexpected = sorted(want_out - got_out), sorted(str(x) for x in got_out - want_out)
-            reason = "normalised outputs differ: missing %r, unexpected %r" % (
-                missing[0][:300] if missing else None, unexpected[0][:300] if unexpected else None)
-        if reason and script_problem:
-            reason += " (%s)" % script_problem
-        results.append(common.failed(SUITE, name, reason) if reason else common.passed(SUITE, name))
-    want_code = _recorded_exit_code(case["dir"])
-    results.append(_daemon_result(prefix + "/daemon", end, code, want_code, time.monotonic() - t0))
-    shutil.rmtree(REFERENCE_RUN_DIR, ignore_errors=True)
-    if keep_dir is None:
-        shutil.rmtree(workdir, ignore_errors=True)
-    return results
+    try:
+        not_live = daemon.trigger_until_seen("canary", LIVE_TIMEOUT_S)
+        if not_live:
+            daemon.stop()
+            return [common.failed(SUITE, n, "daemon not live: %s" % not_live) for n in names + [prefix + "/daemon"]]
+        missing = [c for c in ("unshare", "ip") if shutil.which(c, path=common.STD_PATH) is None]
+        if missing:
+            daemon.stop()
+            why = "needs %s to run triggers.sh in its own network namespace" % " and ".join(missing)
+            return [common.failed(SUITE, n, why) for n in names + [prefix + "/daemon"]]
+        shutil.rmtree(REFERENCE_RUN_DIR, ignore_errors=True)
+        os.makedirs(REFERENCE_RUN_DIR)
+        shutil.copyfile(script, os.path.join(REFERENCE_RUN_DIR, "triggers.sh"))
+        script_problem = run_script()
+        end = daemon.trigger_until_seen("end", END_TIMEOUT_S)
+        code = daemon.stop()
+        alerts = daemon.alerts()
+        by_action = {}
+        for alert in alerts:
+            by_action.setdefault((alert.get("output_fields") or {}).get(TRIGGER_FIELD), []).append(alert)
+        results = []
+        for action, name in zip(actions, names):
+            mine = by_action.get(action["id"], [])
+            got_rules = {(a.get("rule"), a.get("priority")) for a in mine}
+            want_rules = {(r["rule"], r["priority"]) for r in action.get("rules") or []}
+            got_out = {outputs.normalised_output(a, catalog, normalise) for a in mine}
+            want_out = set(action.get("outputs") or [])
+            reason = None
+            if got_rules != want_rules:
+                reason = "rules differ: missing %s, unexpected %s" % (
+                    sorted(want_rules - got_rules), sorted(got_rules - want_rules))
+            elif got_out != want_out:
+                missing, unexpected = sorted(want_out - got_out), sorted(str(x) for x in got_out - want_out)
+                reason = "normalised outputs differ: missing %r, unexpected %r" % (
+                    missing[0][:300] if missing else None, unexpected[0][:300] if unexpected else None)
+            if reason and script_problem:
+                reason += " (%s)" % script_problem
+            results.append(common.failed(SUITE, name, reason) if reason else common.passed(SUITE, name))
+        want_code = _recorded_exit_code(case["dir"])
+        results.append(_daemon_result(prefix + "/daemon", end, code, want_code, time.monotonic() - t0))
+        shutil.rmtree(REFERENCE_RUN_DIR, ignore_errors=True)
+        return results
+    finally:
+        daemon.stop()  # no-op when it already stopped
 
 
 def _recorded_exit_code(case_dir):

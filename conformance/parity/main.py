@@ -64,6 +64,8 @@ def build_parser():
     ap.add_argument("--jobs", type=int, default=2, help="golden cases run in parallel (default %(default)s)")
     ap.add_argument("--timeout", type=float, default=60.0, help="falco-testing per-case timeout, seconds")
     ap.add_argument("--keep", metavar="DIR", help="keep the live runs' working directories below DIR")
+    ap.add_argument("--prune-known-failures", action="store_true",
+                    help="remove the listed cases that passed from the known-failures file")
     ap.add_argument("--selftest", action="store_true", help="test the runner itself (see selftest.py)")
     return ap
 
@@ -122,6 +124,11 @@ def _run(opts, out):
         else:
             results = live.run(falco, shared, backends, case_re, opts.scenarios, golden_dir, opts.keep)
         common.apply_known_failures(results, known)
+        if opts.prune_known_failures:
+            pruned = [r for r in results if r.status == common.FAIL and r.reason == common.UNEXPECTED_PASS]
+            common.prune_known_failures(opts.known_failures, {r.id for r in pruned})
+            for r in pruned:
+                r.status, r.reason = common.PASS, "removed from %s" % os.path.basename(opts.known_failures)
         common.print_table(suite, results, out)
         out.write("-- suite %s took %.0fs\n" % (suite, time.monotonic() - t0))
         all_results += results
