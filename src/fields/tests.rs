@@ -728,7 +728,6 @@ mod built {
         U(u64),
         S(&'a str),
         B(&'a [u8]),
-        Empty,
     }
 
     pub fn event(ts: u64, tid: i64, ppme: &str, params: &[P<'_>]) -> Vec<u8> {
@@ -748,7 +747,6 @@ mod built {
                         b
                     }
                     P::B(b) => b.to_vec(),
-                    P::Empty => Vec::new(),
                 }
             })
             .collect();
