@@ -2101,6 +2101,15 @@ pub fn render_text(info: &FieldInfo, arg: Option<&FieldArg>, values: &[Value<'_>
     values.first().map(one).unwrap_or_default()
 }
 
+/// Output text of a field for an alert line: [`render_text`], UTF-8-sanitised as libsinsp's
+/// formatter does (control characters, C1 controls and invalid sequences become U+FFFD).
+pub fn render_output(info: &FieldInfo, arg: Option<&FieldArg>, values: &[Value<'_>]) -> String {
+    let raw = render_text(info, arg, values);
+    let mut out = Vec::with_capacity(raw.len());
+    sanitize_into(&mut out, &raw);
+    String::from_utf8(out).unwrap_or_default()
+}
+
 /// Ancestor fields that yield one value per ancestor when used without an index.
 pub fn is_ancestor_list(name: &str) -> bool {
     matches!(
@@ -2244,6 +2253,25 @@ mod tests {
             ts_to_iso_8601(1_717_000_000_123_456_789),
             "2024-05-29T16:26:40.123456789+0000"
         );
+    }
+
+    #[test]
+    fn outputs_are_sanitised_and_typed() {
+        let cmdline = super::super::lookup("proc.cmdline").unwrap();
+        let v = [Value::Str(Cow::Borrowed(b"echo a\tb\xff".as_slice()))];
+        assert_eq!(render_output(cmdline, None, &v), "echo a\u{FFFD}b\u{FFFD}");
+        let dev = super::super::lookup("fd.dev").unwrap();
+        assert_eq!(render_output(dev, None, &[Value::Uint(0x803)]), "803");
+        let usage = super::super::lookup("proc.fdusage").unwrap();
+        assert_eq!(render_output(usage, None, &[Value::Double(12.345)]), "12.3");
+        let aname = super::super::lookup("proc.aname").unwrap();
+        let anc = [
+            Value::Str(Cow::Borrowed(b"bash".as_slice())),
+            Value::Str(Cow::Borrowed(b"sshd".as_slice())),
+        ];
+        assert_eq!(render_output(aname, None, &anc), "bash sshd");
+        let types = super::super::lookup("fd.types").unwrap();
+        assert_eq!(render_output(types, None, &anc), "(bash,sshd)");
     }
 
     #[test]
