@@ -760,19 +760,21 @@ impl<'a, 'e> Extractor<'a, 'e> {
             buf[..n].copy_from_slice(raw.get(..n)?);
             Some(u64::from_le_bytes(buf))
         };
+        // The engine compares DYNAMIC fields as strings: numbers go out as decimal text.
+        let text = |n: String| Some(s(n));
         let v = match p.ptype {
-            ParamType::Int8 => int(1).map(|v| i(i64::from(v as u8 as i8))),
-            ParamType::Int16 => int(2).map(|v| i(i64::from(v as u16 as i16))),
-            ParamType::Int32 => int(4).map(|v| i(i64::from(v as u32 as i32))),
+            ParamType::Int8 => int(1).and_then(|v| text((v as u8 as i8).to_string())),
+            ParamType::Int16 => int(2).and_then(|v| text((v as u16 as i16).to_string())),
+            ParamType::Int32 => int(4).and_then(|v| text((v as u32 as i32).to_string())),
             ParamType::Int64 | ParamType::Errno | ParamType::Fd | ParamType::Pid => {
-                int(8).map(|v| i(v as i64))
+                int(8).and_then(|v| text((v as i64).to_string()))
             }
             ParamType::Charbuf | ParamType::Fspath | ParamType::FsRelPath => {
                 let end = memchr::memchr(0, raw).unwrap_or(raw.len());
                 Some(s(&raw[..end]))
             }
             _ => match p.ptype.fixed_size() {
-                Some(n) if n <= 8 => int(n).map(u),
+                Some(n) if n <= 8 => int(n).and_then(|v| text(v.to_string())),
                 _ => Some(Value::Bytes(Cow::Owned(raw.to_vec()))),
             },
         };
