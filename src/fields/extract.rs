@@ -1311,7 +1311,7 @@ impl<'a, 'e> Extractor<'a, 'e> {
             "proc.cmdnargs" => u(t.args.len() as u64),
             "proc.cmdlenargs" => u(t.args.iter().map(|a| a.len() as u64).sum()),
             "proc.env" => match key {
-                Some(k) => s(t.env_value(k.as_bytes())),
+                Some(k) => s(threads.main_thread(t).unwrap_or(t).env_value(k.as_bytes())),
                 None => {
                     let mut o = Vec::new();
                     let env_owner = threads.main_thread(t).unwrap_or(t);
@@ -1389,7 +1389,7 @@ impl<'a, 'e> Extractor<'a, 'e> {
             "proc.aenv" => {
                 if key.is_none() && index.unwrap_or(0) < 1 {
                     let mut o = Vec::new();
-                    t.env_joined(&mut o);
+                    threads.main_thread(t).unwrap_or(t).env_joined(&mut o);
                     s(o)
                 } else {
                     let mut mt = match threads.main_thread(t) {

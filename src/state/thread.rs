@@ -207,13 +207,17 @@ impl ThreadInfo {
         }
     }
 
-    /// `proc.env[NAME]`: the value of `NAME`, blanks trimmed; empty when unset.
+    /// `get_env(name)`: the value of `NAME` with surrounding spaces stripped; empty when unset
+    /// (or set to nothing). Call it on the main thread, whose environment threads share.
     pub fn env_value(&self, name: &[u8]) -> &[u8] {
         for e in &self.env {
-            if let Some(rest) = e.strip_prefix(name)
-                && let Some(value) = rest.strip_prefix(b"=")
-            {
-                return value.trim_ascii();
+            if e.len() > name.len() + 1 && e[name.len()] == b'=' && e.starts_with(name) {
+                let v = &e[name.len() + 1..];
+                let Some(first) = v.iter().position(|c| *c != b' ') else {
+                    return b"";
+                };
+                let last = v.iter().rposition(|c| *c != b' ').unwrap_or(first);
+                return &v[first..=last];
             }
         }
         b""
