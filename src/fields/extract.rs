@@ -35,6 +35,11 @@ fn s(v: impl Into<Vec<u8>>) -> Value<'static> {
     Value::Str(Cow::Owned(v.into()))
 }
 
+/// A string value borrowed from the state (no allocation).
+fn sb(v: &[u8]) -> Value<'_> {
+    Value::Str(Cow::Borrowed(v))
+}
+
 fn u(v: u64) -> Value<'static> {
     Value::Uint(v)
 }
@@ -583,12 +588,7 @@ impl<'a, 'e> Extractor<'a, 'e> {
         }
     }
 
-    fn extract_evt(
-        &self,
-        name: &str,
-        arg: Option<&FieldArg>,
-        out: &mut Vec<Value<'static>>,
-    ) -> bool {
+    fn extract_evt(&self, name: &str, arg: Option<&FieldArg>, out: &mut Vec<Value<'a>>) -> bool {
         let ev = self.ev;
         let ts = ev.ts();
         let info = ev.info();
@@ -748,7 +748,7 @@ impl<'a, 'e> Extractor<'a, 'e> {
         true
     }
 
-    fn raw_param(&self, idx: usize, out: &mut Vec<Value<'static>>) -> bool {
+    fn raw_param(&self, idx: usize, out: &mut Vec<Value<'a>>) -> bool {
         let Some(p) = self.ev.info().params.get(idx) else {
             return false;
         };
@@ -787,7 +787,7 @@ impl<'a, 'e> Extractor<'a, 'e> {
         }
     }
 
-    fn abspath(&self, arg: Option<&FieldArg>, out: &mut Vec<Value<'static>>) -> bool {
+    fn abspath(&self, arg: Option<&FieldArg>, out: &mut Vec<Value<'a>>) -> bool {
         let Some(FieldArg::Key(which)) = arg else {
             return false;
         };
@@ -930,12 +930,7 @@ impl<'a, 'e> Extractor<'a, 'e> {
         }
     }
 
-    fn extract_fd(
-        &self,
-        name: &str,
-        arg: Option<&FieldArg>,
-        out: &mut Vec<Value<'static>>,
-    ) -> bool {
+    fn extract_fd(&self, name: &str, arg: Option<&FieldArg>, out: &mut Vec<Value<'a>>) -> bool {
         if !self.ctx.fd_event {
             return false;
         }
@@ -949,7 +944,7 @@ impl<'a, 'e> Extractor<'a, 'e> {
         let v = match name {
             "fd.num" => i(t.lastevent_fd),
             "fd.name" => match f {
-                Some(f) => s(f.name.clone()),
+                Some(f) => sb(&f.name),
                 None => match self.fdname_from_event(false) {
                     Some(n) => s(n),
                     None => return false,
@@ -1034,7 +1029,7 @@ impl<'a, 'e> Extractor<'a, 'e> {
                     return false;
                 };
                 let port = name == "fd.port" || name == "fd.proto";
-                let vals: Vec<Value<'static>> = match f.ty {
+                let vals: Vec<Value<'a>> = match f.ty {
                     FdType::Ipv4Sock | FdType::Ipv6Sock if port => {
                         vec![u(u64::from(f.sock.sport)), u(u64::from(f.sock.dport))]
                     }
@@ -1217,12 +1212,7 @@ impl<'a, 'e> Extractor<'a, 'e> {
         true
     }
 
-    fn extract_proc(
-        &self,
-        name: &str,
-        arg: Option<&FieldArg>,
-        out: &mut Vec<Value<'static>>,
-    ) -> bool {
+    fn extract_proc(&self, name: &str, arg: Option<&FieldArg>, out: &mut Vec<Value<'a>>) -> bool {
         let threads = &self.state.threads;
         if name == "thread.tid" {
             let tid = self.ev.tid() as i64;
@@ -1255,9 +1245,8 @@ impl<'a, 'e> Extractor<'a, 'e> {
         };
         // Ancestor fields: with an index, that ancestor; without, every ancestor (any-match in
         // conditions, space-joined in outputs).
-        let ancestors = |get: &dyn Fn(&ThreadInfo) -> Value<'static>,
-                         out: &mut Vec<Value<'static>>| {
-            match index {
+        let ancestors =
+            |get: &dyn Fn(&'a ThreadInfo) -> Value<'a>, out: &mut Vec<Value<'a>>| match index {
                 Some(n) => match u32::try_from(n).ok().and_then(|n| threads.ancestor(t, n)) {
                     Some(a) => {
                         out.push(get(a));
@@ -1276,8 +1265,7 @@ impl<'a, 'e> Extractor<'a, 'e> {
                     });
                     out.len() > before
                 }
-            }
-        };
+            };
         let v = match name {
             "proc.pid" => {
                 if !(-1..=i64::from(u32::MAX)).contains(&t.pid) {
@@ -1285,9 +1273,9 @@ impl<'a, 'e> Extractor<'a, 'e> {
                 }
                 i(t.pid)
             }
-            "proc.exe" => s(t.exe.clone()),
-            "proc.name" => s(t.comm.clone()),
-            "proc.exepath" => s(t.exepath.clone()),
+            "proc.exe" => sb(&t.exe),
+            "proc.name" => sb(&t.comm),
+            "proc.exepath" => sb(&t.exepath),
             "proc.args" => match index {
                 Some(n) => s(usize::try_from(n)
                     .ok()
@@ -1319,7 +1307,7 @@ impl<'a, 'e> Extractor<'a, 'e> {
                     s(o)
                 }
             },
-            "proc.cwd" => s(threads.cwd(t)),
+            "proc.cwd" => sb(threads.cwd(t)),
             "proc.tty" => u(u64::from(t.tty)),
             "proc.sid" => i(t.sid),
             "proc.vpgid" => i(t.vpgid),
@@ -1359,24 +1347,24 @@ impl<'a, 'e> Extractor<'a, 'e> {
                 _ => return false,
             },
             "proc.pname" => match threads.ancestor(t, 1) {
-                Some(p) => s(p.comm.clone()),
+                Some(p) => sb(&p.comm),
                 None => return false,
             },
             "proc.pexe" => match threads.ancestor(t, 1) {
-                Some(p) => s(p.exe.clone()),
+                Some(p) => sb(&p.exe),
                 None => return false,
             },
             "proc.pexepath" => match threads.ancestor(t, 1) {
-                Some(p) => s(p.exepath.clone()),
+                Some(p) => sb(&p.exepath),
                 None => return false,
             },
             "proc.pcmdline" => match threads.ancestor(t, 1) {
                 Some(p) => s(cmdline(p)),
                 None => return false,
             },
-            "proc.aname" => return ancestors(&|a| s(a.comm.clone()), out),
-            "proc.aexe" => return ancestors(&|a| s(a.exe.clone()), out),
-            "proc.aexepath" => return ancestors(&|a| s(a.exepath.clone()), out),
+            "proc.aname" => return ancestors(&|a| sb(&a.comm), out),
+            "proc.aexe" => return ancestors(&|a| sb(&a.exe), out),
+            "proc.aexepath" => return ancestors(&|a| sb(&a.exepath), out),
             "proc.acmdline" => return ancestors(&|a| s(cmdline(a)), out),
             "proc.aargs" => return ancestors(&|a| s(args(a)), out),
             "proc.apid" => {
@@ -1596,7 +1584,7 @@ impl<'a, 'e> Extractor<'a, 'e> {
         true
     }
 
-    fn extract_user(&self, name: &str, out: &mut Vec<Value<'static>>) -> bool {
+    fn extract_user(&self, name: &str, out: &mut Vec<Value<'a>>) -> bool {
         let Some(t) = self.thread() else {
             return false;
         };
@@ -1611,7 +1599,7 @@ impl<'a, 'e> Extractor<'a, 'e> {
                 {
                     s(c.user.clone())
                 } else {
-                    s(users.user_name(cid, t.uid))
+                    sb(users.user_name(cid, t.uid))
                 }
             }
             "user.homedir" => match users.user(cid, t.uid) {
@@ -1628,16 +1616,16 @@ impl<'a, 'e> Extractor<'a, 'e> {
             } else {
                 -1
             }),
-            "user.loginname" => s(users.user_name(cid, t.loginuid)),
+            "user.loginname" => sb(users.user_name(cid, t.loginuid)),
             "group.gid" => u(u64::from(t.gid)),
-            "group.name" => s(users.group_name(cid, t.gid)),
+            "group.name" => sb(users.group_name(cid, t.gid)),
             _ => return false,
         };
         out.push(v);
         true
     }
 
-    fn extract_fspath(&self, name: &str, out: &mut Vec<Value<'static>>) -> bool {
+    fn extract_fspath(&self, name: &str, out: &mut Vec<Value<'a>>) -> bool {
         let ppme = self.ev.info().ppme;
         // (path param, dirfd param) for the single-path events; (source, target) pairs.
         let (path, source, target): (Option<usize>, Option<usize>, Option<usize>) = match ppme {
@@ -1692,7 +1680,7 @@ impl<'a, 'e> Extractor<'a, 'e> {
         &self,
         name: &str,
         arg: Option<&FieldArg>,
-        out: &mut Vec<Value<'static>>,
+        out: &mut Vec<Value<'a>>,
     ) -> bool {
         let Some(t) = self.thread() else {
             return false;
@@ -1701,7 +1689,7 @@ impl<'a, 'e> Extractor<'a, 'e> {
         let info = self.state.containers.get(cid);
         match name {
             "container.id" => {
-                out.push(s(info.map_or(cid, |c| c.id.as_str())));
+                out.push(sb(info.map_or(cid, |c| c.id.as_str()).as_bytes()));
                 return true;
             }
             "container.start_ts" => {
@@ -1754,7 +1742,7 @@ impl<'a, 'e> Extractor<'a, 'e> {
         };
         let v = match name {
             "container.full_id" => s(c.full_id.clone()),
-            "container.name" => s(c.name.clone()),
+            "container.name" => sb(c.name.as_bytes()),
             "container.image" => s(c.image.clone()),
             "container.image.id" => s(c.image_id.clone()),
             "container.type" => s(c.ty.clone()),
@@ -1796,7 +1784,7 @@ impl<'a, 'e> Extractor<'a, 'e> {
                     _ => s(m.propagation.clone()),
                 }
             }
-            "container.image.repository" => s(c.image_repo.clone()),
+            "container.image.repository" => sb(c.image_repo.as_bytes()),
             "container.image.tag" => s(c.image_tag.clone()),
             "container.image.digest" => s(c.image_digest.clone()),
             "container.healthcheck" | "container.liveness_probe" | "container.readiness_probe" => {
@@ -1866,7 +1854,7 @@ fn nonzero(v: u64) -> Option<Value<'static>> {
     (v != 0).then(|| u(v))
 }
 
-fn push_opt(out: &mut Vec<Value<'static>>, v: Option<Value<'static>>) -> bool {
+fn push_opt<'v>(out: &mut Vec<Value<'v>>, v: Option<Value<'v>>) -> bool {
     match v {
         Some(v) => {
             out.push(v);
@@ -1876,7 +1864,7 @@ fn push_opt(out: &mut Vec<Value<'static>>, v: Option<Value<'static>>) -> bool {
     }
 }
 
-fn out_str(out: &mut Vec<Value<'static>>, v: &str) -> bool {
+fn out_str(out: &mut Vec<Value<'_>>, v: &str) -> bool {
     out.push(s(v));
     true
 }
@@ -2056,7 +2044,7 @@ impl Extract for Extractor<'_, '_> {
     fn extract<'s>(&'s mut self, field: &FieldRef, out: &mut Vec<Value<'s>>) -> bool {
         let name = field.info;
         let arg = field.arg.as_ref();
-        let mut vals: Vec<Value<'static>> = Vec::new();
+        let mut vals: Vec<Value<'_>> = Vec::new();
         let ok = match name.split('.').next().unwrap_or("") {
             "evt" | "syscall" => self.extract_evt(name, arg, &mut vals),
             "proc" if name.starts_with("proc.is_container_") => {
