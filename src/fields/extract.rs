@@ -588,7 +588,10 @@ impl<'a, 'e> Extractor<'a, 'e> {
         }
     }
 
-    fn extract_evt(&self, name: &str, arg: Option<&FieldArg>, out: &mut Vec<Value<'a>>) -> bool {
+    fn extract_evt<'o>(&self, name: &str, arg: Option<&FieldArg>, out: &mut Vec<Value<'o>>) -> bool
+    where
+        'a: 'o,
+    {
         let ev = self.ev;
         let ts = ev.ts();
         let info = ev.info();
@@ -748,7 +751,10 @@ impl<'a, 'e> Extractor<'a, 'e> {
         true
     }
 
-    fn raw_param(&self, idx: usize, out: &mut Vec<Value<'a>>) -> bool {
+    fn raw_param<'o>(&self, idx: usize, out: &mut Vec<Value<'o>>) -> bool
+    where
+        'a: 'o,
+    {
         let Some(p) = self.ev.info().params.get(idx) else {
             return false;
         };
@@ -787,7 +793,10 @@ impl<'a, 'e> Extractor<'a, 'e> {
         }
     }
 
-    fn abspath(&self, arg: Option<&FieldArg>, out: &mut Vec<Value<'a>>) -> bool {
+    fn abspath<'o>(&self, arg: Option<&FieldArg>, out: &mut Vec<Value<'o>>) -> bool
+    where
+        'a: 'o,
+    {
         let Some(FieldArg::Key(which)) = arg else {
             return false;
         };
@@ -930,7 +939,10 @@ impl<'a, 'e> Extractor<'a, 'e> {
         }
     }
 
-    fn extract_fd(&self, name: &str, arg: Option<&FieldArg>, out: &mut Vec<Value<'a>>) -> bool {
+    fn extract_fd<'o>(&self, name: &str, arg: Option<&FieldArg>, out: &mut Vec<Value<'o>>) -> bool
+    where
+        'a: 'o,
+    {
         if !self.ctx.fd_event {
             return false;
         }
@@ -1212,7 +1224,10 @@ impl<'a, 'e> Extractor<'a, 'e> {
         true
     }
 
-    fn extract_proc(&self, name: &str, arg: Option<&FieldArg>, out: &mut Vec<Value<'a>>) -> bool {
+    fn extract_proc<'o>(&self, name: &str, arg: Option<&FieldArg>, out: &mut Vec<Value<'o>>) -> bool
+    where
+        'a: 'o,
+    {
         let threads = &self.state.threads;
         if name == "thread.tid" {
             let tid = self.ev.tid() as i64;
@@ -1246,7 +1261,7 @@ impl<'a, 'e> Extractor<'a, 'e> {
         // Ancestor fields: with an index, that ancestor; without, every ancestor (any-match in
         // conditions, space-joined in outputs).
         let ancestors =
-            |get: &dyn Fn(&'a ThreadInfo) -> Value<'a>, out: &mut Vec<Value<'a>>| match index {
+            |get: &dyn Fn(&'a ThreadInfo) -> Value<'a>, out: &mut Vec<Value<'o>>| match index {
                 Some(n) => match u32::try_from(n).ok().and_then(|n| threads.ancestor(t, n)) {
                     Some(a) => {
                         out.push(get(a));
@@ -1584,7 +1599,10 @@ impl<'a, 'e> Extractor<'a, 'e> {
         true
     }
 
-    fn extract_user(&self, name: &str, out: &mut Vec<Value<'a>>) -> bool {
+    fn extract_user<'o>(&self, name: &str, out: &mut Vec<Value<'o>>) -> bool
+    where
+        'a: 'o,
+    {
         let Some(t) = self.thread() else {
             return false;
         };
@@ -1625,7 +1643,10 @@ impl<'a, 'e> Extractor<'a, 'e> {
         true
     }
 
-    fn extract_fspath(&self, name: &str, out: &mut Vec<Value<'a>>) -> bool {
+    fn extract_fspath<'o>(&self, name: &str, out: &mut Vec<Value<'o>>) -> bool
+    where
+        'a: 'o,
+    {
         let ppme = self.ev.info().ppme;
         // (path param, dirfd param) for the single-path events; (source, target) pairs.
         let (path, source, target): (Option<usize>, Option<usize>, Option<usize>) = match ppme {
@@ -1676,12 +1697,15 @@ impl<'a, 'e> Extractor<'a, 'e> {
         true
     }
 
-    fn extract_container(
+    fn extract_container<'o>(
         &self,
         name: &str,
         arg: Option<&FieldArg>,
-        out: &mut Vec<Value<'a>>,
-    ) -> bool {
+        out: &mut Vec<Value<'o>>,
+    ) -> bool
+    where
+        'a: 'o,
+    {
         let Some(t) = self.thread() else {
             return false;
         };
@@ -2044,21 +2068,18 @@ impl Extract for Extractor<'_, '_> {
     fn extract<'s>(&'s mut self, field: &FieldRef, out: &mut Vec<Value<'s>>) -> bool {
         let name = field.info;
         let arg = field.arg.as_ref();
-        let mut vals: Vec<Value<'_>> = Vec::new();
-        let ok = match name.split('.').next().unwrap_or("") {
-            "evt" | "syscall" => self.extract_evt(name, arg, &mut vals),
+        match name.split('.').next().unwrap_or("") {
+            "evt" | "syscall" => self.extract_evt(name, arg, out),
             "proc" if name.starts_with("proc.is_container_") => {
-                self.extract_container(name, arg, &mut vals)
+                self.extract_container(name, arg, out)
             }
-            "proc" | "thread" => self.extract_proc(name, arg, &mut vals),
-            "user" | "group" => self.extract_user(name, &mut vals),
-            "fd" => self.extract_fd(name, arg, &mut vals),
-            "fs" => self.extract_fspath(name, &mut vals),
-            "container" | "k8s" => self.extract_container(name, arg, &mut vals),
+            "proc" | "thread" => self.extract_proc(name, arg, out),
+            "user" | "group" => self.extract_user(name, out),
+            "fd" => self.extract_fd(name, arg, out),
+            "fs" => self.extract_fspath(name, out),
+            "container" | "k8s" => self.extract_container(name, arg, out),
             _ => false,
-        };
-        out.extend(vals);
-        ok
+        }
     }
 }
 
