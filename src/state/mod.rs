@@ -23,6 +23,7 @@ pub mod container;
 pub mod fd;
 pub mod parse;
 pub mod path;
+pub mod procfs;
 pub mod seed;
 pub mod thread;
 pub mod users;
