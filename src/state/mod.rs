@@ -44,6 +44,9 @@ pub struct State {
     pub parser: Parser,
     /// Host network interfaces (capture interface list or the live host).
     pub interfaces: Interfaces,
+    /// Live mode: the `/proc` to read unknown threads from (`None` in replay, where unknown
+    /// threads get libsinsp's placeholder).
+    pub proc_root: Option<std::path::PathBuf>,
 }
 
 /// Addresses of the host's network interfaces, to tell local from remote endpoints.
@@ -134,6 +137,7 @@ impl State {
             containers: Containers::default(),
             parser: Parser::default(),
             interfaces: Interfaces::default(),
+            proc_root: None,
         }
     }
 

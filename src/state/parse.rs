@@ -868,6 +868,12 @@ impl State {
         let schedswitch = bits & bit::SCHEDSWITCH != 0;
         let query_os = !matches!(kind, Kind::Clone | Kind::ProcExit) && !schedswitch;
         let present = if query_os {
+            if !self.threads.contains(tid)
+                && let Some(root) = self.proc_root.clone()
+            {
+                // Live mode: look the thread up in /proc before inventing a placeholder.
+                self.lookup_proc(&root, tid);
+            }
             self.threads.get_or_placeholder(tid).is_some()
         } else {
             self.threads.contains(tid)

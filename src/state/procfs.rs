@@ -364,6 +364,41 @@ fn scan_thread(dir: &Path, tid: i64, main: bool) -> Option<ThreadInfo> {
 }
 
 impl State {
+    /// Adds thread `tid` from `/proc/<tid>` if it exists (libsinsp's `/proc` lookup of an
+    /// unknown tid); its process's fds come along when it is a group leader.
+    pub fn lookup_proc(&mut self, proc_root: &Path, tid: i64) -> bool {
+        let dir = proc_root.join(tid.to_string());
+        let Some(mut t) = fs::read_to_string(dir.join("status"))
+            .ok()
+            .and_then(|st| {
+                st.lines()
+                    .find_map(|l| l.strip_prefix("Tgid:"))
+                    .and_then(|v| v.trim().parse::<i64>().ok())
+            })
+            .and_then(|pid| scan_thread(&dir, tid, pid == tid))
+        else {
+            return false;
+        };
+        if t.is_main_thread() {
+            let sockets = net_sockets(&proc_root.join("net"));
+            if let Ok(fds) = fs::read_dir(dir.join("fd")) {
+                for fd in fds.flatten() {
+                    let Some(n) = fd.file_name().to_str().and_then(|n| n.parse::<i64>().ok())
+                    else {
+                        continue;
+                    };
+                    if let Some(link) = read_link(&fd.path()) {
+                        t.fds.insert(n, fd_from_link(&link, &fd.path(), &sockets));
+                    }
+                }
+            }
+        }
+        t.container_id = super::container::container_id_from_cgroups(
+            t.cgroups.iter().map(|(_, p)| p.as_slice()),
+        );
+        self.threads.add(t)
+    }
+
     /// Seeds the state from `proc_root` (normally `/proc`; `<host_root>/proc` in a container).
     /// Returns the number of threads added.
     pub fn seed_procfs(&mut self, proc_root: &Path) -> usize {
@@ -459,5 +494,15 @@ mod tests {
         assert_eq!(t.exepath, exe.into_os_string().into_encoded_bytes());
         // stdin/stdout/stderr or at least one fd is known.
         assert!(!t.fds.is_empty());
+    }
+
+    #[test]
+    fn unknown_threads_are_read_from_proc_in_live_mode() {
+        let mut s = State::new(1 << 16);
+        s.users.use_host_db = false;
+        let me = i64::from(std::process::id());
+        assert!(s.lookup_proc(Path::new("/proc"), me));
+        assert_eq!(s.threads.get(me).unwrap().pid, me);
+        assert!(!s.lookup_proc(Path::new("/proc"), i64::from(i32::MAX)));
     }
 }
