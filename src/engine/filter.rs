@@ -168,7 +168,8 @@ fn kind_of(t: FieldType) -> Kind {
         Uint8 | Uint16 | Uint32 | Uint64 | Port | L4Proto | SockFamily | Mode | Flags8
         | Flags16 | Flags32 | RelTime | AbsTime | SyscallId | Sigtype => Kind::Unsigned,
         Bool => Kind::Bool,
-        Charbuf | Fspath | Fsrelpath => Kind::Str,
+        // `evt.rawarg.*` is typed by its parameter; until resolved it compares as a string.
+        Charbuf | Fspath | Fsrelpath | Dynamic => Kind::Str,
         Bytebuf => Kind::Buf,
         Ipv4Addr | Ipv6Addr | IpAddr => Kind::Ip,
         Ipv4Net | Ipv6Net | IpNet => Kind::Net,
@@ -603,9 +604,11 @@ fn convert(v: &str, t: FieldType, op: CmpOp, pos: Pos) -> CResult<Const> {
             "false" => Const::Bool(false),
             _ => return cerr(format!("filter error: unrecognized boolean value {v}"), pos),
         },
-        FieldType::Charbuf | FieldType::Fspath | FieldType::Fsrelpath | FieldType::Bytebuf => {
-            Const::Bytes(v.as_bytes().to_vec())
-        }
+        FieldType::Charbuf
+        | FieldType::Fspath
+        | FieldType::Fsrelpath
+        | FieldType::Bytebuf
+        | FieldType::Dynamic => Const::Bytes(v.as_bytes().to_vec()),
         FieldType::Ipv4Addr | FieldType::Ipv6Addr | FieldType::IpAddr => {
             match v.parse::<IpAddr>() {
                 Ok(ip) => Const::Ip(ip),
