@@ -15,3 +15,6 @@ pub mod ruleset;
 pub use filter::{Filter, Scratch};
 pub use format::Format;
 pub use ruleset::{Matching, Rule, Ruleset, Selector};
+
+#[cfg(test)]
+mod tests;
