@@ -559,7 +559,7 @@ fn redefinition_keeps_first_position() {
 #[test]
 fn enabled_only_form() {
     let rules = format!("- rule: a\n  condition: proc.name = 1\n{R}- rule: a\n  enabled: false\n");
-    let (loader, res) = load_str(rules);
+    let (loader, res) = load_str(&rules);
     assert_eq!(res.warnings[0].code.code(), "LOAD_DEPRECATED_ITEM");
     assert!(!loader.ruleset().unwrap().rules[0].enabled);
     let (_, msg, _) = first_error("- rule: a\n  enabled: false\n");
