@@ -27,6 +27,7 @@
 
 pub(crate) mod compiler;
 pub mod condition;
+mod describe;
 pub(crate) mod loader;
 pub mod result;
 mod yaml;

@@ -74,9 +74,11 @@ fn golden_loader(
     files: &[&str],
     lookup: crate::engine::filter::Lookup,
 ) -> (RulesLoader, Vec<LoadResult>) {
+    // the goldens ran with the default falco.yaml: `append_output: [suggested_output: true]`
     let opts = LoadOptions {
         lookup,
         loaded_plugins: vec![PluginVersion::container()],
+        extra_outputs: vec![ExtraOutput::container_suggested()],
         ..LoadOptions::default()
     };
     let mut loader = RulesLoader::new(opts);
@@ -924,4 +926,46 @@ fn selection_priority_and_matching() {
     out.clear();
     rs.matches(&mut Ev, &mut scratch, Matching::All, &mut out);
     assert_eq!(out, [0, 1]);
+}
+
+fn json_eq(ours: &str, case: &str) {
+    let ours: serde_json::Value = serde_json::from_str(&normalise(ours)).unwrap();
+    let want: serde_json::Value = serde_json::from_str(&golden(case)).unwrap();
+    if ours != want {
+        let (o, w) = (
+            serde_json::to_string_pretty(&ours).unwrap(),
+            serde_json::to_string_pretty(&want).unwrap(),
+        );
+        assert_text_eq(&o, &w);
+    }
+}
+
+#[test]
+fn golden_l_rule_json() {
+    let (loader, _) = golden_loader(&[STABLE], crate::fields::lookup);
+    json_eq(
+        &loader
+            .describe_rule_json("Read sensitive file untrusted")
+            .unwrap(),
+        "l-rule-json",
+    );
+}
+
+#[test]
+fn golden_l_json() {
+    let (loader, _) = golden_loader(&[STABLE], crate::fields::lookup);
+    json_eq(&loader.describe_rules_json(), "L-stable-json");
+}
+
+#[test]
+fn dbg_out() {
+    let (loader, _) = golden_loader(&[STABLE], crate::fields::lookup);
+    let v: serde_json::Value = serde_json::from_str(
+        &loader
+            .describe_rule_json("Read sensitive file untrusted")
+            .unwrap(),
+    )
+    .unwrap();
+    println!("OURS {}", v["rules"][0]["details"]["output_compiled"]);
+    std::fs::write("/tmp/ours_L.json", loader.describe_rules_json()).unwrap();
 }
