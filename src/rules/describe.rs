@@ -43,21 +43,31 @@ const PRIMES: [usize; 59] = [
 ];
 const FAST_BKT: [usize; 14] = [2, 2, 2, 3, 5, 5, 7, 7, 11, 11, 11, 11, 13, 13];
 
-/// A `std::unordered_set<std::string>` with libstdc++'s iteration order.
+/// "Before begin": the list head sentinel of libstdc++'s hashtable.
+const HEAD: usize = usize::MAX;
+
+/// A `std::unordered_set<std::string>` with libstdc++'s iteration order: a singly linked node
+/// list, buckets pointing at the node before their first node, prime rehash policy.
 #[derive(Debug, Clone)]
 pub(crate) struct StdStringSet {
-    /// Nodes in list order.
-    nodes: Vec<(String, u64)>,
-    buckets: usize,
+    keys: Vec<(String, u64)>,
+    next: Vec<usize>,
+    head: usize,
+    /// Per bucket: the node before its first node (`HEAD` = before-begin), or None.
+    buckets: Vec<Option<usize>>,
     next_resize: usize,
+    members: std::collections::HashSet<String>,
 }
 
 impl Default for StdStringSet {
     fn default() -> Self {
         StdStringSet {
-            nodes: Vec::new(),
-            buckets: 1,
+            keys: Vec::new(),
+            next: Vec::new(),
+            head: HEAD,
+            buckets: vec![None],
             next_resize: 0,
+            members: std::collections::HashSet::new(),
         }
     }
 }
@@ -77,7 +87,7 @@ impl StdStringSet {
             while (3..)
                 .step_by(2)
                 .take_while(|d| d * d <= p)
-                .any(|d| p % d == 0)
+                .any(|d| p.is_multiple_of(d))
             {
                 p += 2;
             }
@@ -90,58 +100,108 @@ impl StdStringSet {
     fn need_rehash(&mut self, n_elt: usize) -> Option<usize> {
         if n_elt + 1 > self.next_resize {
             let min_bkts = (n_elt + 1).max(if self.next_resize == 0 { 11 } else { 0 });
-            if min_bkts >= self.buckets {
-                return Some(self.next_bkt((min_bkts + 1).max(self.buckets * 2)));
+            if min_bkts >= self.buckets.len() {
+                return Some(self.next_bkt((min_bkts + 1).max(self.buckets.len() * 2)));
             }
-            self.next_resize = self.buckets;
+            self.next_resize = self.buckets.len();
         }
         None
     }
 
-    /// For each bucket holding nodes: the index of the node before its first node (None =
-    /// before-begin).
-    fn before_of(&self, bucket: usize) -> Option<Option<usize>> {
-        let first = self
-            .nodes
-            .iter()
-            .position(|(_, h)| (*h as usize) % self.buckets == bucket)?;
-        Some(first.checked_sub(1))
+    fn bucket(&self, node: usize) -> usize {
+        self.keys[node].1 as usize % self.buckets.len()
     }
 
-    fn rehash(&mut self, n: usize) {
-        self.buckets = n;
-        let old = std::mem::take(&mut self.nodes);
-        for node in old {
-            let b = node.1 as usize % n;
-            match self.before_of(b) {
-                None => self.nodes.insert(0, node),
-                Some(before) => self.nodes.insert(before.map_or(0, |i| i + 1), node),
+    fn set_next(&mut self, before: usize, node: usize) {
+        if before == HEAD {
+            self.head = node;
+        } else {
+            self.next[before] = node;
+        }
+    }
+
+    fn next_of(&self, before: usize) -> usize {
+        if before == HEAD {
+            self.head
+        } else {
+            self.next[before]
+        }
+    }
+
+    /// `_M_insert_bucket_begin`.
+    fn link(&mut self, node: usize) {
+        let b = self.bucket(node);
+        match self.buckets[b] {
+            Some(before) => {
+                self.next[node] = self.next_of(before);
+                self.set_next(before, node);
+            }
+            None => {
+                self.next[node] = self.head;
+                self.head = node;
+                if self.next[node] != HEAD {
+                    let nb = self.bucket(self.next[node]);
+                    self.buckets[nb] = Some(node);
+                }
+                self.buckets[b] = Some(HEAD);
             }
         }
     }
 
-    pub(crate) fn insert(&mut self, key: &str) {
-        if self.nodes.iter().any(|(k, _)| k == key) {
-            return;
-        }
-        let h = hash_bytes(key.as_bytes());
-        if let Some(n) = self.need_rehash(self.nodes.len()) {
-            self.rehash(n);
-        }
-        let b = h as usize % self.buckets;
-        let node = (key.to_string(), h);
-        match self.before_of(b) {
-            None => self.nodes.insert(0, node),
-            Some(before) => self.nodes.insert(before.map_or(0, |i| i + 1), node),
+    /// `_M_rehash_aux` for unique keys.
+    fn rehash(&mut self, n: usize) {
+        self.buckets = vec![None; n];
+        let mut p = self.head;
+        self.head = HEAD;
+        let mut bbegin: Option<usize> = None;
+        while p != HEAD {
+            let next = self.next[p];
+            let b = self.bucket(p);
+            match self.buckets[b] {
+                None => {
+                    self.next[p] = self.head;
+                    self.head = p;
+                    self.buckets[b] = Some(HEAD);
+                    if self.next[p] != HEAD
+                        && let Some(bb) = bbegin
+                    {
+                        self.buckets[bb] = Some(p);
+                    }
+                    bbegin = Some(b);
+                }
+                Some(before) => {
+                    self.next[p] = self.next_of(before);
+                    self.set_next(before, p);
+                }
+            }
+            p = next;
         }
     }
 
-    pub(crate) fn contains(&self, key: &str) -> bool {
-        self.nodes.iter().any(|(k, _)| k == key)
+    pub(crate) fn insert(&mut self, key: &str) {
+        if self.members.contains(key) {
+            return;
+        }
+        self.members.insert(key.to_string());
+        if let Some(n) = self.need_rehash(self.keys.len()) {
+            self.rehash(n);
+        }
+        self.keys
+            .push((key.to_string(), hash_bytes(key.as_bytes())));
+        self.next.push(HEAD);
+        self.link(self.keys.len() - 1);
     }
 
     pub(crate) fn iter(&self) -> impl Iterator<Item = &str> {
-        self.nodes.iter().map(|(k, _)| k.as_str())
+        let mut p = self.head;
+        std::iter::from_fn(move || {
+            if p == HEAD {
+                return None;
+            }
+            let k = self.keys[p].0.as_str();
+            p = self.next[p];
+            Some(k)
+        })
     }
 
     fn to_json(&self) -> Value {
@@ -232,6 +292,129 @@ impl DetailsResolver<'_> {
     }
 }
 
+const SC_MAX: usize = 1024;
+
+/// Syscall codes whose event has another name (libs' event/syscall mapping tables).
+const SC_EVENT_ALIASES: [(&str, &str); 22] = [
+    ("_llseek", "llseek"),
+    ("fcntl64", "fcntl"),
+    ("getegid32", "getegid"),
+    ("geteuid32", "geteuid"),
+    ("getgid32", "getgid"),
+    ("getresgid32", "getresgid"),
+    ("getresuid32", "getresuid"),
+    ("getuid32", "getuid"),
+    ("page_fault_kernel", "page_fault"),
+    ("page_fault_user", "page_fault"),
+    ("pread64", "pread"),
+    ("prlimit64", "prlimit"),
+    ("pwrite64", "pwrite"),
+    ("sendfile64", "sendfile"),
+    ("setgid32", "setgid"),
+    ("setresgid32", "setresgid"),
+    ("setresuid32", "setresuid"),
+    ("setuid32", "setuid"),
+    ("ugetrlimit", "getrlimit"),
+    ("sched_process_exit", "procexit"),
+    ("sched_switch", "switch"),
+    ("signal_deliver", "signaldeliver"),
+];
+
+/// Syscall codes mapped to no event name (placeholders).
+const SC_WITHOUT_EVENT_NAME: [&str; 1] = ["na_1"];
+
+/// The event name a syscall code maps to (its own name unless aliased).
+fn sc_event_name(sc_name: &str) -> &str {
+    SC_EVENT_ALIASES
+        .iter()
+        .find(|(s, _)| *s == sc_name)
+        .map_or(sc_name, |(_, e)| e)
+}
+
+/// Per event code, the syscall codes mapped to it.
+fn event_sc_table() -> Vec<Vec<u16>> {
+    let mut by_name: std::collections::HashMap<&str, Vec<u16>> = std::collections::HashMap::new();
+    for (c, n) in crate::event::table::PPM_SC_NAMES {
+        if !SC_WITHOUT_EVENT_NAME.contains(n) {
+            by_name.entry(sc_event_name(n)).or_default().push(*c);
+        }
+    }
+    (0..crate::event::table::PPM_EVENT_MAX)
+        .map(|c| {
+            crate::event::table::name_of(c)
+                .and_then(|n| by_name.get(n))
+                .cloned()
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+fn all_sc() -> Vec<bool> {
+    let mut v = vec![false; SC_MAX];
+    for (c, n) in crate::event::table::PPM_SC_NAMES {
+        if *c != 0 && !n.is_empty() {
+            v[*c as usize] = true;
+        }
+    }
+    v
+}
+
+/// `ppm_sc_codes`: the syscall codes a condition can match (negation pushed to the leaves).
+fn sc_codes(e: &Expr) -> Vec<bool> {
+    fn is_evt_type(e: &Expr) -> bool {
+        matches!(e, Expr::Field { name, arg: None, .. } if name == "evt.type" || name == "syscall.type")
+    }
+    fn complement(v: &[bool]) -> Vec<bool> {
+        all_sc().iter().zip(v).map(|(a, b)| *a && !b).collect()
+    }
+    fn go(e: &Expr, negated: bool) -> Vec<bool> {
+        match e {
+            Expr::And(children, _) | Expr::Or(children, _) => {
+                let intersect = matches!(e, Expr::And(..)) != negated;
+                let mut it = children.iter().map(|c| go(c, negated));
+                let first = it.next().unwrap_or_else(all_sc);
+                it.fold(first, |acc, s| {
+                    acc.iter()
+                        .zip(&s)
+                        .map(|(a, b)| if intersect { *a && *b } else { *a || *b })
+                        .collect()
+                })
+            }
+            Expr::Not(c, _) => go(c, !negated),
+            Expr::Unary { left, .. } if is_evt_type(left) => {
+                if negated {
+                    vec![false; SC_MAX]
+                } else {
+                    all_sc()
+                }
+            }
+            Expr::Binary {
+                left, op, right, ..
+            } if is_evt_type(left) => {
+                let values: Vec<&str> = match right.as_ref() {
+                    Expr::Value(v, _) => vec![v.as_str()],
+                    Expr::List(vs, _) => vs.iter().map(String::as_str).collect(),
+                    _ => return all_sc(),
+                };
+                let mut set = vec![false; SC_MAX];
+                for (c, n) in crate::event::table::PPM_SC_NAMES {
+                    if *c != 0 && (values.contains(n) || values.contains(&sc_event_name(n))) {
+                        set[*c as usize] = true;
+                    }
+                }
+                let set = match op.as_str() {
+                    "=" | "==" | "in" => set,
+                    "!=" => complement(&set),
+                    _ => return all_sc(),
+                };
+                if negated { complement(&set) } else { set }
+            }
+            _ => all_sc(),
+        }
+    }
+    go(e, false)
+}
+
 /// Recursively sorts object keys (nlohmann's `json` is a `std::map`).
 fn sorted(v: Value) -> Value {
     match v {
@@ -266,31 +449,40 @@ impl RulesLoader {
         r.d
     }
 
-    /// `get_json_evt_types` for syscall-source conditions.
-    fn evt_types(ast: &Expr) -> Value {
-        let codes = evttype::event_codes(ast);
-        let async_codes = crate::event::table::codes_for_name("asyncevent");
-        // names of the syscall events the condition maps to, in code order
-        let mut sc_names = StdStringSet::default();
-        for c in codes.iter() {
-            if c > 1 && !async_codes.contains(&c) {
-                if let Some(n) = crate::event::table::name_of(c) {
-                    sc_names.insert(n);
-                }
+    /// `get_json_evt_types` for syscall-source conditions: the names of the events mapped from
+    /// the condition's syscall codes, the syscalls without an event, then the event names of the
+    /// condition's event codes (plus `asyncevent`), each step a set union in libstdc++ order.
+    fn evt_types(ast: &Expr, event_scs: &[Vec<u16>]) -> Value {
+        use crate::event::table;
+        let sc = sc_codes(ast);
+        let mut names = StdStringSet::default();
+        let mut mapped = vec![false; SC_MAX];
+        for c in 2..table::PPM_EVENT_MAX {
+            let scs = &event_scs[c as usize];
+            if scs.iter().any(|s| sc[*s as usize]) {
+                names.insert(table::name_of(c).unwrap_or("NA"));
+                scs.iter().for_each(|s| mapped[*s as usize] = true);
             }
         }
-        let mut names = sc_names.clone();
+        let mut remaining = StdStringSet::default();
+        for (code, name) in table::PPM_SC_NAMES {
+            if sc[*code as usize]
+                && !mapped[*code as usize]
+                && !SC_WITHOUT_EVENT_NAME.contains(name)
+            {
+                remaining.insert(name);
+            }
+        }
+        for n in remaining.iter() {
+            names.insert(n);
+        }
+        let mut codes = evttype::event_codes(ast);
+        for c in table::codes_for_name("asyncevent") {
+            codes.insert(c);
+        }
         let mut evt_names = StdStringSet::default();
-        let mut all = codes.clone();
-        for c in &async_codes {
-            all.insert(*c);
-        }
-        for c in all.iter() {
-            if c > 1 {
-                if let Some(n) = crate::event::table::name_of(c) {
-                    evt_names.insert(n);
-                }
-            }
+        for c in codes.iter().filter(|c| *c > 1) {
+            evt_names.insert(table::name_of(c).unwrap_or("NA"));
         }
         for n in evt_names.iter() {
             names.insert(n);
@@ -303,7 +495,7 @@ impl RulesLoader {
         (self.opts.lookup)(base).is_some_and(|i| i.class == "container")
     }
 
-    fn rule_json(&self, name: &str) -> Option<Value> {
+    fn rule_json(&self, name: &str, event_scs: &[Vec<u16>]) -> Option<Value> {
         let out = self.last.as_ref()?;
         let compiled = out.rules.iter().find(|r| r.name == name)?;
         let info = self.collector.rules.get(name)?;
@@ -346,7 +538,7 @@ impl RulesLoader {
             Vec::new()
         };
         let events = if info.source == "syscall" {
-            Self::evt_types(&compiled.condition)
+            Self::evt_types(&compiled.condition, event_scs)
         } else {
             json!(["pluginevent", "asyncevent"])
         };
@@ -380,7 +572,7 @@ impl RulesLoader {
         }))
     }
 
-    fn macro_json(&self, i: usize) -> Option<Value> {
+    fn macro_json(&self, i: usize, event_scs: &[Vec<u16>]) -> Option<Value> {
         let out = self.last.as_ref()?;
         let m = out.macros.get(i)?;
         let info = self.collector.macros.get(&m.name)?;
@@ -392,7 +584,7 @@ impl RulesLoader {
                 "condition_compiled": m.ast.to_string(),
                 "condition_fields": compiled_details.fields.to_json(),
                 "condition_operators": compiled_details.operators.to_json(),
-                "events": Self::evt_types(&m.ast),
+                "events": Self::evt_types(&m.ast, event_scs),
                 "lists": details.lists.to_json(),
                 "macros": details.macros.to_json(),
                 "plugins": [],
@@ -423,14 +615,17 @@ impl RulesLoader {
 
     /// `-L` JSON (`describe_rule(nullptr)`), one line.
     pub fn describe_rules_json(&self) -> String {
+        let event_scs = event_sc_table();
         let rules: Vec<Value> = self
             .rule_names()
             .iter()
-            .filter_map(|n| self.rule_json(n))
+            .filter_map(|n| self.rule_json(n, &event_scs))
             .collect();
         let n_macros = self.last.as_ref().map_or(0, |o| o.macros.len());
         let n_lists = self.last.as_ref().map_or(0, |o| o.lists.len());
-        let macros: Vec<Value> = (0..n_macros).filter_map(|i| self.macro_json(i)).collect();
+        let macros: Vec<Value> = (0..n_macros)
+            .filter_map(|i| self.macro_json(i, &event_scs))
+            .collect();
         let lists: Vec<Value> = (0..n_lists).filter_map(|i| self.list_json(i)).collect();
         let reqs: Vec<Value> = self
             .collector
@@ -461,7 +656,7 @@ impl RulesLoader {
             .rules
             .get(name)
             .is_some_and(|r| !r.unknown_source);
-        match self.rule_json(name).filter(|_| known) {
+        match self.rule_json(name, &event_sc_table()).filter(|_| known) {
             Some(r) => Ok(format!("{}\n", sorted(json!({ "rules": [r] })))),
             None => Err(format!("Rule \"{name}\" is not loaded")),
         }
