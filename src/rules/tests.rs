@@ -897,35 +897,48 @@ fn selection_priority_and_matching() {
         ["r2"]
     );
 
-    struct Ev;
+    struct Ev(u16);
     impl crate::fields::Extract for Ev {
         fn evt_type(&self) -> u16 {
-            0
+            self.0
         }
         fn extract<'s>(
             &'s mut self,
-            _: &crate::fields::FieldRef,
+            field: &crate::fields::FieldRef,
             out: &mut Vec<crate::fields::Value<'s>>,
         ) -> bool {
-            out.push(crate::fields::Value::Str(b"x".as_slice().into()));
+            let v = match field.info {
+                "evt.type" => crate::event::table::name_of(self.0).unwrap_or("NA"),
+                _ => "x",
+            };
+            out.push(crate::fields::Value::Str(v.as_bytes().into()));
             true
         }
     }
-    let mut loader = RulesLoader::new(LoadOptions {
-        lookup: permissive_lookup,
-        ..LoadOptions::default()
-    });
-    loader.load_file("r.yaml", rules);
+    let rules = "- rule: a\n  condition: evt.type = open and proc.name = x\n  desc: d\n  output: o\n  priority: INFO\n\
+                 - rule: b\n  condition: evt.type in (open, execve) and proc.name = x\n  desc: d\n  output: o\n  priority: INFO\n\
+                 - rule: c\n  condition: evt.type = execve and proc.name = x\n  desc: d\n  output: o\n  priority: INFO\n";
+    let mut loader = RulesLoader::new(LoadOptions::default());
+    assert!(loader.load_file("r.yaml", rules).successful());
     let rs = loader.ruleset().unwrap();
-    if crate::engine::filter::event_table_ready() {
-        return; // code 0 is not in these rules' evttype sets once the event table exists
-    }
-    let (mut out, mut scratch) = (Vec::new(), Scratch::new());
-    rs.matches(&mut Ev, &mut scratch, Matching::First, &mut out);
-    assert_eq!(out, [0]);
-    out.clear();
-    rs.matches(&mut Ev, &mut scratch, Matching::All, &mut out);
-    assert_eq!(out, [0, 1]);
+    let open = crate::event::table::codes_for_name("open")[0];
+    let execve = crate::event::table::codes_for_name("execve")[0];
+    let run = |code: u16, mode: Matching| {
+        let (mut out, mut scratch) = (Vec::new(), Scratch::new());
+        rs.matches(&mut Ev(code), &mut scratch, mode, &mut out);
+        out
+    };
+    assert_eq!(run(open, Matching::First), [0]);
+    assert_eq!(run(open, Matching::All), [0, 1]);
+    assert_eq!(run(execve, Matching::All), [1, 2]);
+    assert_eq!(run(execve, Matching::First), [1]);
+    assert!(
+        run(
+            crate::event::table::codes_for_name("close")[0],
+            Matching::All
+        )
+        .is_empty()
+    );
 }
 
 fn json_eq(ours: &str, case: &str) {
