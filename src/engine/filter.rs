@@ -1269,3 +1269,22 @@ impl Filter {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scratch_vector_keeps_its_allocation() {
+        let v: Vec<Value<'static>> = Vec::with_capacity(16);
+        let ptr = v.as_ptr() as usize;
+        let w: Vec<Value<'_>> = relife(v);
+        assert_eq!((w.as_ptr() as usize, w.capacity()), (ptr, 16));
+    }
+
+    #[test]
+    fn node_sizes() {
+        assert!(std::mem::size_of::<Filter>() <= 32);
+        assert!(std::mem::size_of::<Value<'static>>() <= 32);
+    }
+}

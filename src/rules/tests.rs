@@ -971,3 +971,45 @@ fn golden_l_json() {
     let (loader, _) = golden_loader(&[STABLE, INCUBATING, SANDBOX], crate::fields::lookup);
     json_eq(&loader.describe_rules_json(), "L-all-json");
 }
+
+/// Every falco-testing case that runs Falco with `-r` files and expects a successful start
+/// must load its rules files (in order) without errors.
+#[test]
+fn falco_testing_runtime_rules_load() {
+    let dir = shared_dir().join("conformance/falco-testing");
+    let cases: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("cases.json")).unwrap()).unwrap();
+    let mut checked = 0;
+    for case in cases["cases"].as_array().unwrap() {
+        let args: Vec<&str> = case["args"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|a| a.as_str())
+            .collect();
+        let expects_error = case["expect"].as_array().unwrap().iter().any(|e| {
+            (e["check"] == "error" && e["expect"] == true)
+                || (e["check"] == "exit_code" && e["equals"] != 0)
+        });
+        if args.contains(&"-V") || expects_error {
+            continue;
+        }
+        let files: Vec<String> = args
+            .windows(2)
+            .filter(|w| w[0] == "-r" && w[1].starts_with("{rules}"))
+            .map(|w| w[1].replace("{rules}", &dir.join("rules").display().to_string()))
+            .collect();
+        if files.is_empty() {
+            continue;
+        }
+        let mut loader = RulesLoader::new(LoadOptions::default());
+        for f in &files {
+            let r = loader.load_file(f, &std::fs::read_to_string(f).unwrap());
+            assert!(r.successful(), "{}: {}", case["id"], r.verbose_text());
+        }
+        assert!(loader.ruleset().is_some());
+        checked += 1;
+    }
+    assert!(checked > 40, "{checked} cases checked");
+    println!("{checked} cases");
+}
