@@ -88,7 +88,7 @@ pub fn num_codes() -> u16 {
 
 /// Syscalls without a dedicated event (carried by the generic events).
 pub(crate) fn is_syscall_name(name: &str) -> bool {
-    table::is_generic_syscall_name(name)
+    table::is_syscall_name(name)
 }
 
 fn codes_for_values(values: &[String]) -> CodeSet {

@@ -1013,3 +1013,24 @@ fn falco_testing_runtime_rules_load() {
     assert!(checked > 40, "{checked} cases checked");
     println!("{checked} cases");
 }
+
+#[test]
+fn schema_status_renderings() {
+    let mut r = LoadResult::new("f.yaml");
+    r.set_schema_status(vec!["failed for /0: unknown key".into()]);
+    assert_eq!(
+        r.summary_text(),
+        "f.yaml: Ok\n 1 schema warnings: [failed for /0: unknown key]"
+    );
+    assert_eq!(
+        r.verbose_text(),
+        "f.yaml: Ok\n1 Schema warnings:\n------\nfailed for /0: unknown key\n------\n"
+    );
+    let j = r.to_json();
+    assert_eq!(
+        (j["schema_valid"].clone(), j["schema_warnings"][0].clone()),
+        (false.into(), "failed for /0: unknown key".into())
+    );
+    r.set_schema_status(Vec::new());
+    assert!(r.to_json().get("schema_valid").is_none());
+}
