@@ -4,7 +4,7 @@
 //! - [`filter`]: AST → [`Filter`] (type checks, constant conversion) and evaluation against an
 //!   [`Extract`](crate::fields::Extract) with caller-owned [`Scratch`].
 //! - [`evttype`]: the event codes a condition can match.
-//! - [`format`]: output format strings.
+//! - [`mod@format`]: output format strings.
 //! - [`ruleset`]: rules bucketed by event code, `first`/`all` matching, selection.
 
 pub mod evttype;

@@ -29,7 +29,7 @@
 //! - [`RulesLoader::describe_rules_text`] / [`RulesLoader::describe_rule_text`] produce `-L` and
 //!   `-l RULE` text; [`RulesLoader::describe_rules_json`] / [`RulesLoader::describe_rule_json`]
 //!   the JSON (`json_output: true`), one line each.
-//! - [`RulesLoader::ruleset`] builds the [`Ruleset`](crate::engine::Ruleset) (priority threshold
+//! - [`RulesLoader::ruleset`] builds the [`crate::engine::Ruleset`] (priority threshold
 //!   and `rules:` selections from [`LoadOptions`]); each rule carries its compiled filter, its
 //!   event codes and its compiled output [`Format`](crate::engine::Format).
 //! - [`ExtraOutput::container_suggested`] is the `append_output: [suggested_output: true]` entry.
