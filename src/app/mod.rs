@@ -148,6 +148,7 @@ struct App {
     rules_files: Vec<String>,
     rules_folders: Vec<String>,
     rules_in_load_order: Vec<String>,
+    ruleset: Option<crate::engine::ruleset::Ruleset>,
     outputs: Option<Outputs>,
     emitter: Option<Emitter>,
     stats: Arc<Mutex<Stats>>,
@@ -188,6 +189,7 @@ pub fn run(args: &[String], force_dry_run: bool) -> Result<Outcome, AppError> {
         rules_files: Vec::new(),
         rules_folders: Vec::new(),
         rules_in_load_order: Vec::new(),
+        ruleset: None,
         outputs: None,
         emitter: None,
         stats: Arc::new(Mutex::new(Stats::default())),
@@ -550,11 +552,11 @@ impl App {
         for f in &self.opts.validate_rules_filenames {
             self.log.info(&format!("   {f}\n"));
         }
-        let (stdout, ok) =
+        let (stdout, failure) =
             rules_glue::validate(&contents, self.cfg(), &self.plugins, &self.opts, &self.log)?;
         print!("{stdout}");
-        if !ok {
-            return Err(AppError::Fatal(stdout.trim_end().to_string()));
+        if let Some(summary) = failure {
+            return Err(AppError::Fatal(summary));
         }
         Ok(Flow::Exit)
     }
@@ -580,6 +582,7 @@ impl App {
         self.rules_folders = folders;
         let loaded = rules_glue::load(&contents, self.cfg(), &self.plugins, &self.opts, &self.log)?;
         self.rules_in_load_order = loaded.rule_names;
+        self.ruleset = loaded.ruleset;
         if let Some(described) = loaded.described {
             print!("{described}");
             return Ok(Flow::Exit);
