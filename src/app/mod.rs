@@ -7,6 +7,7 @@
 //! (exit 1, no teardown). A validated hot reload (watched file change or SIGHUP) ends the run
 //! with a restart request, and `main` runs everything again in the same process.
 
+pub mod drops;
 pub mod log;
 pub mod reload;
 pub mod rules_glue;
