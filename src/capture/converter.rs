@@ -253,6 +253,13 @@ impl Converter {
         )))
     }
 
+    /// Remembers `record` as the enter event of `tid`, reusing the thread's buffer.
+    fn store(&mut self, tid: u64, record: &[u8]) {
+        let slot = self.stored.entry(tid).or_default();
+        slot.clear();
+        slot.extend_from_slice(record);
+    }
+
     /// One `scap_convert_event` call. Returns the decision for the produced event and the
     /// produced event, if a new one was built.
     fn step(&mut self, input: &[u8]) -> Result<(Step, Option<Vec<u8>>), String> {
@@ -270,11 +277,11 @@ impl Converter {
             })?;
         match conv.action {
             Action::Store => {
-                self.stored.insert(tid, input.to_vec());
+                self.store(tid, input);
                 return Ok((Step::Drop, None));
             }
             Action::StoreAndPass => {
-                self.stored.insert(tid, input.to_vec());
+                self.store(tid, input);
                 return Ok((Step::Pass, None));
             }
             Action::Pass => return Ok((Step::Pass, None)),
@@ -289,7 +296,8 @@ impl Converter {
         let large = new_info.is_large_payload();
         let mut srcs: Vec<Src> = (0..first).map(Src::Old).collect();
         let mut used_enter = false;
-        let enter = self.stored.get(&tid);
+        // A consumed enter event leaves an empty buffer behind (libscap resets the pointer).
+        let enter = self.stored.get(&tid).filter(|v| !v.is_empty());
         self.scratch.clear();
         for instr in conv.instrs {
             let src = match *instr {
@@ -378,8 +386,8 @@ impl Converter {
         }
         let ts = u64::from_le_bytes(input[0..8].try_into().expect("8"));
         let new = decode::encode(ts, tid, new_type, &values);
-        if used_enter {
-            self.stored.remove(&tid);
+        if used_enter && let Some(slot) = self.stored.get_mut(&tid) {
+            slot.clear();
         }
         let step = convertibility(&new)?;
         Ok((step, Some(new)))
@@ -520,6 +528,18 @@ mod tests {
         assert_eq!(e.param_str(1).unwrap(), Some("cat"));
         // env (old[15]) stays at index 15; tty (new in 17) is empty
         assert_eq!(e.param(16), Some(&[][..]));
+    }
+
+    #[test]
+    fn brk_1_exit_becomes_brk_4_with_five_params() {
+        // libs table.cpp: old[0], enter[0]?empty, then three `{C_INSTR_FROM_EMPTY}` (which the
+        // spec's Appendix B lost); without them the chain would stop with a missing entry.
+        let mut c = Converter::new();
+        let out = run(&mut c, &encode(1, 1, 11, &[&0x1000u64.to_le_bytes()])).unwrap();
+        let e = Event::decode(&out).unwrap();
+        assert_eq!((e.event_type(), e.nparams()), (159, 5));
+        assert_eq!(e.param_u64(0).unwrap(), Some(0x1000));
+        assert!(e.params().skip(1).all(|p| p.is_empty()));
     }
 
     #[test]

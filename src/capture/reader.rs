@@ -308,12 +308,8 @@ impl CaptureReader {
                         return Err(CaptureError::Corrupt {
                             offset: at,
                             reason: format!(
-                                "wrong block total length, header={len}, trailer={}",
-                                u32::from_le_bytes(
-                                    self.buf[MACHINE_INFO_LEN..MACHINE_INFO_LEN + 4]
-                                        .try_into()
-                                        .unwrap_or([0; 4])
-                                )
+                                "wrong block total length {len} for machine info, expected {}",
+                                MACHINE_INFO_LEN + 12
                             ),
                         });
                     }
@@ -379,7 +375,10 @@ impl CaptureReader {
     }
 
     /// Reads the next event (or section start). `Ok(None)` at the end of the file.
-    #[allow(clippy::should_implement_trait)]
+    #[expect(
+        clippy::should_implement_trait,
+        reason = "a lending iterator: the item borrows the reader's buffer"
+    )]
     pub fn next(&mut self) -> Result<Option<ReadItem>, CaptureError> {
         loop {
             let Some((bt, len, at)) = self.block_header()? else {
@@ -524,5 +523,284 @@ impl CaptureReader {
         self.buf[start + 16..start + 20].copy_from_slice(&(len as u32).to_le_bytes());
         self.buf[start + 22..start + 26].copy_from_slice(&(n as u32).to_le_bytes());
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::records::{FdInfo, InterfaceRecord, fd_type};
+    use crate::event::Event;
+    use crate::event::decode::encode;
+
+    /// A block: type, length, body, padding, trailer.
+    fn blk(block_type: u32, body: &[u8]) -> Vec<u8> {
+        let padded = body.len().next_multiple_of(4);
+        let total = (12 + padded) as u32;
+        let mut b = block_type.to_le_bytes().to_vec();
+        b.extend_from_slice(&total.to_le_bytes());
+        b.extend_from_slice(body);
+        b.resize(8 + padded, 0);
+        b.extend_from_slice(&total.to_le_bytes());
+        b
+    }
+
+    fn shb(minor: u16) -> Vec<u8> {
+        let mut body = SHB_MAGIC.to_le_bytes().to_vec();
+        body.extend_from_slice(&1u16.to_le_bytes());
+        body.extend_from_slice(&minor.to_le_bytes());
+        body.extend_from_slice(&u64::MAX.to_le_bytes());
+        blk(block::SHB, &body)
+    }
+
+    fn lstr(out: &mut Vec<u8>, s: &[u8]) {
+        out.extend_from_slice(&(s.len() as u16).to_le_bytes());
+        out.extend_from_slice(s);
+    }
+
+    fn ev_v2(cpuid: u16, record: &[u8]) -> Vec<u8> {
+        let mut body = cpuid.to_le_bytes().to_vec();
+        body.extend_from_slice(record);
+        blk(block::EV_V2, &body)
+    }
+
+    fn read_all(bytes: Vec<u8>) -> (CaptureReader, Vec<(EventMeta, Vec<u8>)>, usize) {
+        let mut r = CaptureReader::from_reader(std::io::Cursor::new(bytes)).unwrap();
+        let mut events = Vec::new();
+        let mut sections = 0;
+        while let Some(item) = r.next().unwrap() {
+            match item {
+                ReadItem::Event(m) => events.push((m, r.record().to_vec())),
+                ReadItem::Section => sections += 1,
+            }
+        }
+        (r, events, sections)
+    }
+
+    fn procinfo() -> Vec<u8> {
+        encode(10, 1, 234, &[&1u64.to_le_bytes(), &2u64.to_le_bytes()])
+    }
+
+    #[test]
+    fn pl_v1_entry_has_only_the_oldest_fields() {
+        let mut e = Vec::new();
+        for v in [7u64, 7, 1] {
+            e.extend_from_slice(&v.to_le_bytes());
+        }
+        lstr(&mut e, b"bash");
+        lstr(&mut e, b"/bin/bash");
+        lstr(&mut e, b"-c\0ls"); // no trailing NUL: the reader adds one
+        lstr(&mut e, b"/root");
+        e.extend_from_slice(&1024u64.to_le_bytes());
+        for v in [0u32, 0, 0] {
+            e.extend_from_slice(&v.to_le_bytes());
+        }
+        let mut f = shb(0);
+        f.extend(blk(block::PL_V1, &e));
+        f.extend(ev_v2(0, &procinfo()));
+        let (r, events, _) = read_all(f);
+        let t = &r.metadata().threads[0];
+        assert_eq!((t.tid, t.pid, t.ptid), (7, 7, 1));
+        assert_eq!(t.comm, "bash");
+        assert_eq!(t.args, b"-c\0ls\0");
+        assert_eq!(t.cwd, "/root");
+        assert_eq!(
+            (t.sid, t.vtid, t.vpid, t.pgid, t.loginuid),
+            (-1, -1, -1, -1, u32::MAX)
+        );
+        assert_eq!(events.len(), 1);
+    }
+
+    #[test]
+    fn pl_v4_has_env_vtid_and_cgroups() {
+        let mut e = Vec::new();
+        for v in [9u64, 8, 1] {
+            e.extend_from_slice(&v.to_le_bytes());
+        }
+        lstr(&mut e, b"sh");
+        lstr(&mut e, b"sh");
+        lstr(&mut e, b"");
+        lstr(&mut e, b"/");
+        e.extend_from_slice(&64u64.to_le_bytes());
+        for v in [0u32, 1000, 1000, 10, 20, 30] {
+            e.extend_from_slice(&v.to_le_bytes());
+        }
+        e.extend_from_slice(&5u64.to_le_bytes());
+        e.extend_from_slice(&6u64.to_le_bytes());
+        lstr(&mut e, b"HOME=/\0");
+        e.extend_from_slice(&3i64.to_le_bytes());
+        e.extend_from_slice(&2i64.to_le_bytes());
+        lstr(&mut e, b"cpu=/docker/abc\0");
+        let mut f = shb(1);
+        f.extend(blk(block::PL_V4, &e));
+        f.extend(ev_v2(0, &procinfo()));
+        let (r, _, _) = read_all(f);
+        let t = &r.metadata().threads[0];
+        assert_eq!(
+            (t.uid, t.gid, t.vmsize_kb, t.vmswap_kb, t.pfminor),
+            (1000, 1000, 10, 30, 6)
+        );
+        assert_eq!(t.env, b"HOME=/\0");
+        assert_eq!((t.vtid, t.vpid), (3, 2));
+        assert_eq!(t.cgroups, b"cpu=/docker/abc\0");
+        assert_eq!(t.root, "");
+    }
+
+    #[test]
+    fn v1_fd_interface_and_user_lists() {
+        let mut fdl = 42u64.to_le_bytes().to_vec();
+        // IPv4 socket
+        fdl.extend_from_slice(&3i64.to_le_bytes());
+        fdl.extend_from_slice(&99u64.to_le_bytes());
+        fdl.push(fd_type::IPV4_SOCK);
+        fdl.extend_from_slice(&[127, 0, 0, 1, 10, 0, 0, 2]);
+        fdl.extend_from_slice(&40000u16.to_le_bytes());
+        fdl.extend_from_slice(&80u16.to_le_bytes());
+        fdl.push(2);
+        // old FILE
+        fdl.extend_from_slice(&4i64.to_le_bytes());
+        fdl.extend_from_slice(&0u64.to_le_bytes());
+        fdl.push(fd_type::FILE);
+        lstr(&mut fdl, b"/etc/passwd");
+        // an unknown type: no payload can be skipped in v1, libscap names it
+        fdl.extend_from_slice(&5i64.to_le_bytes());
+        fdl.extend_from_slice(&0u64.to_le_bytes());
+        fdl.push(77);
+        let mut il = Vec::new();
+        il.extend_from_slice(&3u16.to_le_bytes()); // IPV4_NOLINKSPEED
+        il.extend_from_slice(&2u16.to_le_bytes());
+        il.extend_from_slice(&[127, 0, 0, 1, 255, 0, 0, 0, 127, 255, 255, 255]);
+        il.extend_from_slice(b"lo");
+        let mut ul = vec![0u8];
+        ul.extend_from_slice(&0u32.to_le_bytes());
+        ul.extend_from_slice(&0u32.to_le_bytes());
+        lstr(&mut ul, b"root");
+        lstr(&mut ul, b"/root");
+        lstr(&mut ul, b"/bin/bash");
+        ul.push(1);
+        ul.extend_from_slice(&0u32.to_le_bytes());
+        lstr(&mut ul, b"root");
+        let mut f = shb(0);
+        f.extend(blk(block::FDL, &fdl));
+        f.extend(blk(block::IL, &il));
+        f.extend(blk(block::UL, &ul));
+        f.extend(blk(0x7777, b"unknown metadata block"));
+        f.extend(ev_v2(0, &procinfo()));
+        let (r, _, _) = read_all(f);
+        let md = r.metadata();
+        assert_eq!(md.fds.len(), 3);
+        assert_eq!(
+            md.fds[0].1.info,
+            FdInfo::Ipv4Sock {
+                sip: [127, 0, 0, 1],
+                dip: [10, 0, 0, 2],
+                sport: 40000,
+                dport: 80,
+                l4proto: 2
+            }
+        );
+        assert_eq!(md.fds[1].0, 42);
+        assert_eq!(
+            md.fds[1].1.info,
+            FdInfo::Named {
+                name: "/etc/passwd".into()
+            }
+        );
+        assert_eq!(md.fds[2].1.fd_type, fd_type::UNSUPPORTED);
+        assert_eq!(
+            md.fds[2].1.info,
+            FdInfo::Named {
+                name: "unknown-type:[77]".into()
+            }
+        );
+        assert_eq!(
+            md.interfaces,
+            [InterfaceRecord::Ipv4 {
+                name: "lo".into(),
+                addr: [127, 0, 0, 1],
+                netmask: [255, 0, 0, 0],
+                bcast: [127, 255, 255, 255],
+                linkspeed: 0
+            }]
+        );
+        assert_eq!(md.users[0].shell, "/bin/bash");
+        assert_eq!(md.groups[0].name, "root");
+    }
+
+    #[test]
+    fn event_block_variants() {
+        let rec = procinfo();
+        let mut f = shb(2);
+        // EVF_V2 with SCAP_DF_STATE_ONLY
+        let mut body = 3u16.to_le_bytes().to_vec();
+        body.extend_from_slice(&SCAP_DF_STATE_ONLY.to_le_bytes());
+        body.extend_from_slice(&rec);
+        f.extend(blk(block::EVF_V2, &body));
+        // EV_V2_LARGE carrying a large-payload type (u32 lengths)
+        let json = encode(11, u64::MAX, 324, &[b"{\"container\":{}}\0"]);
+        let mut body = 1u16.to_le_bytes().to_vec();
+        body.extend_from_slice(&json);
+        f.extend(blk(block::EV_V2_LARGE, &body));
+        // an event type from a newer producer: skipped
+        f.extend(ev_v2(0, &{
+            let mut r = rec.clone();
+            r[20..22].copy_from_slice(&500u16.to_le_bytes());
+            r
+        }));
+        // v1 EV block: 22-byte header, len counts it, nparams found from the lengths
+        let mut v1 = Vec::new();
+        v1.extend_from_slice(&12u64.to_le_bytes());
+        v1.extend_from_slice(&5u64.to_le_bytes());
+        v1.extend_from_slice(&(22u32 + 4 + 16).to_le_bytes());
+        v1.extend_from_slice(&234u16.to_le_bytes());
+        v1.extend_from_slice(&8u16.to_le_bytes());
+        v1.extend_from_slice(&8u16.to_le_bytes());
+        v1.extend_from_slice(&7u64.to_le_bytes());
+        v1.extend_from_slice(&9u64.to_le_bytes());
+        let mut body = 2u16.to_le_bytes().to_vec();
+        body.extend_from_slice(&v1);
+        f.extend(blk(block::EV, &body));
+        // a second section (concatenated capture)
+        f.extend(shb(2));
+        f.extend(ev_v2(0, &rec));
+        let (_, events, sections) = read_all(f);
+        assert_eq!(sections, 1);
+        assert_eq!(events.len(), 4);
+        assert_eq!(
+            (events[0].0.cpuid, events[0].0.flags),
+            (3, SCAP_DF_STATE_ONLY)
+        );
+        assert_eq!(events[0].1, rec);
+        let e = Event::decode(&events[1].1).unwrap();
+        assert_eq!(e.param_str(0).unwrap(), Some("{\"container\":{}}"));
+        let e = Event::decode(&events[2].1).unwrap();
+        assert_eq!((e.ts(), e.tid(), e.nparams(), e.len()), (12, 5, 2, 46));
+        assert_eq!(e.param_u64(1).unwrap(), Some(9));
+        assert_eq!(events[2].0.cpuid, 2);
+    }
+
+    #[test]
+    fn wrong_trailer_and_short_machine_info_are_errors() {
+        let mut f = shb(2);
+        let mut mi = blk(block::MI, &[0u8; 100]);
+        let n = mi.len();
+        mi[n - 4..].copy_from_slice(&1u32.to_le_bytes());
+        f.extend(mi);
+        let err = CaptureReader::from_reader(std::io::Cursor::new(f)).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("corrupted capture at byte offset 28: wrong block total length"),
+            "{err}"
+        );
+        let mut f = shb(2);
+        let mut ul = blk(block::UL_V2, &[]);
+        let n = ul.len();
+        ul[n - 4..].copy_from_slice(&99u32.to_le_bytes());
+        f.extend(ul);
+        let err = CaptureReader::from_reader(std::io::Cursor::new(f)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "corrupted capture at byte offset 28: wrong block total length, header=12, trailer=99"
+        );
     }
 }

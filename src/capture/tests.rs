@@ -483,6 +483,29 @@ fn corrupted_captures_never_panic() {
 }
 
 #[test]
+fn bad_block_lengths_never_panic() {
+    for name in ["falco/cat_write.scap", "libs/sample.scap"] {
+        let full = decompressed(name);
+        let mut at = 0usize;
+        let mut blocks = Vec::new();
+        while at + 8 <= full.len() {
+            blocks.push(at);
+            let len = u32::from_le_bytes(full[at + 4..at + 8].try_into().unwrap()) as usize;
+            at += len;
+        }
+        assert_eq!(at, full.len(), "{name}: block walk");
+        for &b in blocks.iter().take(60) {
+            let len = u32::from_le_bytes(full[b + 4..b + 8].try_into().unwrap());
+            for bad in [0, 4, 11, 12, 20, len - 4, len + 4, len + 4096, u32::MAX] {
+                let mut bytes = full.clone();
+                bytes[b + 4..b + 8].copy_from_slice(&bad.to_le_bytes());
+                let _ = replay_bytes(bytes);
+            }
+        }
+    }
+}
+
+#[test]
 fn bad_headers_use_libscap_words() {
     let full = decompressed("libs/sample.scap");
     let mut bad_magic = full.clone();
@@ -506,4 +529,89 @@ fn bad_headers_use_libscap_words() {
     // only the metadata, no event block
     let r = CaptureReader::from_reader(std::io::Cursor::new(full[..28].to_vec()));
     assert!(matches!(r.unwrap_err(), CaptureError::NoEvents));
+}
+
+#[test]
+fn cat_write_dev_null_events_carry_enter_params_like_falco() {
+    // Falco 0.44.1 (catchall_order golden): after the /dev/null open, rule `dev_null`
+    // (`fd.name=/dev/null`) fires on fstat, read and close exits whose fd came from the stored
+    // enter events, and the open exit has empty dev/ino.
+    let golden = std::fs::read_to_string(
+        shared_dir()
+            .join("conformance/goldens/replay/falco_cat_write.testing-catchall_order.text/stdout"),
+    )
+    .unwrap();
+    let mut expected = Vec::new();
+    for line in golden.lines().filter(|l| l.contains("/dev/null was seen")) {
+        let time = line.split(": ").next().unwrap().to_string();
+        let args = line.split(" evt=").nth(1).unwrap();
+        let name = args.split(' ').next().unwrap().to_string();
+        let fd: i64 = args
+            .split("fd=")
+            .nth(1)
+            .unwrap()
+            .split('(')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        expected.push((time, name, fd));
+    }
+    assert_eq!(expected.len(), 4);
+    let ours: Vec<(String, String, i64)> = replay_all(&trace("falco/cat_write.scap"))
+        .into_iter()
+        .filter(|(_, ts, tid, seen, _)| *seen && *tid == 20072 && *ts >= 1_470_327_477_882_054_739)
+        .filter_map(|(_, ts, _, _, rec)| {
+            let e = Event::decode(&rec).unwrap();
+            let fd = e.param_i64(e.info().param_index("fd")?).unwrap()?;
+            (fd == 3).then(|| (hms_utc(ts), e.name().to_string(), fd))
+        })
+        .take(4)
+        .collect();
+    assert_eq!(ours, expected);
+    let open = replay_all(&trace("falco/cat_write.scap"))
+        .into_iter()
+        .find(|e| e.0 == 3 && e.1 == 1_470_327_477_882_054_739)
+        .unwrap();
+    let e = Event::decode(&open.4).unwrap();
+    assert_eq!((e.param(4), e.param(5)), (Some(&[][..]), Some(&[][..])));
+    // read exit: size 131072 from the stored enter, data empty (NULL)
+    let read = replay_all(&trace("falco/cat_write.scap"))
+        .into_iter()
+        .find(|e| e.0 == 7 && hms_utc(e.1) == expected[2].0)
+        .unwrap();
+    let e = Event::decode(&read.4).unwrap();
+    assert_eq!(e.param_u32(3).unwrap(), Some(131_072));
+    assert_eq!(e.param(1), Some(&[][..]));
+}
+
+#[test]
+fn concatenated_gzip_captures_replay_as_two_sections() {
+    let one = std::fs::read(trace("falco/cat_write.scap")).unwrap();
+    let mut two = one.clone();
+    two.extend_from_slice(&one);
+    let r = CaptureReader::from_reader(std::io::Cursor::new(two)).unwrap();
+    let mut d = ReplayDriver::from_reader(r);
+    let (mut events, mut sections, mut last_num) = (0, 0, 0);
+    while let Some(item) = d.next().unwrap() {
+        match item {
+            ReplayItem::Event(ev) => {
+                events += 1;
+                last_num = ev.num;
+            }
+            ReplayItem::NewSection => {
+                sections += 1;
+                assert_eq!(d.metadata().threads.len(), {
+                    CaptureReader::open(&trace("falco/cat_write.scap"))
+                        .unwrap()
+                        .metadata()
+                        .threads
+                        .len()
+                });
+            }
+        }
+    }
+    let single = replay_all(&trace("falco/cat_write.scap")).len() as u64;
+    assert_eq!((events, sections, last_num), (2 * single, 1, 2 * single));
+    assert_eq!(d.events_read(), 2 * 345);
 }

@@ -13,6 +13,7 @@ use flate2::write::GzEncoder;
 use super::CaptureError;
 use super::reader::{SHB_MAGIC, block};
 use super::records::{MachineInfo, Metadata, UserListEntry};
+use crate::event::decode::HEADER_LEN;
 use crate::event::table;
 
 /// Writes one capture.
@@ -140,6 +141,15 @@ impl<W: Write> CaptureWriter<W> {
         flags: u32,
         record: &[u8],
     ) -> Result<(), CaptureError> {
+        if record.len() < HEADER_LEN {
+            return Err(CaptureError::Write(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!(
+                    "event record of {} bytes is shorter than its header",
+                    record.len()
+                ),
+            )));
+        }
         let event_type = u16::from_le_bytes([record[20], record[21]]);
         let large = table::by_code(event_type).is_some_and(|e| e.is_large_payload());
         let block_type = match (flags != 0, large) {

@@ -17,6 +17,9 @@ pub struct ReplayEvent<'a> {
     pub flags: u32,
     /// Byte offset of the event's block in the (uncompressed) capture.
     pub offset: u64,
+    /// `evt.num`: 1-based count of the events the converter delivered (libsinsp's `m_nevts`,
+    /// kept across sections; converter-dropped events are not counted, parse-only ones are).
+    pub num: u64,
 }
 
 impl ReplayEvent<'_> {
@@ -47,6 +50,8 @@ pub struct ReplayDriver {
     read: u64,
     /// Events dropped by the converter.
     dropped: u64,
+    /// Events delivered.
+    delivered: u64,
 }
 
 impl ReplayDriver {
@@ -61,6 +66,7 @@ impl ReplayDriver {
             converter: Converter::new(),
             read: 0,
             dropped: 0,
+            delivered: 0,
         }
     }
 
@@ -80,7 +86,10 @@ impl ReplayDriver {
     }
 
     /// The next event in file order; `Ok(None)` at the end of the capture.
-    #[allow(clippy::should_implement_trait)]
+    #[expect(
+        clippy::should_implement_trait,
+        reason = "a lending iterator: the item borrows the reader's buffer"
+    )]
     pub fn next(&mut self) -> Result<Option<ReplayItem<'_>>, CaptureError> {
         let meta = loop {
             match self.reader.next()? {
@@ -107,11 +116,13 @@ impl ReplayDriver {
             offset: meta.offset,
             source,
         })?;
+        self.delivered += 1;
         Ok(Some(ReplayItem::Event(ReplayEvent {
             event,
             cpuid: meta.cpuid,
             flags: meta.flags,
             offset: meta.offset,
+            num: self.delivered,
         })))
     }
 }

@@ -127,6 +127,37 @@ pub fn format_list_events_text() -> String {
     out
 }
 
+/// Text of `falco --list-events --format markdown` (Falco's `MarkdownFormatter`: one table per
+/// category, availability as `Yes`/`No`, flag names in italics).
+pub fn format_list_events_markdown() -> String {
+    let mut out = format!(
+        "The events below are valid for Falco *Schema Version*: {LIST_EVENTS_SCHEMA_VERSION}\n"
+    );
+    for (title, entries) in CATEGORIES.iter().zip(entries_by_category()) {
+        out.push_str(&format!("## {title}\n\n"));
+        out.push_str("Default | Dir | Name | Params \n");
+        out.push_str(":-------|:----|:-----|:-----\n");
+        for e in entries {
+            out.push_str(if e.available { "Yes" } else { "No" });
+            out.push_str(&format!(" | `{}` | `{}` | ", dir_char(e.info), e.name));
+            for (k, p) in e.info.params.iter().enumerate() {
+                if k != 0 {
+                    out.push_str(", ");
+                }
+                out.push_str(&format!("{} **{}**", p.ptype.as_str(), p.name));
+                if let Some(names) = flag_names(p) {
+                    out.push_str(": ");
+                    let names: Vec<String> = names.map(|n| format!("*{n}*")).collect();
+                    out.push_str(&names.join(", "));
+                }
+            }
+            out.push('\n');
+        }
+        out.push('\n');
+    }
+    out
+}
+
 /// Text of `falco --list-events --format json` (nlohmann's `dump(2)`: keys sorted, two-space
 /// indent), with its trailing newline.
 pub fn format_list_events_json() -> String {
@@ -219,6 +250,28 @@ mod tests {
         let b: Value = serde_json::from_str(&theirs).unwrap();
         assert_eq!(a, b);
         assert_same(&ours, &theirs);
+    }
+
+    #[test]
+    fn list_events_markdown_has_the_golden_rows() {
+        // No markdown golden: every row of the text golden must appear, reformatted.
+        let md = format_list_events_markdown();
+        let rows: Vec<&str> = md.lines().filter(|l| l.contains(" | `")).collect();
+        let text = golden("list-events");
+        let events: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("> ") || l.starts_with("< "))
+            .collect();
+        assert_eq!(rows.len(), events.len());
+        for (row, ev) in rows.iter().zip(&events) {
+            let (dir, rest) = ev.split_at(1);
+            let name = rest[1..].split('(').next().unwrap();
+            assert!(
+                row.contains(&format!(" | `{dir}` | `{name}` | ")),
+                "{row} vs {ev}"
+            );
+        }
+        assert!(md.contains("Default | Dir | Name | Params \n:-------|:----|:-----|:-----\n"));
     }
 
     #[test]

@@ -341,17 +341,18 @@ fn names_index() -> &'static HashMap<&'static str, Vec<u16>> {
     static INDEX: OnceLock<HashMap<&'static str, Vec<u16>>> = OnceLock::new();
     INDEX.get_or_init(|| {
         let mut index: HashMap<&'static str, Vec<u16>> = HashMap::new();
-        for ev in all() {
+        // libsinsp's names_to_event_set matches event names from code 2 on: the generic
+        // `syscall` codes 0 and 1 are reached only through syscall names (below).
+        for ev in &all()[2..] {
             if ev.is_unused() || ev.name == "NA" {
                 continue;
             }
             index.entry(ev.name).or_default().push(ev.code);
         }
-        for name in GENERIC_SYSCALL_NAMES {
+        for &(_, name) in PPM_SC_NAMES {
             index
                 .entry(name)
-                .or_default()
-                .extend([PPME_GENERIC_E, PPME_GENERIC_X]);
+                .or_insert_with(|| vec![PPME_GENERIC_E, PPME_GENERIC_X]);
         }
         index
     })
@@ -359,11 +360,17 @@ fn names_index() -> &'static HashMap<&'static str, Vec<u16>> {
 
 /// Every event code (enter and exit, all versions) named `name`; empty when unknown.
 ///
-/// A syscall without a dedicated event (e.g. `madvise`, carried by the generic `syscall` events)
-/// maps to the generic codes 0 and 1, as libsinsp's `event_names_to_event_set` does; the condition
-/// must then still check the generic event's syscall id.
+/// Mirrors libsinsp's `names_to_event_set`: event names match their codes (from code 2 on); a
+/// name that is no event name but a `ppm_sc` syscall name (e.g. `madvise`, `pread64`, carried by
+/// the generic `syscall` events) maps to the generic codes 0 and 1, and the condition must then
+/// still check the generic event's syscall id. `syscall` itself matches nothing.
 pub fn codes_for_name(name: &str) -> Vec<u16> {
     names_index().get(name).cloned().unwrap_or_default()
+}
+
+/// True when `name` is a `ppm_sc` syscall (or tracepoint) name of libs 0.25.4.
+pub fn is_syscall_name(name: &str) -> bool {
+    PPM_SC_NAMES.iter().any(|&(_, n)| n == name)
 }
 
 /// The name of event code `code`, if the code exists.
@@ -448,6 +455,10 @@ mod tests {
         assert_eq!(name_of(17), Some("NA"));
         assert_eq!(name_of(454), None);
         assert_eq!(codes_for_name("fadvise64"), vec![0, 1]);
+        assert_eq!(codes_for_name("pread64"), vec![0, 1]);
+        assert!(codes_for_name("syscall").is_empty());
+        assert!(is_syscall_name("madvise"));
+        assert!(!is_syscall_name("procexit"));
         assert_eq!(ppm_sc_name(139), Some("madvise"));
         assert_eq!(ppm_sc_name(0), Some("unknown"));
     }

@@ -10,6 +10,7 @@ use std::borrow::Cow;
 use std::net::IpAddr;
 
 mod catalog;
+pub mod extract;
 pub mod listing;
 pub mod names;
 pub mod registry;

@@ -73,12 +73,26 @@ impl FieldFlags {
     }
 }
 
+/// How a numeric field prints (`ppm_print_format` of its field table entry).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrintFormat {
+    Na,
+    Dec,
+    Hex,
+    /// Zero-padded to 9 digits (`%09`).
+    PaddedDec10,
+    Id,
+    Dir,
+    Oct,
+}
+
 /// Per-field facts beside [`FieldInfo`], same index as [`FIELDS`].
 #[derive(Debug, Clone, Copy)]
 pub struct FieldMeta {
     /// Index into the class list ([`classes`]).
     pub class: u8,
     pub flags: FieldFlags,
+    pub fmt: PrintFormat,
 }
 
 /// Looks a field up by its full name (without argument).

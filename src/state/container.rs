@@ -125,8 +125,22 @@ pub fn container_id_from_cgroups<'a>(cgroups: impl IntoIterator<Item = &'a [u8]>
     String::new()
 }
 
+/// For matchers that know their container without a runtime lookup (lxc, libvirt-lxc,
+/// bpm): the container type the plugin records at once.
+pub fn matcher_type(cgroup: &str) -> Option<&'static str> {
+    match match_cgroup_typed(cgroup)? {
+        (_, ty @ ("lxc" | "libvirt-lxc" | "bpm")) => Some(ty),
+        _ => None,
+    }
+}
+
 /// The matchers of the container plugin in its order.
 pub fn match_cgroup(cgroup: &str) -> Option<String> {
+    match_cgroup_typed(cgroup).map(|(id, _)| id)
+}
+
+/// The first matcher that recognises `cgroup`: the id and the matcher's runtime name.
+fn match_cgroup_typed(cgroup: &str) -> Option<(String, &'static str)> {
     const PODMAN: &[(&str, &str)] = &[
         ("/libpod-", ".scope"),
         ("/libpod-", ".scope/container"),
@@ -144,13 +158,15 @@ pub fn match_cgroup(cgroup: &str) -> Option<String> {
         (":cri-containerd:", ""),
         ("/docker-", ".scope"),
     ];
+    let tag = |ty: &'static str| move |id: String| (id, ty);
     match_runc(cgroup, PODMAN, false)
-        .or_else(|| match_runc(cgroup, DOCKER, false))
-        .or_else(|| match_runc(cgroup, CRI, false))
-        .or_else(|| match_containerd(cgroup))
-        .or_else(|| match_lxc(cgroup))
-        .or_else(|| match_libvirt_lxc(cgroup))
-        .or_else(|| match_bpm(cgroup))
+        .map(tag("podman"))
+        .or_else(|| match_runc(cgroup, DOCKER, false).map(tag("docker")))
+        .or_else(|| match_runc(cgroup, CRI, false).map(tag("cri")))
+        .or_else(|| match_containerd(cgroup).map(tag("containerd")))
+        .or_else(|| match_lxc(cgroup).map(tag("lxc")))
+        .or_else(|| match_libvirt_lxc(cgroup).map(tag("libvirt-lxc")))
+        .or_else(|| match_bpm(cgroup).map(tag("bpm")))
 }
 
 fn match_runc(cgroup: &str, layouts: &[(&str, &str)], is_containerd: bool) -> Option<String> {

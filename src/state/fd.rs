@@ -175,35 +175,44 @@ impl L4Proto {
     }
 }
 
-/// Socket endpoints of an fd.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum SockInfo {
-    #[default]
-    None,
-    /// A connection: client and server endpoints.
-    Tuple {
-        sip: IpAddr,
-        sport: u16,
-        dip: IpAddr,
-        dport: u16,
-        l4proto: L4Proto,
-    },
-    /// A bound or listening socket.
-    Server {
-        ip: IpAddr,
-        port: u16,
-        l4proto: L4Proto,
-    },
-    /// A unix socket: kernel pointers of both ends.
-    Unix { source: u64, dest: u64 },
+/// Socket endpoints of an fd (libsinsp's `m_sockinfo`). For connection sockets (`Ipv4Sock`,
+/// `Ipv6Sock`) `sip:sport` is the client and `dip:dport` the server; for bound sockets
+/// (`*ServSock`) `sip:sport` is the server address; for unix sockets `source`/`dest` are the
+/// kernel pointers of both ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SockInfo {
+    pub sip: IpAddr,
+    pub sport: u16,
+    pub dip: IpAddr,
+    pub dport: u16,
+    pub l4proto: L4Proto,
+    pub source: u64,
+    pub dest: u64,
+}
+
+impl Default for SockInfo {
+    fn default() -> SockInfo {
+        SockInfo {
+            sip: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            sport: 0,
+            dip: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            dport: 0,
+            l4proto: L4Proto::Unknown,
+            source: 0,
+            dest: 0,
+        }
+    }
 }
 
 impl SockInfo {
     pub fn l4proto(&self) -> L4Proto {
-        match self {
-            SockInfo::Tuple { l4proto, .. } | SockInfo::Server { l4proto, .. } => *l4proto,
-            _ => L4Proto::Unknown,
-        }
+        self.l4proto
+    }
+
+    /// Swaps client and server endpoints.
+    pub fn swap(&mut self) {
+        std::mem::swap(&mut self.sip, &mut self.dip);
+        std::mem::swap(&mut self.sport, &mut self.dport);
     }
 }
 
@@ -262,6 +271,20 @@ impl FdInfo {
 
     pub fn is_socket_connected(&self) -> bool {
         self.flags & flags::SOCKET_CONNECTED != 0
+    }
+
+    pub fn is_tcp_socket(&self) -> bool {
+        self.ty.is_ip_socket() && self.sock.l4proto == L4Proto::Tcp
+    }
+
+    pub fn is_udp_socket(&self) -> bool {
+        self.ty.is_ip_socket() && self.sock.l4proto == L4Proto::Udp
+    }
+
+    /// `clear_close_on_exec_bits`.
+    pub fn clear_cloexec(&mut self) {
+        const PPM_O_CLOEXEC: u32 = 1 << 12;
+        self.open_flags &= !PPM_O_CLOEXEC;
     }
 
     pub fn set_connected(&mut self) {
@@ -336,6 +359,19 @@ pub fn tuple_text(sip: IpAddr, sport: u16, dip: IpAddr, dport: u16) -> Vec<u8> {
     s.push_str("->");
     endpoint_text(&mut s, dip, dport);
     s.into_bytes()
+}
+
+/// `sockinfo_to_str`: the name of a connection socket.
+pub fn sockinfo_text(ty: FdType, s: &SockInfo) -> Vec<u8> {
+    match (ty, s.l4proto) {
+        (FdType::Ipv4Sock | FdType::Ipv6Sock, L4Proto::Tcp | L4Proto::Udp) => {
+            tuple_text(s.sip, s.sport, s.dip, s.dport)
+        }
+        (FdType::Ipv4Sock | FdType::Ipv6Sock, L4Proto::Icmp | L4Proto::Raw) => {
+            format!("{}->{}", s.sip, s.dip).into_bytes()
+        }
+        _ => b"<unknown>".to_vec(),
+    }
 }
 
 /// An IPv4 address from the network-order bytes libscap stores in a little-endian u32.

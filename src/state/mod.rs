@@ -6,12 +6,14 @@
 
 pub mod container;
 pub mod fd;
+pub mod parse;
 pub mod path;
 pub mod thread;
 pub mod users;
 
 pub use container::{ContainerInfo, Containers};
 pub use fd::{FdInfo, FdTable, FdType};
+pub use parse::{EventCtx, Parser};
 pub use thread::{ThreadInfo, ThreadTable};
 pub use users::UserGroups;
 
@@ -21,6 +23,17 @@ pub struct State {
     pub threads: ThreadTable,
     pub users: UserGroups,
     pub containers: Containers,
+    /// Parser bookkeeping (event counter, deferred removals, dispatch tables).
+    pub parser: Parser,
+    /// Host network interfaces (capture interface list or the live host).
+    pub interfaces: Interfaces,
+}
+
+/// Addresses of the host's network interfaces, to tell local from remote endpoints.
+#[derive(Debug, Clone, Default)]
+pub struct Interfaces {
+    pub ipv4: Vec<std::net::Ipv4Addr>,
+    pub ipv6: Vec<std::net::Ipv6Addr>,
 }
 
 impl State {
@@ -30,6 +43,8 @@ impl State {
             threads: ThreadTable::new(thread_table_size),
             users: UserGroups::new(true),
             containers: Containers::default(),
+            parser: Parser::default(),
+            interfaces: Interfaces::default(),
         }
     }
 

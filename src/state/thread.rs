@@ -8,6 +8,13 @@ use super::fd::{FdInfo, FdTable};
 /// `PPM_CL_*` clone flags kept on a thread.
 pub mod clone_flags {
     pub const CLONE_FILES: u32 = 1 << 0;
+    pub const CLONE_PARENT: u32 = 1 << 8;
+    pub const CLONE_INVERTED: u32 = 1 << 16;
+    pub const NAME_CHANGED: u32 = 1 << 17;
+    pub const ACTIVE: u32 = 1 << 19;
+    pub const CLONE_NEWUSER: u32 = 1 << 20;
+    pub const PIPE_SRC: u32 = 1 << 21;
+    pub const PIPE_DST: u32 = 1 << 22;
     pub const CLONE_FS: u32 = 1 << 1;
     pub const CLONE_NEWPID: u32 = 1 << 6;
     pub const CLONE_THREAD: u32 = 1 << 13;
@@ -67,8 +74,22 @@ pub struct ThreadInfo {
     pub vmswap_kb: u32,
     pub pfmajor: u64,
     pub pfminor: u64,
+    pub exe_ino_ctime_duration_clone_ts: u64,
+    pub exe_ino_ctime_duration_pidns_start: u64,
+    pub lastexec_ts: u64,
+    pub reaper_tid: i64,
     /// Written by the container plugin: "" on the host.
     pub container_id: String,
+    /// Parser bookkeeping: the fd of the last event ("last event fd").
+    pub lastevent_fd: i64,
+    /// Parser bookkeeping: the type of the last event.
+    pub lastevent_type: u16,
+    /// Parser bookkeeping: the stored enter event (open family, execve(at), connect).
+    pub last_event_data: Vec<u8>,
+    pub lastevent_data_valid: bool,
+    /// Timestamp of the thread's last event, and of the one before.
+    pub lastevent_ts: u64,
+    pub prevevent_ts: u64,
     /// The process's fds; only the main thread's table is used.
     pub fds: FdTable,
 }
@@ -115,7 +136,17 @@ impl Default for ThreadInfo {
             vmswap_kb: 0,
             pfmajor: 0,
             pfminor: 0,
+            exe_ino_ctime_duration_clone_ts: 0,
+            exe_ino_ctime_duration_pidns_start: 0,
+            lastexec_ts: 0,
+            reaper_tid: -1,
             container_id: String::new(),
+            lastevent_fd: -1,
+            lastevent_type: u16::MAX,
+            last_event_data: Vec::new(),
+            lastevent_data_valid: false,
+            lastevent_ts: 0,
+            prevevent_ts: 0,
             fds: FdTable::default(),
         }
     }
