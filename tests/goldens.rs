@@ -18,19 +18,47 @@ use crate::util::{Output, run_falco, shared_dir};
 const KNOWN_FAILURES: &[(&str, &str)] = &[
     (
         "cli/L-all-json",
-        "rules: -L JSON (describe as JSON) not implemented",
+        "rules: -L JSON (describe as JSON) not on main yet",
     ),
     (
         "cli/L-stable-json",
-        "rules: -L JSON (describe as JSON) not implemented",
+        "rules: -L JSON (describe as JSON) not on main yet",
     ),
     (
         "cli/l-rule-json",
-        "rules: -l JSON (describe as JSON) not implemented",
+        "rules: -l JSON (describe as JSON) not on main yet",
     ),
     (
-        "replay/",
-        "event pipeline (replay driver + field extraction + engine) not wired yet",
+        "replay/falco_cat_write.testing-list_append.",
+        "state: filtered-out open enter events (libs 0.25.4) not on main yet",
+    ),
+    (
+        "replay/falco_cat_write.testing-macro_append.",
+        "state: filtered-out open enter events (libs 0.25.4) not on main yet",
+    ),
+    (
+        "replay/falco_cat_write.testing-rule_exception_no_values.",
+        "state: filtered-out open enter events (libs 0.25.4) not on main yet",
+    ),
+    (
+        "replay/falco_cat_write.testing-single_rule.",
+        "state: filtered-out open enter events (libs 0.25.4) not on main yet",
+    ),
+    (
+        "replay/falco_cat_write.testing-single_rule_with_tags.",
+        "state: filtered-out open enter events (libs 0.25.4) not on main yet",
+    ),
+    (
+        "replay/falco_cat_write.testing-skip_unknown_evt.",
+        "state: filtered-out open enter events (libs 0.25.4) not on main yet",
+    ),
+    (
+        "replay/libs_test_ipv6_client.all-json-matchall",
+        "state: seeding from capture metadata (users, interfaces) not on main yet",
+    ),
+    (
+        "replay/triggers-",
+        "state: seeding from capture metadata (threads, fds) not on main yet",
     ),
 ];
 

@@ -8,6 +8,7 @@
 //! with a restart request, and `main` runs everything again in the same process.
 
 pub mod drops;
+pub mod events;
 pub mod log;
 pub mod reload;
 pub mod rules_glue;
@@ -122,6 +123,11 @@ impl Emitter {
                 .outputs_queue_drops
                 .fetch_add(1, Ordering::SeqCst);
         }
+    }
+
+    /// SIGUSR1: file and program outputs close and reopen.
+    pub fn reopen(&self) {
+        self.outputs.reopen();
     }
 
     /// Emits one internal message (never filtered by `priority`, not counted as a match).
@@ -942,14 +948,16 @@ impl App {
             return Ok(Flow::Exit);
         }
         let kind = self.cfg().engine.kind;
-        self.log.info(&format!(
-            "Loaded event sources: {}",
-            self.loaded_sources.join(", ")
-        ));
-        self.log.info(&format!(
-            "Enabled event sources: {}",
-            self.enabled_sources.join(", ")
-        ));
+        if kind != EngineKind::Replay {
+            self.log.info(&format!(
+                "Loaded event sources: {}",
+                self.loaded_sources.join(", ")
+            ));
+            self.log.info(&format!(
+                "Enabled event sources: {}",
+                self.enabled_sources.join(", ")
+            ));
+        }
         let emitter = self
             .emitter
             .clone()
@@ -964,18 +972,32 @@ impl App {
                 self.wait_without_events(&emitter);
                 Ok(Flow::Proceed)
             }
-            _ => {
-                let ctx = rules_glue::LoopContext {
-                    controls: Arc::clone(&self.controls),
-                    emitter,
-                    log: self.log.clone(),
-                    metrics_ready: Arc::clone(&self.metrics_ready),
-                    duration_s: self.opts.duration_to_tot,
-                };
+            EngineKind::Replay => {
+                let ctx = self.loop_context(emitter);
+                let ruleset = self
+                    .ruleset
+                    .as_ref()
+                    .ok_or_else(|| AppError::Fatal("no ruleset loaded".into()))?;
+                events::run_replay(self.cfg(), ruleset, &ctx)?;
+                Ok(Flow::Proceed)
+            }
+            EngineKind::Kmod | EngineKind::ModernEbpf => {
+                let ctx = self.loop_context(emitter);
                 rules_glue::process_events(self.cfg(), &ctx)?;
                 self.after_loop();
                 Ok(Flow::Proceed)
             }
+        }
+    }
+
+    fn loop_context(&self, emitter: Emitter) -> rules_glue::LoopContext {
+        rules_glue::LoopContext {
+            controls: Arc::clone(&self.controls),
+            emitter,
+            log: self.log.clone(),
+            metrics_ready: Arc::clone(&self.metrics_ready),
+            duration_s: self.opts.duration_to_tot,
+            hostname: self.hostname.clone(),
         }
     }
 

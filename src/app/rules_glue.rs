@@ -277,10 +277,12 @@ pub struct LoopContext {
     pub metrics_ready: Arc<AtomicBool>,
     /// `-M`: stop after this many seconds of event time (0: never).
     pub duration_s: i64,
+    /// `evt.hostname` (FALCO_HOSTNAME or gethostname()).
+    pub hostname: String,
 }
 
-/// `process_events` for kmod, modern_ebpf and replay.
+/// `process_events` for the live kernel engines (kmod, modern_ebpf).
 pub fn process_events(cfg: &Config, ctx: &LoopContext) -> Result<(), AppError> {
     let _ = (cfg, ctx);
-    Err(missing("the event pipeline (driver + engine)"))
+    Err(missing("live capture (kmod / modern_ebpf drivers)"))
 }
