@@ -793,12 +793,22 @@ static __always_inline struct pid *task_pid_of(struct task_struct *task, enum pi
 	return BPF_CORE_READ(task, signal, pids[type]);
 }
 
+/* numbers[level] of a struct pid, read by offset (aya rejects CO-RE accesses into the
+ * flexible array). */
+static __always_inline struct upid pid_upid(struct pid *pid, unsigned int level) {
+	struct upid up;
+	__builtin_memset(&up, 0, sizeof(up));
+	if(pid) {
+		__u64 off = bpf_core_field_offset(struct pid, numbers);
+		bpf_probe_read_kernel(&up, sizeof(up),
+		                      (char *)pid + off + (level & 31) * bpf_core_type_size(struct upid));
+	}
+	return up;
+}
+
 /* The id in the initial namespace (level 0). */
 static __always_inline __s64 pid_nr_global(struct pid *pid) {
-	if(!pid) {
-		return 0;
-	}
-	return BPF_CORE_READ(pid, numbers[0].nr);
+	return pid_upid(pid, 0).nr;
 }
 
 /* The id as the pid's own (deepest) namespace sees it. */
@@ -807,10 +817,7 @@ static __always_inline __s64 pid_nr_own(struct pid *pid) {
 		return 0;
 	}
 	unsigned int level = BPF_CORE_READ(pid, level);
-	struct upid up;
-	__builtin_memset(&up, 0, sizeof(up));
-	bpf_probe_read_kernel(&up, sizeof(up), &pid->numbers[level & 31]);
-	return up.nr;
+	return pid_upid(pid, level).nr;
 }
 
 static __always_inline __u32 task_tty(struct task_struct *task) {
@@ -1127,7 +1134,7 @@ static __noinline int emit_clone(struct task_struct *task, __u16 type, long res,
 	push_u64(&ev, pid_nr_own(task_pid_of(task, PIDTYPE_TGID)));
 	__u64 ns_start = 0;
 	if(res == 0 && level != 0) {
-		struct pid_namespace *ns = BPF_CORE_READ(pid, numbers[level & 31].ns);
+		struct pid_namespace *ns = pid_upid(pid, level).ns;
 		ns_start = BPF_CORE_READ(ns, child_reaper, start_time);
 	}
 	push_u64(&ev, ns_start);
