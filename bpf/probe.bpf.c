@@ -1199,7 +1199,10 @@ static __noinline void push_socktuple(struct ev *ev, struct sock *sk, int local_
 		}
 		long n = 0;
 		if(addr) {
-			n = bpf_probe_read_kernel_str(&p[17], 108, &addr->name[0].sun_path);
+			/* name[0].sun_path by offset: aya rejects CO-RE accesses into flexible arrays. */
+			char *path = (char *)addr + bpf_core_field_offset(struct unix_address, name) +
+			             bpf_core_field_offset(struct sockaddr_un, sun_path);
+			n = bpf_probe_read_kernel_str(&p[17], 108, path);
 		}
 		if(n <= 0) {
 			p[17] = 0;

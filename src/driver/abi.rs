@@ -152,7 +152,10 @@ impl Counters {
 
     /// Every drop, as Falco's `n_drops` sums them.
     pub fn n_drops(&self) -> u64 {
-        self.n_drops_buffer + self.n_drops_scratch_map + self.n_drops_pf + self.n_drops_max_event_size
+        self.n_drops_buffer
+            + self.n_drops_scratch_map
+            + self.n_drops_pf
+            + self.n_drops_max_event_size
     }
 }
 
@@ -214,8 +217,11 @@ impl RecordHeader {
         }
         let mut out = Vec::with_capacity(n);
         for i in 0..n {
-            let l = u16::from_le_bytes(b[EVT_HDR_SIZE + 2 * i..EVT_HDR_SIZE + 2 * i + 2].try_into().ok()?)
-                as usize;
+            let l = u16::from_le_bytes(
+                b[EVT_HDR_SIZE + 2 * i..EVT_HDR_SIZE + 2 * i + 2]
+                    .try_into()
+                    .ok()?,
+            ) as usize;
             if pos + l > end {
                 return None;
             }
@@ -338,6 +344,10 @@ mod tests {
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), SYSCALLS.len());
-        assert!(SYSCALLS.iter().all(|(_, nr)| (*nr as usize) < SYSCALL_TABLE_SIZE));
+        assert!(
+            SYSCALLS
+                .iter()
+                .all(|(_, nr)| (*nr as usize) < SYSCALL_TABLE_SIZE)
+        );
     }
 }

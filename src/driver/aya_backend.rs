@@ -57,7 +57,11 @@ impl AyaDriver {
         let mut loader = EbpfLoader::new();
         loader.btf(Some(&btf));
         for i in 0..abi::MAX_RINGBUFS {
-            let size = if (i as u32) < layout.n_buffers { layout.bytes } else { 4096 };
+            let size = if (i as u32) < layout.n_buffers {
+                layout.bytes
+            } else {
+                4096
+            };
             loader.map_max_entries(abi::ringbuf_name(i), size);
         }
         loader.map_max_entries(abi::MAP_SCRATCH, cpus);
@@ -77,14 +81,19 @@ impl AyaDriver {
             .ok_or_else(|| DriverError::Load("map settings missing".into()))?;
         let mut settings: Array<&mut MapData, Settings> =
             Array::try_from(settings_map).map_err(detailed)?;
-        settings.set(0, live::settings(cfg, &layout), 0).map_err(detailed)?;
+        settings
+            .set(0, live::settings(cfg, &layout), 0)
+            .map_err(detailed)?;
 
         let interesting_map = ebpf
             .map_mut(abi::MAP_INTERESTING)
             .ok_or_else(|| DriverError::Load("map interesting missing".into()))?;
         let mut interesting: Array<&mut MapData, u8> =
             Array::try_from(interesting_map).map_err(detailed)?;
-        for (nr, on) in live::interesting_table(&cfg.syscalls).into_iter().enumerate() {
+        for (nr, on) in live::interesting_table(&cfg.syscalls)
+            .into_iter()
+            .enumerate()
+        {
             if on != 0 {
                 interesting.set(nr as u32, on, 0).map_err(detailed)?;
             }
@@ -97,9 +106,9 @@ impl AyaDriver {
 
         let mut rings = Vec::new();
         for i in 0..layout.n_buffers as usize {
-            let map = ebpf
-                .take_map(abi::ringbuf_name(i))
-                .ok_or_else(|| DriverError::Load(format!("map {} missing", abi::ringbuf_name(i))))?;
+            let map = ebpf.take_map(abi::ringbuf_name(i)).ok_or_else(|| {
+                DriverError::Load(format!("map {} missing", abi::ringbuf_name(i)))
+            })?;
             rings.push(RingBuf::try_from(map).map_err(detailed)?);
         }
 
@@ -139,15 +148,19 @@ impl Driver for AyaDriver {
             let prog: &mut BtfTracePoint = self
                 .ebpf
                 .program_mut(name)
-                .ok_or_else(|| DriverError::Attach { prog: name, msg: "missing".into() })?
+                .ok_or_else(|| DriverError::Attach {
+                    prog: name,
+                    msg: "missing".into(),
+                })?
                 .try_into()
                 .map_err(|e: aya::programs::ProgramError| DriverError::Attach {
                     prog: name,
                     msg: e.to_string(),
                 })?;
-            let link = prog
-                .attach()
-                .map_err(|e| DriverError::Attach { prog: name, msg: e.to_string() })?;
+            let link = prog.attach().map_err(|e| DriverError::Attach {
+                prog: name,
+                msg: e.to_string(),
+            })?;
             self.links.push((name, link));
         }
         Ok(())
@@ -178,7 +191,11 @@ impl Driver for AyaDriver {
         for c in per_cpu.iter() {
             total.add(c);
         }
-        Ok(DriverStats { n_evts: total.n_evts, n_drops: total.n_drops(), counters: total })
+        Ok(DriverStats {
+            n_evts: total.n_evts,
+            n_drops: total.n_drops(),
+            counters: total,
+        })
     }
 
     fn stop(&mut self) {

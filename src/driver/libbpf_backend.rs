@@ -40,11 +40,17 @@ impl LibbpfDriver {
         let cpus = live::possible_cpus();
         let layout = live::buffer_layout(cfg.buf_size_preset, cfg.cpus_for_each_buffer, cpus)?;
 
-        let mut open = ObjectBuilder::default().open_memory(abi::PROBE_OBJECT).map_err(load_err)?;
+        let mut open = ObjectBuilder::default()
+            .open_memory(abi::PROBE_OBJECT)
+            .map_err(load_err)?;
         for mut map in open.maps_mut() {
             let name = map.name().to_string_lossy().into_owned();
             if let Some(i) = name.strip_prefix("rb_").and_then(|i| i.parse::<u32>().ok()) {
-                let size = if i < layout.n_buffers { layout.bytes } else { 4096 };
+                let size = if i < layout.n_buffers {
+                    layout.bytes
+                } else {
+                    4096
+                };
                 map.set_max_entries(size).map_err(load_err)?;
             } else if name == abi::MAP_SCRATCH {
                 map.set_max_entries(cpus).map_err(load_err)?;
@@ -61,9 +67,14 @@ impl LibbpfDriver {
         };
         let settings = handle(abi::MAP_SETTINGS)?;
         let value = live::settings(cfg, &layout).to_bytes();
-        settings.update(&0u32.to_ne_bytes(), &value, MapFlags::ANY).map_err(load_err)?;
+        settings
+            .update(&0u32.to_ne_bytes(), &value, MapFlags::ANY)
+            .map_err(load_err)?;
         let interesting = handle(abi::MAP_INTERESTING)?;
-        for (nr, on) in live::interesting_table(&cfg.syscalls).into_iter().enumerate() {
+        for (nr, on) in live::interesting_table(&cfg.syscalls)
+            .into_iter()
+            .enumerate()
+        {
             if on != 0 {
                 interesting
                     .update(&(nr as u32).to_ne_bytes(), &[on], MapFlags::ANY)
@@ -86,7 +97,9 @@ impl LibbpfDriver {
                 })
                 .map_err(|e| DriverError::RingBuffer(format!("{e:#}")))?;
         }
-        let ring = builder.build().map_err(|e| DriverError::RingBuffer(format!("{e:#}")))?;
+        let ring = builder
+            .build()
+            .map_err(|e| DriverError::RingBuffer(format!("{e:#}")))?;
 
         Ok(LibbpfDriver {
             ring,
@@ -100,7 +113,9 @@ impl LibbpfDriver {
     }
 
     fn drain(&mut self) -> Result<(), DriverError> {
-        self.ring.consume().map_err(|e| DriverError::RingBuffer(format!("{e:#}")))
+        self.ring
+            .consume()
+            .map_err(|e| DriverError::RingBuffer(format!("{e:#}")))
     }
 }
 
@@ -121,10 +136,14 @@ impl Driver for LibbpfDriver {
                 .obj
                 .progs_mut()
                 .find(|p| p.name() == prog_name)
-                .ok_or_else(|| DriverError::Attach { prog: prog_name, msg: "missing".into() })?;
-            let link = prog
-                .attach()
-                .map_err(|e| DriverError::Attach { prog: prog_name, msg: format!("{e:#}") })?;
+                .ok_or_else(|| DriverError::Attach {
+                    prog: prog_name,
+                    msg: "missing".into(),
+                })?;
+            let link = prog.attach().map_err(|e| DriverError::Attach {
+                prog: prog_name,
+                msg: format!("{e:#}"),
+            })?;
             self.links.push(link);
         }
         Ok(())
@@ -159,7 +178,11 @@ impl Driver for LibbpfDriver {
         for v in per_cpu {
             total.add(&Counters::from_bytes(&v));
         }
-        Ok(DriverStats { n_evts: total.n_evts, n_drops: total.n_drops(), counters: total })
+        Ok(DriverStats {
+            n_evts: total.n_evts,
+            n_drops: total.n_drops(),
+            counters: total,
+        })
     }
 
     fn stop(&mut self) {

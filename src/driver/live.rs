@@ -16,8 +16,10 @@ const CAP_BPF: u32 = 39;
 /// tracing programs (CAP_BPF + CAP_PERFMON, or CAP_SYS_ADMIN).
 pub fn check_privileges() -> Result<(), DriverError> {
     let path = Path::new("/proc/self/status");
-    let status = std::fs::read_to_string(path)
-        .map_err(|source| DriverError::Io { path: path.into(), source })?;
+    let status = std::fs::read_to_string(path).map_err(|source| DriverError::Io {
+        path: path.into(),
+        source,
+    })?;
     let eff = status
         .lines()
         .find_map(|l| l.strip_prefix("CapEff:"))
@@ -91,10 +93,17 @@ pub fn raise_memlock() {
 /// Nanoseconds to add to CLOCK_BOOTTIME to get the time since the epoch.
 pub fn boot_time_ns() -> u64 {
     let ns = |clock| {
-        let mut t = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        let mut t = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
         // SAFETY: clock_gettime writes into the timespec we own.
         let rc = unsafe { libc::clock_gettime(clock, &mut t) };
-        if rc == 0 { t.tv_sec as i128 * 1_000_000_000 + t.tv_nsec as i128 } else { 0 }
+        if rc == 0 {
+            t.tv_sec as i128 * 1_000_000_000 + t.tv_nsec as i128
+        } else {
+            0
+        }
     };
     let real = ns(libc::CLOCK_REALTIME);
     let boot = ns(libc::CLOCK_BOOTTIME);
@@ -105,7 +114,9 @@ pub fn boot_time_ns() -> u64 {
 pub fn possible_cpus() -> u32 {
     let text = std::fs::read_to_string("/sys/devices/system/cpu/possible").unwrap_or_default();
     parse_cpu_list(text.trim()).unwrap_or_else(|| {
-        std::thread::available_parallelism().map(|n| n.get() as u32).unwrap_or(1)
+        std::thread::available_parallelism()
+            .map(|n| n.get() as u32)
+            .unwrap_or(1)
     })
 }
 
@@ -151,7 +162,11 @@ pub fn buffer_layout(
         per = cpus;
     }
     if per == 0 {
-        return Ok(BufferLayout { bytes, cpus_per_buffer: 0, n_buffers: 1 });
+        return Ok(BufferLayout {
+            bytes,
+            cpus_per_buffer: 0,
+            n_buffers: 1,
+        });
     }
     let max = abi::MAX_RINGBUFS as u32;
     if cpus.div_ceil(per) > max {
@@ -159,7 +174,11 @@ pub fn buffer_layout(
         tracing::warn!("{cpus} CPUs need more than {max} ring buffers: {wider} CPUs per buffer");
         per = wider;
     }
-    Ok(BufferLayout { bytes, cpus_per_buffer: per, n_buffers: cpus.div_ceil(per) })
+    Ok(BufferLayout {
+        bytes,
+        cpus_per_buffer: per,
+        n_buffers: cpus.div_ceil(per),
+    })
 }
 
 /// The probe's `settings` entry.
@@ -194,7 +213,9 @@ pub fn interesting_table(names: &BTreeSet<String>) -> Vec<u8> {
 /// Whether any TOCTOU enter event (open, openat, openat2, creat, connect) is wanted; the
 /// sys_enter program is attached only then.
 pub fn needs_sys_enter(names: &BTreeSet<String>) -> bool {
-    ["open", "openat", "openat2", "creat", "connect"].iter().any(|n| names.contains(*n))
+    ["open", "openat", "openat2", "creat", "connect"]
+        .iter()
+        .any(|n| names.contains(*n))
 }
 
 /// Records drained from the ring buffers in one pass, delivered in timestamp order.
@@ -227,7 +248,11 @@ impl RecordBatch {
         self.index.sort_by_key(|e| e.0);
         for &(_, cpu, off, len) in &self.index {
             let data = &self.data[off as usize..(off + len) as usize];
-            sink(super::RawEvent { cpu, flags: 0, data });
+            sink(super::RawEvent {
+                cpu,
+                flags: 0,
+                data,
+            });
         }
         let n = self.index.len();
         self.index.clear();
@@ -243,7 +268,14 @@ mod tests {
     #[test]
     fn presets_and_clamping_follow_falco() {
         let l = buffer_layout(4, 2, 2).unwrap();
-        assert_eq!(l, BufferLayout { bytes: 8 << 20, cpus_per_buffer: 2, n_buffers: 1 });
+        assert_eq!(
+            l,
+            BufferLayout {
+                bytes: 8 << 20,
+                cpus_per_buffer: 2,
+                n_buffers: 1
+            }
+        );
         assert_eq!(buffer_layout(1, 1, 8).unwrap().n_buffers, 8);
         assert_eq!(buffer_layout(10, 0, 8).unwrap().bytes, 512 << 20);
         assert_eq!(buffer_layout(4, 0, 8).unwrap().n_buffers, 1);
@@ -253,7 +285,10 @@ mod tests {
         let wide = buffer_layout(4, 1, 64).unwrap();
         assert_eq!((wide.cpus_per_buffer, wide.n_buffers), (4, 16));
         let err = buffer_layout(11, 2, 2).unwrap_err().to_string();
-        assert_eq!(err, "The 'buf_size_preset' value must be between '1' and '10'");
+        assert_eq!(
+            err,
+            "The 'buf_size_preset' value must be between '1' and '10'"
+        );
         assert!(buffer_layout(0, 2, 2).is_err());
     }
 
@@ -269,7 +304,10 @@ mod tests {
     fn capability_names() {
         assert_eq!(missing_capability(0), Some("CAP_BPF"));
         assert_eq!(missing_capability(1 << CAP_BPF), Some("CAP_PERFMON"));
-        assert_eq!(missing_capability((1 << CAP_BPF) | (1 << CAP_PERFMON)), None);
+        assert_eq!(
+            missing_capability((1 << CAP_BPF) | (1 << CAP_PERFMON)),
+            None
+        );
         assert_eq!(missing_capability(1 << CAP_SYS_ADMIN), None);
     }
 
@@ -289,9 +327,8 @@ mod tests {
         batch.push(0, &rec(10));
         batch.push(1, &[1, 2, 3]); // truncated: ignored
         let mut seen = Vec::new();
-        let n = batch.deliver(&mut |e| {
-            seen.push((e.cpu, abi::RecordHeader::parse(e.data).unwrap().ts))
-        });
+        let n = batch
+            .deliver(&mut |e| seen.push((e.cpu, abi::RecordHeader::parse(e.data).unwrap().ts)));
         assert_eq!(n, 2);
         assert_eq!(seen, vec![(0, 10), (1, 30)]);
         assert!(batch.is_empty());

@@ -37,7 +37,11 @@ pub enum DriverError {
     )]
     MissingCapability(&'static str),
     #[error("cannot mount {fs} on {path}: {source}")]
-    Mount { fs: &'static str, path: &'static str, source: std::io::Error },
+    Mount {
+        fs: &'static str,
+        path: &'static str,
+        source: std::io::Error,
+    },
     #[error("engine.kind '{0}' is not built into this falco-rs (cargo feature `{1}` is off)")]
     NotBuilt(&'static str, &'static str),
     #[error("unable to open the eBPF probe: {0}")]
@@ -47,7 +51,10 @@ pub enum DriverError {
     #[error("ring buffer error: {0}")]
     RingBuffer(String),
     #[error("cannot read {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// The driver selected by `engine.kind`.
@@ -210,9 +217,18 @@ mod tests {
 
     #[test]
     fn engine_kinds_follow_falco() {
-        assert_eq!(EngineKind::parse("modern_ebpf"), Some((EngineKind::ModernEbpf, false)));
-        assert_eq!(EngineKind::parse("libbpf"), Some((EngineKind::ModernEbpf, false)));
-        assert_eq!(EngineKind::parse("kmod"), Some((EngineKind::ModernEbpf, true)));
+        assert_eq!(
+            EngineKind::parse("modern_ebpf"),
+            Some((EngineKind::ModernEbpf, false))
+        );
+        assert_eq!(
+            EngineKind::parse("libbpf"),
+            Some((EngineKind::ModernEbpf, false))
+        );
+        assert_eq!(
+            EngineKind::parse("kmod"),
+            Some((EngineKind::ModernEbpf, true))
+        );
         assert_eq!(EngineKind::parse("aya"), Some((EngineKind::Aya, false)));
         // goldens/cli/err-engine-ebpf: "engine.kind 'ebpf' is not a valid kind."
         assert_eq!(EngineKind::parse("ebpf"), None);
@@ -224,7 +240,9 @@ mod tests {
         let mut d = NoDriver;
         d.start().unwrap();
         let mut n = 0;
-        let r = d.next_batch(Duration::from_millis(1), &mut |_| n += 1).unwrap();
+        let r = d
+            .next_batch(Duration::from_millis(1), &mut |_| n += 1)
+            .unwrap();
         assert_eq!((r, n), (Batch::Timeout, 0));
     }
 }

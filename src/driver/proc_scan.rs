@@ -8,7 +8,10 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum ScanError {
     #[error("cannot read {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// What an fd refers to, as libscap's proc scan classifies it.
@@ -79,11 +82,16 @@ pub struct ProcEntry {
 
 /// The root Falco reads /proc under: `$HOST_ROOT` or `/`.
 pub fn host_root() -> PathBuf {
-    std::env::var_os("HOST_ROOT").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/"))
+    std::env::var_os("HOST_ROOT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/"))
 }
 
 fn read(path: &Path) -> Result<String, ScanError> {
-    fs::read_to_string(path).map_err(|source| ScanError::Io { path: path.into(), source })
+    fs::read_to_string(path).map_err(|source| ScanError::Io {
+        path: path.into(),
+        source,
+    })
 }
 
 fn nul_list(b: &[u8]) -> Vec<String> {
@@ -94,17 +102,26 @@ fn nul_list(b: &[u8]) -> Vec<String> {
 }
 
 fn link(path: &Path) -> String {
-    fs::read_link(path).map(|p| p.to_string_lossy().into_owned()).unwrap_or_default()
+    fs::read_link(path)
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 /// Every thread of every process under `root`/proc. Processes that vanish during the scan
 /// are skipped; an unreadable /proc is an error.
 pub fn scan(root: &Path) -> Result<Vec<ProcEntry>, ScanError> {
     let proc_dir = root.join("proc");
-    let dir = fs::read_dir(&proc_dir).map_err(|source| ScanError::Io { path: proc_dir.clone(), source })?;
+    let dir = fs::read_dir(&proc_dir).map_err(|source| ScanError::Io {
+        path: proc_dir.clone(),
+        source,
+    })?;
     let mut out = Vec::new();
     for entry in dir.flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<i64>().ok()) else {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<i64>().ok())
+        else {
             continue;
         };
         let pdir = entry.path();
@@ -139,17 +156,30 @@ pub fn scan(root: &Path) -> Result<Vec<ProcEntry>, ScanError> {
 }
 
 fn status_field<'a>(status: &'a str, key: &str) -> Option<&'a str> {
-    status.lines().find_map(|l| l.strip_prefix(key)).map(str::trim)
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(key))
+        .map(str::trim)
 }
 
 fn scan_thread(dir: &Path, tid: i64, pid: i64) -> Result<ProcEntry, ScanError> {
     let status = read(&dir.join("status"))?;
     let stat = read(&dir.join("stat"))?;
-    let mut p = ProcEntry { tid, pid, ..Default::default() };
-    p.comm = status_field(&status, "Name:").unwrap_or_default().to_string();
+    let mut p = ProcEntry {
+        tid,
+        pid,
+        ..Default::default()
+    };
+    p.comm = status_field(&status, "Name:")
+        .unwrap_or_default()
+        .to_string();
     let ids = |key: &str| -> Vec<u32> {
         status_field(&status, key)
-            .map(|v| v.split_whitespace().filter_map(|x| x.parse().ok()).collect())
+            .map(|v| {
+                v.split_whitespace()
+                    .filter_map(|x| x.parse().ok())
+                    .collect()
+            })
             .unwrap_or_default()
     };
     let uids = ids("Uid:");
@@ -164,7 +194,9 @@ fn scan_thread(dir: &Path, tid: i64, pid: i64) -> Result<ProcEntry, ScanError> {
     p.vtid = last("NSpid:").unwrap_or(tid);
     p.vpid = last("NStgid:").unwrap_or(pid);
     let cap = |key: &str| {
-        status_field(&status, key).and_then(|v| u64::from_str_radix(v, 16).ok()).unwrap_or(0)
+        status_field(&status, key)
+            .and_then(|v| u64::from_str_radix(v, 16).ok())
+            .unwrap_or(0)
     };
     p.cap_inheritable = cap("CapInh:");
     p.cap_permitted = cap("CapPrm:");
@@ -187,11 +219,15 @@ fn scan_thread(dir: &Path, tid: i64, pid: i64) -> Result<ProcEntry, ScanError> {
         p.tty = num(4) as u32;
     }
     let pdir = dir;
-    p.args = fs::read(pdir.join("cmdline")).map(|b| nul_list(&b)).unwrap_or_default();
+    p.args = fs::read(pdir.join("cmdline"))
+        .map(|b| nul_list(&b))
+        .unwrap_or_default();
     if !p.args.is_empty() {
         p.exe = p.args.remove(0);
     }
-    p.env = fs::read(pdir.join("environ")).map(|b| nul_list(&b)).unwrap_or_default();
+    p.env = fs::read(pdir.join("environ"))
+        .map(|b| nul_list(&b))
+        .unwrap_or_default();
     p.exepath = link(&pdir.join("exe"));
     p.cwd = link(&pdir.join("cwd"));
     if !p.cwd.is_empty() && !p.cwd.ends_with('/') {
@@ -243,7 +279,11 @@ fn classify(target: &str) -> FdKind {
     } else if target.starts_with("/memfd:") {
         FdKind::Memfd
     } else if target.starts_with('/') {
-        if Path::new(target).is_dir() { FdKind::Directory } else { FdKind::File }
+        if Path::new(target).is_dir() {
+            FdKind::Directory
+        } else {
+            FdKind::File
+        }
     } else {
         FdKind::Other
     }
@@ -263,12 +303,20 @@ fn scan_fds(pdir: &Path) -> Vec<FdEntry> {
         let flags = status_field(&info, "flags:")
             .and_then(|v| u32::from_str_radix(v, 8).ok())
             .unwrap_or(0);
-        let ino = status_field(&info, "ino:").and_then(|v| v.parse().ok()).unwrap_or_else(|| {
-            name.rsplit_once('[')
-                .and_then(|(_, r)| r.trim_end_matches(']').parse().ok())
-                .unwrap_or(0)
+        let ino = status_field(&info, "ino:")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| {
+                name.rsplit_once('[')
+                    .and_then(|(_, r)| r.trim_end_matches(']').parse().ok())
+                    .unwrap_or(0)
+            });
+        out.push(FdEntry {
+            fd,
+            kind: classify(&name),
+            name,
+            ino,
+            flags,
         });
-        out.push(FdEntry { fd, kind: classify(&name), name, ino, flags });
     }
     out.sort_by_key(|f| f.fd);
     out
@@ -285,11 +333,21 @@ mod tests {
         let f = std::fs::File::open(&path).unwrap();
         let me = std::process::id() as i64;
         let procs = scan(Path::new("/")).unwrap();
-        let p = procs.iter().find(|p| p.tid == me).expect("own process in the scan");
+        let p = procs
+            .iter()
+            .find(|p| p.tid == me)
+            .expect("own process in the scan");
         assert_eq!(p.pid, me);
         assert_eq!(p.ptid, nix::unistd::getppid().as_raw() as i64);
-        assert_eq!(p.exepath, std::env::current_exe().unwrap().to_string_lossy());
-        let fd = p.fds.iter().find(|e| e.name == path.to_string_lossy()).expect("open fd");
+        assert_eq!(
+            p.exepath,
+            std::env::current_exe().unwrap().to_string_lossy()
+        );
+        let fd = p
+            .fds
+            .iter()
+            .find(|e| e.name == path.to_string_lossy())
+            .expect("open fd");
         assert_eq!(fd.kind, FdKind::File);
         drop(f);
         std::fs::remove_file(&path).unwrap();
@@ -300,7 +358,11 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let p = root.path().join("proc/42");
         std::fs::create_dir_all(p.join("fd")).unwrap();
-        std::fs::write(p.join("status"), "Name:\tfake\nUid:\t1\t2\t2\t2\nGid:\t3\t4\t4\t4\n").unwrap();
+        std::fs::write(
+            p.join("status"),
+            "Name:\tfake\nUid:\t1\t2\t2\t2\nGid:\t3\t4\t4\t4\n",
+        )
+        .unwrap();
         std::fs::write(p.join("stat"), "42 (fa ke) S 7 42 42 0 -1").unwrap();
         std::fs::write(p.join("cmdline"), b"/bin/fake\0-x\0").unwrap();
         let procs = scan(root.path()).unwrap();

@@ -75,8 +75,8 @@ pub const STATE_SET: &[&str] = &[
 /// Falco's ignored set (`falco -i`): high-volume I/O syscalls dropped unless
 /// `base_syscalls.all`.
 pub const IGNORED_SET: &[&str] = &[
-    "sendfile", "preadv", "readv", "pread", "recv", "send", "pwritev", "writev", "write",
-    "pwrite", "read",
+    "sendfile", "preadv", "readv", "pread", "recv", "send", "pwritev", "writev", "write", "pwrite",
+    "read",
 ];
 
 /// The syscalls `sinsp_repair_state_sc_set` always adds.
@@ -201,7 +201,11 @@ pub fn select(rules: &BTreeSet<String>, base: &BaseSyscalls) -> BTreeSet<String>
             None => positive.insert(name.clone()),
         };
     }
-    let base_set = if positive.is_empty() { set(STATE_SET) } else { positive.clone() };
+    let base_set = if positive.is_empty() {
+        set(STATE_SET)
+    } else {
+        positive.clone()
+    };
     let mut selected: BTreeSet<String> = rules.union(&base_set).cloned().collect();
     if base.repair && positive.is_empty() {
         selected = repair_state_set(rules);
@@ -226,11 +230,20 @@ mod tests {
 
     #[test]
     fn default_is_rules_plus_state_minus_ignored() {
-        let s = select(&names(&["read", "openat", "ptrace"]), &BaseSyscalls::default());
+        let s = select(
+            &names(&["read", "openat", "ptrace"]),
+            &BaseSyscalls::default(),
+        );
         assert!(s.contains("ptrace") && s.contains("openat") && s.contains("clone3"));
         // read is in Falco's `-i` list: dropped unless base_syscalls.all
         assert!(!s.contains("read"));
-        let all = select(&names(&["read"]), &BaseSyscalls { all: true, ..Default::default() });
+        let all = select(
+            &names(&["read"]),
+            &BaseSyscalls {
+                all: true,
+                ..Default::default()
+            },
+        );
         assert!(all.contains("read"));
     }
 
@@ -246,7 +259,10 @@ mod tests {
 
     #[test]
     fn repair_without_custom_set_adds_only_what_state_needs() {
-        let base = BaseSyscalls { repair: true, ..Default::default() };
+        let base = BaseSyscalls {
+            repair: true,
+            ..Default::default()
+        };
         let s = select(&names(&["connect"]), &base);
         assert!(s.contains("socket") && s.contains("close") && s.contains("execve"));
         assert!(!s.contains("bind") && !s.contains("openat"));
@@ -255,8 +271,8 @@ mod tests {
     #[test]
     fn ignored_set_matches_falco_dash_i() {
         // ../shared/conformance/goldens/cli/i/stdout lists exactly these names
-        let golden = crate::driver::tests_support::shared_dir()
-            .join("conformance/goldens/cli/i/stdout");
+        let golden =
+            crate::driver::tests_support::shared_dir().join("conformance/goldens/cli/i/stdout");
         let text = std::fs::read_to_string(&golden).expect("golden -i output");
         let listed: BTreeSet<String> = text
             .lines()

@@ -23,7 +23,11 @@ pub fn bpf_available(test: &str) -> bool {
     if root && btf {
         return true;
     }
-    let why = if !root { "not running as root" } else { "no /sys/kernel/btf/vmlinux" };
+    let why = if !root {
+        "not running as root"
+    } else {
+        "no /sys/kernel/btf/vmlinux"
+    };
     if std::env::var("CI").is_ok_and(|v| v == "true") {
         panic!("{test}: BPF is required in CI but unavailable: {why}");
     }
