@@ -12,15 +12,18 @@ fn main() {
     println!("cargo:rerun-if-changed=bpf/vmlinux.h");
     println!("cargo:rerun-if-env-changed=CLANG");
 
-    let live = env::var_os("CARGO_FEATURE_LIBBPF").is_some()
-        || env::var_os("CARGO_FEATURE_AYA").is_some();
+    let live =
+        env::var_os("CARGO_FEATURE_LIBBPF").is_some() || env::var_os("CARGO_FEATURE_AYA").is_some();
     if !live {
         return;
     }
     let out = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
     let object = out.join("probe.bpf.o");
     let clang = env::var("CLANG").unwrap_or_else(|_| "clang".to_string());
-    let include = ["/usr/include/bpf/bpf_helpers.h", "/usr/local/include/bpf/bpf_helpers.h"];
+    let include = [
+        "/usr/include/bpf/bpf_helpers.h",
+        "/usr/local/include/bpf/bpf_helpers.h",
+    ];
     if !include.iter().any(|p| PathBuf::from(p).exists()) {
         panic!(
             "falco-rs: libbpf headers (bpf/bpf_helpers.h) not found; install libbpf-dev \
@@ -28,7 +31,15 @@ fn main() {
         );
     }
     let status = Command::new(&clang)
-        .args(["-g", "-O2", "-target", "bpf", "-D__TARGET_ARCH_x86", "-Wall", "-Werror"])
+        .args([
+            "-g",
+            "-O2",
+            "-target",
+            "bpf",
+            "-D__TARGET_ARCH_x86",
+            "-Wall",
+            "-Werror",
+        ])
         .args(["-Wno-unused-function", "-Wno-unused-variable"])
         .arg("-Ibpf")
         .arg("-c")

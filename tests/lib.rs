@@ -1,1 +1,4 @@
 //! Integration tests: one binary, one module per surface.
+
+mod goldens;
+mod util;

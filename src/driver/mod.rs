@@ -10,6 +10,7 @@ use std::time::Duration;
 
 pub mod abi;
 pub mod proc_scan;
+pub mod replay;
 pub mod syscalls;
 
 #[cfg(any(feature = "libbpf", feature = "aya"))]
@@ -113,6 +114,32 @@ impl Default for LiveConfig {
             syscalls: syscalls::select(&BTreeSet::new(), &syscalls::BaseSyscalls::default()),
             procexit: true,
             drain_interval: Duration::from_millis(2),
+        }
+    }
+}
+
+impl LiveConfig {
+    /// The live settings of a resolved falco.yaml, capturing Falco's selection for the rules'
+    /// syscall names `rules_syscalls` (`base_syscalls.*`, the ignored set, procexit always).
+    pub fn from_config(cfg: &crate::config::Config, rules_syscalls: &BTreeSet<String>) -> Self {
+        let base = syscalls::BaseSyscalls {
+            custom_set: cfg.base_syscalls_custom_set.clone(),
+            repair: cfg.base_syscalls_repair,
+            all: cfg.base_syscalls_all,
+        };
+        LiveConfig {
+            buf_size_preset: cfg.engine.buffers.buf_size_preset,
+            cpus_for_each_buffer: u32::try_from(cfg.engine.buffers.cpus_for_each_buffer)
+                .unwrap_or(u32::MAX),
+            drop_failed_exit: cfg.engine.buffers.drop_failed_exit,
+            // 0 selects the libs default
+            snaplen: match cfg.snaplen {
+                0 => 80,
+                n => u32::try_from(n).unwrap_or(u32::MAX),
+            },
+            syscalls: syscalls::select(rules_syscalls, &base),
+            procexit: true,
+            ..LiveConfig::default()
         }
     }
 }

@@ -1,2 +1,17 @@
-//! Compiles condition ASTs into typed programs, builds the evttype index and the ruleset,
-//! and runs the match loop. Knows nothing about YAML.
+//! Compiles condition ASTs into typed filter programs, builds the evttype index and the
+//! ruleset, and runs the match loop. Knows nothing about YAML.
+//!
+//! - [`filter`]: AST → [`Filter`] (type checks, constant conversion) and evaluation against an
+//!   [`Extract`](crate::fields::Extract) with caller-owned [`Scratch`].
+//! - [`evttype`]: the event codes a condition can match.
+//! - [`format`]: output format strings.
+//! - [`ruleset`]: rules bucketed by event code, `first`/`all` matching, selection.
+
+pub mod evttype;
+pub mod filter;
+pub mod format;
+pub mod ruleset;
+
+pub use filter::{Filter, Scratch};
+pub use format::Format;
+pub use ruleset::{Matching, Rule, Ruleset, Selector};

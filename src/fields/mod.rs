@@ -9,6 +9,10 @@
 use std::borrow::Cow;
 use std::net::IpAddr;
 
+mod catalog;
+pub mod extract;
+pub mod listing;
+pub mod names;
 pub mod registry;
 
 pub use registry::lookup;
@@ -50,6 +54,51 @@ pub enum FieldType {
     IpNet,
     SyscallId,
     Sigtype,
+    /// `DYNAMIC`: the type depends on the argument (`evt.rawarg.NAME`).
+    Dynamic,
+}
+
+impl FieldType {
+    /// The name libsinsp prints for the type in `--list` (`param_type_to_string`).
+    pub fn name(self) -> &'static str {
+        match self {
+            FieldType::Int8 => "INT8",
+            FieldType::Int16 => "INT16",
+            FieldType::Int32 => "INT32",
+            FieldType::Int64 => "INT64",
+            FieldType::Uint8 => "UINT8",
+            FieldType::Uint16 => "UINT16",
+            FieldType::Uint32 => "UINT32",
+            FieldType::Uint64 => "UINT64",
+            FieldType::Bool => "BOOL",
+            FieldType::Double => "DOUBLE",
+            FieldType::Charbuf => "CHARBUF",
+            FieldType::Bytebuf => "BYTEBUF",
+            FieldType::Fspath => "FSPATH",
+            FieldType::Fsrelpath => "FSRELPATH",
+            FieldType::Errno => "ERRNO",
+            FieldType::Fd => "FD",
+            FieldType::Pid => "PID",
+            FieldType::Port => "PORT",
+            FieldType::L4Proto => "L4PROTO",
+            FieldType::SockFamily => "SOCKFAMILY",
+            FieldType::Mode => "MODE",
+            FieldType::Flags8 => "FLAGS8",
+            FieldType::Flags16 => "FLAGS16",
+            FieldType::Flags32 => "FLAGS32",
+            FieldType::RelTime => "RELTIME",
+            FieldType::AbsTime => "ABSTIME",
+            FieldType::Ipv4Addr => "IPV4ADDR",
+            FieldType::Ipv4Net => "IPV4NET",
+            FieldType::Ipv6Addr => "IPV6ADDR",
+            FieldType::Ipv6Net => "IPV6NET",
+            FieldType::IpAddr => "IPADDR",
+            FieldType::IpNet => "IPNET",
+            FieldType::SyscallId => "SYSCALLID",
+            FieldType::Sigtype => "SIGTYPE",
+            FieldType::Dynamic => "DYNAMIC",
+        }
+    }
 }
 
 /// Whether a field takes an argument (`proc.aname[2]`, `evt.arg.name`, `k8s.pod.label[app]`).

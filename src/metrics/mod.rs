@@ -1,1 +1,649 @@
-//! The Prometheus registry: Falco's metric names, types and labels. Knows nothing about sinks.
+//! Metrics: the counters falco-rs keeps (rule matches, falco-exporter events, queue drops,
+//! timestamps) and their Prometheus text exposition as Falco 0.44.1 writes it
+//! (`falco_metrics.cpp`): HELP and TYPE repeated before every sample, labels sorted by key and
+//! not escaped, integers in decimal, doubles with six decimals. Knows nothing about how the
+//! numbers are produced: `app` feeds matches in and asks for a rendering per request.
+//!
+//! Beyond Falco: the counter `falco_events{hostname,k8s_ns_name,k8s_pod_name,priority,rule,
+//! source,tags}` of the deprecated falco-exporter (label values derived as the exporter did),
+//! on by default when Prometheus metrics are on (`metrics.falco_events_enabled`).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde_json::Value;
+
+use crate::config::Priority;
+
+/// The HELP text of every Falco metric.
+pub const HELP: &str = "https://falco.org/docs/metrics/";
+
+/// A metric's Prometheus type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Counter,
+    Gauge,
+}
+
+/// A sample value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Number {
+    Int(i128),
+    Double(f64),
+}
+
+/// One exposed sample.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    pub name: String,
+    pub kind: Kind,
+    pub labels: Vec<(String, String)>,
+    pub value: Number,
+    /// Appended to the HELP line (the deprecated enter-drop counters).
+    pub help_suffix: &'static str,
+}
+
+impl Sample {
+    pub fn new(name: &str, kind: Kind, value: Number) -> Sample {
+        Sample {
+            name: name.to_string(),
+            kind,
+            labels: Vec::new(),
+            value,
+            help_suffix: "",
+        }
+    }
+
+    pub fn label(mut self, k: &str, v: &str) -> Sample {
+        self.labels.push((k.to_string(), v.to_string()));
+        self
+    }
+}
+
+/// Label keys: anything outside `[a-zA-Z0-9_]` becomes `_`.
+pub fn sanitize_label_key(k: &str) -> String {
+    k.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Renders samples in Falco's layout.
+pub fn render(samples: &[Sample]) -> String {
+    let mut out = String::new();
+    for s in samples {
+        let kind = match s.kind {
+            Kind::Counter => "counter",
+            Kind::Gauge => "gauge",
+        };
+        let _ = writeln!(out, "# HELP {} {HELP}{}", s.name, s.help_suffix);
+        let _ = writeln!(out, "# TYPE {} {kind}", s.name);
+        out.push_str(&s.name);
+        if !s.labels.is_empty() {
+            let mut labels: Vec<(String, &str)> = s
+                .labels
+                .iter()
+                .map(|(k, v)| (sanitize_label_key(k), v.as_str()))
+                .collect();
+            labels.sort_by(|a, b| a.0.cmp(&b.0));
+            let body = labels
+                .iter()
+                .map(|(k, v)| format!("{k}=\"{v}\""))
+                .collect::<Vec<_>>()
+                .join(",");
+            let _ = write!(out, "{{{body}}}");
+        }
+        match s.value {
+            Number::Int(i) => {
+                let _ = writeln!(out, " {i}");
+            }
+            Number::Double(d) => {
+                let _ = writeln!(out, " {d:.6}");
+            }
+        }
+    }
+    out
+}
+
+/// One rule's match counter (`falcosecurity_falco_rules_matches_total`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct RuleKey {
+    rule: String,
+    priority: u8,
+    source: String,
+    tags: Vec<String>,
+}
+
+/// One falco-exporter label set.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct EventKey {
+    hostname: String,
+    k8s_ns_name: String,
+    k8s_pod_name: String,
+    priority: u8,
+    rule: String,
+    source: String,
+    tags: String,
+}
+
+/// The counters of one run (reset on restart, as Falco's).
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Rule matches, in first-match order.
+    rules: Mutex<Vec<(RuleKey, u64)>>,
+    events: Mutex<BTreeMap<EventKey, u64>>,
+    /// `falco.outputs_queue_num_drops`.
+    pub outputs_queue_drops: AtomicU64,
+}
+
+/// What one alert contributes to the counters.
+pub struct Match<'a> {
+    pub rule: &'a str,
+    pub priority: Priority,
+    pub source: &'a str,
+    pub tags: &'a [String],
+    pub hostname: &'a str,
+    pub output_fields: &'a BTreeMap<String, Value>,
+}
+
+/// The exporter's string form of an output field: absent `""`, null `<NA>`, strings as-is,
+/// anything else JSON-dumped.
+fn exporter_field(fields: &BTreeMap<String, Value>, key: &str) -> String {
+    match fields.get(key) {
+        None => String::new(),
+        Some(Value::Null) => "<NA>".to_string(),
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+    }
+}
+
+impl Counters {
+    /// Counts one rule match.
+    pub fn on_match(&self, m: &Match<'_>) {
+        let mut tags = m.tags.to_vec();
+        tags.sort();
+        tags.dedup();
+        let key = RuleKey {
+            rule: m.rule.to_string(),
+            priority: m.priority.number(),
+            source: m.source.to_string(),
+            tags: tags.clone(),
+        };
+        {
+            let mut rules = self.rules.lock().expect("rules counters lock");
+            match rules.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, n)) => *n += 1,
+                None => rules.push((key, 1)),
+            }
+        }
+        let ekey = EventKey {
+            hostname: m.hostname.to_string(),
+            k8s_ns_name: exporter_field(m.output_fields, "k8s.ns.name"),
+            k8s_pod_name: exporter_field(m.output_fields, "k8s.pod.name"),
+            priority: m.priority.number(),
+            rule: m.rule.to_string(),
+            source: m.source.to_string(),
+            tags: format!(",{},", tags.join(",")),
+        };
+        *self
+            .events
+            .lock()
+            .expect("events counters lock")
+            .entry(ekey)
+            .or_insert(0) += 1;
+    }
+
+    /// Total matches of a rule (any label set).
+    pub fn matches_of(&self, rule: &str) -> u64 {
+        self.rules
+            .lock()
+            .expect("rules counters lock")
+            .iter()
+            .filter(|(k, _)| k.rule == rule)
+            .map(|(_, n)| *n)
+            .sum()
+    }
+
+    /// `falcosecurity_falco_rules_matches_total` samples (rules with a count > 0).
+    pub fn rule_samples(&self) -> Vec<Sample> {
+        self.rules
+            .lock()
+            .expect("rules counters lock")
+            .iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(k, n)| {
+                let mut s = Sample::new(
+                    "falcosecurity_falco_rules_matches_total",
+                    Kind::Counter,
+                    Number::Int(i128::from(*n)),
+                )
+                .label("priority", &k.priority.to_string())
+                .label("rule_name", &k.rule)
+                .label("source", &k.source);
+                for t in &k.tags {
+                    s = s.label(&format!("tag_{t}"), "true");
+                }
+                s
+            })
+            .collect()
+    }
+
+    /// The falco-exporter block: one HELP/TYPE header, then every label set, client_golang
+    /// style (sorted label names, escaped values).
+    pub fn render_falco_events(&self) -> String {
+        let events = self.events.lock().expect("events counters lock");
+        if events.is_empty() {
+            return String::new();
+        }
+        let esc = |s: &str| {
+            s.replace('\\', "\\\\")
+                .replace('"', "\\\"")
+                .replace('\n', "\\n")
+        };
+        let mut out = String::from("# HELP falco_events \n# TYPE falco_events counter\n");
+        for (k, n) in events.iter() {
+            let _ = writeln!(
+                out,
+                "falco_events{{hostname=\"{}\",k8s_ns_name=\"{}\",k8s_pod_name=\"{}\",priority=\"{}\",rule=\"{}\",source=\"{}\",tags=\"{}\"}} {n}",
+                esc(&k.hostname),
+                esc(&k.k8s_ns_name),
+                esc(&k.k8s_pod_name),
+                k.priority,
+                esc(&k.rule),
+                esc(&k.source),
+                esc(&k.tags)
+            );
+        }
+        out
+    }
+}
+
+/// Everything `/metrics` shows besides the counters.
+#[derive(Debug, Clone, Default)]
+pub struct Info {
+    /// (basename, sha256) of every loaded rules file.
+    pub rules_files: Vec<(String, String)>,
+    /// (basename, sha256) of every loaded config file.
+    pub config_files: Vec<(String, String)>,
+    pub rules_counters_enabled: bool,
+    pub falco_events_enabled: bool,
+    /// `scap.engine_name` per enabled source, e.g. ("modern_bpf", "syscall").
+    pub engines: Vec<(String, String)>,
+    pub kernel_release: String,
+    pub hostname: String,
+    pub reload_ts_ns: u64,
+    pub start_ts_ns: u64,
+    pub host_boot_ts_ns: u64,
+    pub num_cpus: u64,
+}
+
+/// The full `/metrics` body.
+pub fn render_prometheus(info: &Info, counters: &Counters, now_ns: u64) -> String {
+    use Kind::*;
+    let int = |v: u64| Number::Int(i128::from(v));
+    let mut s = vec![
+        Sample::new("falcosecurity_falco_version_info", Gauge, int(1))
+            .label("version", crate::version::FALCO_VERSION),
+    ];
+    for (f, sha) in &info.rules_files {
+        s.push(
+            Sample::new("falcosecurity_falco_sha256_rules_files_info", Gauge, int(1))
+                .label("file_name", f)
+                .label("sha256", sha),
+        );
+    }
+    for (f, sha) in &info.config_files {
+        s.push(
+            Sample::new(
+                "falcosecurity_falco_sha256_config_files_info",
+                Gauge,
+                int(1),
+            )
+            .label("file_name", f)
+            .label("sha256", sha),
+        );
+    }
+    if info.rules_counters_enabled {
+        s.extend(counters.rule_samples());
+    }
+    for (engine, source) in &info.engines {
+        s.push(
+            Sample::new("falcosecurity_scap_engine_name_info", Gauge, int(1))
+                .label("engine_name", engine)
+                .label("evt_source", source),
+        );
+    }
+    if let Some(res) = resource_utilization() {
+        s.extend(res);
+    }
+    for drop in [
+        "clone_fork",
+        "execve",
+        "connect",
+        "open",
+        "dir_file",
+        "other_interest",
+    ] {
+        let mut d = Sample::new("falcosecurity_scap_n_drops_buffer_total", Counter, int(0))
+            .label("dir", "enter")
+            .label("drop", drop);
+        d.help_suffix = " (DEPRECATED: enter events are no longer tracked in falcosecurity/libs)";
+        s.push(d);
+    }
+    s.push(
+        Sample::new("falcosecurity_falco_kernel_release_info", Gauge, int(1))
+            .label("kernel_release", &info.kernel_release),
+    );
+    s.push(
+        Sample::new("falcosecurity_evt_hostname_info", Gauge, int(1))
+            .label("hostname", &info.hostname),
+    );
+    s.push(Sample::new(
+        "falcosecurity_falco_outputs_queue_num_drops_total",
+        Counter,
+        int(counters.outputs_queue_drops.load(Ordering::SeqCst)),
+    ));
+    s.push(Sample::new(
+        "falcosecurity_falco_reload_timestamp_nanoseconds",
+        Gauge,
+        int(info.reload_ts_ns),
+    ));
+    s.push(Sample::new(
+        "falcosecurity_falco_start_timestamp_nanoseconds",
+        Gauge,
+        int(info.start_ts_ns),
+    ));
+    s.push(Sample::new(
+        "falcosecurity_falco_duration_seconds_total",
+        Counter,
+        int(now_ns.saturating_sub(info.start_ts_ns) / 1_000_000_000),
+    ));
+    s.push(Sample::new(
+        "falcosecurity_falco_host_boot_timestamp_nanoseconds",
+        Gauge,
+        int(info.host_boot_ts_ns),
+    ));
+    s.push(Sample::new(
+        "falcosecurity_falco_host_num_cpus_total",
+        Gauge,
+        int(info.num_cpus),
+    ));
+    let mut out = render(&s);
+    if info.falco_events_enabled {
+        out.push_str(&counters.render_falco_events());
+    }
+    out
+}
+
+/// Falco's resource-utilisation gauges from /proc (memory in bytes, as Prometheus wants).
+fn resource_utilization() -> Option<Vec<Sample>> {
+    use Kind::*;
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb = |key: &str| -> f64 {
+        status
+            .lines()
+            .find(|l| l.starts_with(key))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    let pss_kb = std::fs::read_to_string("/proc/self/smaps_rollup")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("Pss:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<f64>().ok())
+        })
+        .unwrap_or(0.0);
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let mi = |key: &str| -> f64 {
+        meminfo
+            .lines()
+            .find(|l| l.starts_with(key))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    let host_used_kb = mi("MemTotal:") - mi("MemAvailable:");
+    let procs_running = std::fs::read_to_string("/proc/stat")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("procs_running"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<i128>().ok())
+        })
+        .unwrap_or(0);
+    let open_fds = std::fs::read_to_string("/proc/sys/fs/file-nr")
+        .ok()
+        .and_then(|t| {
+            t.split_whitespace()
+                .next()
+                .and_then(|v| v.parse::<i128>().ok())
+        })
+        .unwrap_or(0);
+    Some(vec![
+        Sample::new(
+            "falcosecurity_falco_cpu_usage_ratio",
+            Gauge,
+            Number::Double(0.0),
+        ),
+        Sample::new(
+            "falcosecurity_falco_memory_rss_bytes",
+            Gauge,
+            Number::Double(kb("VmRSS:") * 1024.0),
+        ),
+        Sample::new(
+            "falcosecurity_falco_memory_vsz_bytes",
+            Gauge,
+            Number::Double(kb("VmSize:") * 1024.0),
+        ),
+        Sample::new(
+            "falcosecurity_falco_memory_pss_bytes",
+            Gauge,
+            Number::Double(pss_kb * 1024.0),
+        ),
+        Sample::new(
+            "falcosecurity_falco_host_memory_used_bytes",
+            Gauge,
+            Number::Double(host_used_kb * 1024.0),
+        ),
+        Sample::new(
+            "falcosecurity_falco_host_procs_running_total",
+            Gauge,
+            Number::Int(procs_running),
+        ),
+        Sample::new(
+            "falcosecurity_falco_host_open_fds_total",
+            Gauge,
+            Number::Int(open_fds),
+        ),
+    ])
+}
+
+/// `sha256` of a file as lowercase hex (empty when unreadable).
+pub fn sha256_file(path: &str) -> String {
+    use sha2::{Digest, Sha256};
+    match std::fs::read(path) {
+        Ok(bytes) => hex::encode(Sha256::digest(&bytes)),
+        Err(_) => String::new(),
+    }
+}
+
+/// Host boot time in ns since the epoch (`btime` of /proc/stat).
+pub fn host_boot_ts_ns() -> u64 {
+    std::fs::read_to_string("/proc/stat")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("btime"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<u64>().ok())
+        })
+        .map_or(0, |s| s * 1_000_000_000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reference() -> String {
+        let p = crate::config::tests::shared_dir()
+            .join("conformance/goldens/webserver-reference/metrics.body");
+        std::fs::read_to_string(p).unwrap()
+    }
+
+    /// The three lines of a sample in the reference body, by its series text.
+    fn reference_block(series: &str) -> String {
+        let body = reference();
+        let lines: Vec<&str> = body.lines().collect();
+        let i = lines
+            .iter()
+            .position(|l| l.starts_with(&format!("{series} ")))
+            .unwrap_or_else(|| panic!("{series} not in reference"));
+        format!("{}\n{}\n{}\n", lines[i - 2], lines[i - 1], lines[i])
+    }
+
+    #[test]
+    fn rule_counter_matches_the_reference_layout() {
+        let c = Counters::default();
+        let tags: Vec<String> = [
+            "mitre_credential_access",
+            "T1555",
+            "container",
+            "filesystem",
+            "host",
+            "maturity_stable",
+        ]
+        .map(String::from)
+        .to_vec();
+        let fields = BTreeMap::new();
+        c.on_match(&Match {
+            rule: "Read sensitive file untrusted",
+            priority: Priority::Warning,
+            source: "syscall",
+            tags: &tags,
+            hostname: "vm",
+            output_fields: &fields,
+        });
+        let got = render(&c.rule_samples());
+        assert_eq!(
+            got,
+            reference_block(
+                r#"falcosecurity_falco_rules_matches_total{priority="4",rule_name="Read sensitive file untrusted",source="syscall",tag_T1555="true",tag_container="true",tag_filesystem="true",tag_host="true",tag_maturity_stable="true",tag_mitre_credential_access="true"}"#
+            )
+        );
+    }
+
+    #[test]
+    fn fixed_samples_match_the_reference_layout() {
+        let s = [
+            Sample::new(
+                "falcosecurity_falco_version_info",
+                Kind::Gauge,
+                Number::Int(1),
+            )
+            .label("version", "0.44.1"),
+            Sample::new(
+                "falcosecurity_falco_outputs_queue_num_drops_total",
+                Kind::Counter,
+                Number::Int(0),
+            ),
+        ];
+        assert_eq!(
+            render(&s),
+            reference_block(r#"falcosecurity_falco_version_info{version="0.44.1"}"#)
+                + &reference_block("falcosecurity_falco_outputs_queue_num_drops_total")
+        );
+        let mut d = Sample::new(
+            "falcosecurity_scap_n_drops_buffer_total",
+            Kind::Counter,
+            Number::Int(0),
+        )
+        .label("drop", "clone_fork")
+        .label("dir", "enter");
+        d.help_suffix = " (DEPRECATED: enter events are no longer tracked in falcosecurity/libs)";
+        assert_eq!(
+            render(&[d]),
+            reference_block(
+                r#"falcosecurity_scap_n_drops_buffer_total{dir="enter",drop="clone_fork"}"#
+            )
+        );
+        let r = render(&[Sample::new("x", Kind::Gauge, Number::Double(0.126))]);
+        assert!(r.ends_with("x 0.126000\n"));
+    }
+
+    #[test]
+    fn falco_events_labels_as_the_exporter() {
+        let c = Counters::default();
+        let mut fields = BTreeMap::new();
+        fields.insert("k8s.ns.name".to_string(), Value::Null);
+        let tags = vec!["b".to_string(), "a".to_string()];
+        for _ in 0..2 {
+            c.on_match(&Match {
+                rule: "DetectCurlCommandExecution",
+                priority: Priority::Warning,
+                source: "syscall",
+                tags: &tags,
+                hostname: "node1",
+                output_fields: &fields,
+            });
+        }
+        c.on_match(&Match {
+            rule: "Other",
+            priority: Priority::Critical,
+            source: "syscall",
+            tags: &[],
+            hostname: "node1",
+            output_fields: &BTreeMap::new(),
+        });
+        assert_eq!(
+            c.render_falco_events(),
+            "# HELP falco_events \n# TYPE falco_events counter\n\
+             falco_events{hostname=\"node1\",k8s_ns_name=\"\",k8s_pod_name=\"\",priority=\"2\",rule=\"Other\",source=\"syscall\",tags=\",,\"} 1\n\
+             falco_events{hostname=\"node1\",k8s_ns_name=\"<NA>\",k8s_pod_name=\"\",priority=\"4\",rule=\"DetectCurlCommandExecution\",source=\"syscall\",tags=\",a,b,\"} 2\n"
+        );
+        assert_eq!(c.matches_of("DetectCurlCommandExecution"), 2);
+    }
+
+    #[test]
+    fn full_body_order() {
+        let info = Info {
+            rules_files: vec![("falco_rules.yaml".into(), "ab".into())],
+            config_files: vec![("falco.yaml".into(), "cd".into())],
+            rules_counters_enabled: true,
+            falco_events_enabled: true,
+            engines: vec![("nodriver".into(), "syscall".into())],
+            kernel_release: "6.1".into(),
+            hostname: "h".into(),
+            reload_ts_ns: 1,
+            start_ts_ns: 2,
+            host_boot_ts_ns: 3,
+            num_cpus: 2,
+        };
+        let body = render_prometheus(&info, &Counters::default(), 2_000_000_002);
+        let names: Vec<&str> = body
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .map(|l| l.split(['{', ' ']).next().unwrap())
+            .collect();
+        assert_eq!(names.first(), Some(&"falcosecurity_falco_version_info"));
+        assert_eq!(
+            names.last(),
+            Some(&"falcosecurity_falco_host_num_cpus_total")
+        );
+        assert!(body.contains("falcosecurity_falco_duration_seconds_total 2\n"));
+        let reference = reference();
+        for name in names {
+            assert!(reference.contains(name), "{name} is not a Falco metric");
+        }
+    }
+}

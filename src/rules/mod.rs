@@ -1,4 +1,404 @@
 //! Rules files: YAML loading with positions, lists/macros/rules, append and override,
-//! exceptions, load results. Knows nothing about events or drivers.
+//! exceptions, load results and the `-V`/`-L`/`-l` renderings. Knows nothing about events or
+//! drivers; conditions are compiled by [`crate::engine`].
+//!
+//! # API
+//!
+//! ```no_run
+//! use falco_rs::rules::{LoadOptions, RulesLoader, PluginVersion};
+//!
+//! let mut opts = LoadOptions::default();
+//! opts.loaded_plugins.push(PluginVersion::container());
+//! let mut loader = RulesLoader::new(opts);
+//! let content = std::fs::read_to_string("falco_rules.yaml").unwrap();
+//! let result = loader.load_file("falco_rules.yaml", &content); // one LoadResult per file
+//! if let Err(fatal) = loader.check_plugin_requirements() { eprintln!("Error: {fatal}"); }
+//! let ruleset = loader.ruleset();                          // Option<engine::Ruleset>
+//! print!("{}", loader.describe_rules_text());               // `-L`
+//! ```
+//!
+//! - [`RulesLoader::load_file`] loads files one at a time into one shared collector, like
+//!   Falco: each call recompiles everything loaded so far and returns that file's
+//!   [`LoadResult`] (errors/warnings with Falco's codes, messages and positions).
+//! - [`render_validate_text`] / [`render_validate_json`] produce `-V` stdout.
+//! - [`RulesLoader::describe_rules_text`] / [`RulesLoader::describe_rule_text`] produce `-L` and
+//!   `-l RULE` text.
+//! - [`load`] is the one-call form for a list of files.
 
+pub(crate) mod compiler;
 pub mod condition;
+pub(crate) mod loader;
+pub mod result;
+mod yaml;
+
+#[cfg(test)]
+mod tests;
+
+pub use compiler::ExtraOutput;
+pub use loader::{ENGINE_VERSION, PluginRequirement, Priority, Semver};
+pub use result::{LoadResult, render_validate_json, render_validate_text};
+
+use crate::engine::filter::Lookup;
+use crate::engine::ruleset::{Rule, Ruleset, Selector};
+use compiler::{CompileConfig, CompileOutput};
+use loader::{Collector, Reader, Sources, Warning};
+use result::{Context, Diagnostic, ErrorCode, ItemType};
+
+/// A loaded plugin as the rules see it (for `required_plugin_versions`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginVersion {
+    pub name: String,
+    pub version: String,
+}
+
+impl PluginVersion {
+    /// falco-rs's built-in container plugin (reports the version Falco 0.44.1 ships).
+    pub fn container() -> PluginVersion {
+        PluginVersion {
+            name: "container".into(),
+            version: "0.7.1".into(),
+        }
+    }
+}
+
+/// Options of a load.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    /// Plugins the caller has loaded.
+    pub loaded_plugins: Vec<PluginVersion>,
+    /// Known event sources (`syscall`, plus plugin sources).
+    pub sources: Vec<String>,
+    /// `append_output` entries, in config order (suggested output first when enabled).
+    pub extra_outputs: Vec<ExtraOutput>,
+    /// Config `priority`: rules less severe are never added to the ruleset.
+    pub min_priority: Priority,
+    /// Config `rules:` selections, applied in order after loading.
+    pub selection: Vec<Selector>,
+    /// Field catalog lookup.
+    pub lookup: Lookup,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions {
+            loaded_plugins: Vec::new(),
+            sources: vec!["syscall".into()],
+            extra_outputs: Vec::new(),
+            min_priority: Priority::Debug,
+            selection: Vec::new(),
+            lookup: crate::fields::lookup,
+        }
+    }
+}
+
+impl ExtraOutput {
+    /// The `suggested_output: true` entry with the container plugin's suggested fields.
+    pub fn container_suggested() -> ExtraOutput {
+        let fields = [
+            "container.id",
+            "container.name",
+            "container.image.repository",
+            "container.image.tag",
+            "k8s.pod.name",
+            "k8s.ns.name",
+        ];
+        let format = fields
+            .iter()
+            .map(|f| format!("{}=%{f}", f.replace('.', "_")))
+            .collect::<Vec<_>>()
+            .join(" ");
+        ExtraOutput {
+            format,
+            ..ExtraOutput::default()
+        }
+    }
+}
+
+/// Loads rules files into one collector, Falco style.
+#[derive(Debug)]
+pub struct RulesLoader {
+    opts: LoadOptions,
+    collector: Collector,
+    contents: Vec<(String, String)>,
+    last: Option<CompileOutput>,
+}
+
+impl RulesLoader {
+    pub fn new(opts: LoadOptions) -> RulesLoader {
+        RulesLoader {
+            opts,
+            collector: Collector::default(),
+            contents: Vec::new(),
+            last: None,
+        }
+    }
+
+    /// Loads one file (its name is used in results and positions) and recompiles everything.
+    pub fn load_file(&mut self, name: &str, content: &str) -> LoadResult {
+        self.contents.retain(|(n, _)| n != name);
+        self.contents.push((name.to_string(), content.to_string()));
+        let mut res = LoadResult::new(name);
+        let root = Context::file(name);
+        let mut warnings: Vec<Warning> = Vec::new();
+        let (text, inserted) = yaml::tolerate_flow_indentation(content);
+        let docs = match yaml::load_all(&text) {
+            Ok(d) => d,
+            Err(e) => {
+                let marks = yaml::Marks::new(content, inserted);
+                let mark = marks.of(e.marker());
+                let msg = format!(
+                    "yaml-cpp: error at line {}, column {}: {}",
+                    mark.line + 1,
+                    mark.column + 1,
+                    yaml::yaml_cpp_message(e.info())
+                );
+                let ctx = root.child(mark, ItemType::ValueFor, "");
+                self.push_error(&mut res, ErrorCode::YamlParse, msg, ctx);
+                return res;
+            }
+        };
+        let lookup = self.opts.lookup;
+        let is_valid_field = move |f: &str| {
+            crate::engine::filter::resolve_field(f, None, lookup).is_ok() || {
+                // a field with an argument (`proc.aname[2]`)
+                match f.find('[') {
+                    Some(i) if f.ends_with(']') => crate::engine::filter::resolve_field(
+                        &f[..i],
+                        Some(&f[i + 1..f.len() - 1]),
+                        lookup,
+                    )
+                    .is_ok(),
+                    _ => false,
+                }
+            }
+        };
+        let sources = Sources {
+            known: &self.opts.sources,
+            is_valid_field: &is_valid_field,
+        };
+        let read = {
+            let mut reader = Reader {
+                marks: yaml::Marks::new(content, inserted),
+                collector: &mut self.collector,
+                warnings: &mut warnings,
+                sources: &sources,
+            };
+            reader.read(&docs, &root)
+        };
+        if let Err(e) = read {
+            self.push_warnings(&mut res, warnings);
+            self.push_error(&mut res, e.code, e.msg, e.ctx);
+            return res;
+        }
+        let cfg = CompileConfig {
+            extra_outputs: &self.opts.extra_outputs,
+            lookup,
+        };
+        let compiled = compiler::compile(&cfg, &self.collector, &mut warnings);
+        self.push_warnings(&mut res, warnings);
+        match compiled {
+            Ok(out) => self.last = Some(out),
+            Err(e) => self.push_error(&mut res, e.code, e.msg, e.ctx),
+        }
+        res
+    }
+
+    fn push_error(&self, res: &mut LoadResult, code: ErrorCode, msg: String, ctx: Context) {
+        let snippet = ctx.snippet(&self.contents);
+        res.errors.push(Diagnostic {
+            code,
+            msg,
+            ctx,
+            snippet,
+            deprecated_field: None,
+        });
+    }
+
+    fn push_warnings(&self, res: &mut LoadResult, warnings: Vec<Warning>) {
+        for w in warnings {
+            let snippet = w.ctx.snippet(&self.contents);
+            res.warnings.push(Diagnostic {
+                code: w.code,
+                msg: w.msg,
+                ctx: w.ctx,
+                snippet,
+                deprecated_field: w.deprecated_field,
+            });
+        }
+    }
+
+    /// Checks `required_plugin_versions` against the loaded plugins; the error is Falco's text.
+    pub fn check_plugin_requirements(&self) -> Result<(), String> {
+        for alternatives in &self.collector.required_plugin_versions {
+            let mut ok = false;
+            for req in alternatives {
+                if let Some(p) = self.opts.loaded_plugins.iter().find(|p| p.name == req.name) {
+                    let (Some(have), Some(want)) =
+                        (Semver::parse(&p.version), Semver::parse(&req.version))
+                    else {
+                        return Err(format!(
+                            "Plugin '{}' version '{}' is not compatible with required plugin version '{}'",
+                            p.name, p.version, req.version
+                        ));
+                    };
+                    if !have.compatible_with(&want) {
+                        return Err(format!(
+                            "Plugin '{}' version '{}' is not compatible with required plugin version '{}'",
+                            p.name, p.version, req.version
+                        ));
+                    }
+                    ok = true;
+                    break;
+                }
+            }
+            if !ok {
+                let list: Vec<String> = alternatives
+                    .iter()
+                    .map(|r| format!("{} (>= {})", r.name, r.version))
+                    .collect();
+                return Err(format!(
+                    "Plugin requirement not satisfied, must load one of: {}",
+                    list.join(", ")
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// A compiled rule's condition after list and macro expansion, as libsinsp prints it
+    /// (`condition_compiled` of `-L` JSON).
+    pub fn compiled_condition(&self, rule: &str) -> Option<String> {
+        let out = self.last.as_ref()?;
+        out.rules
+            .iter()
+            .find(|r| r.name == rule)
+            .map(|r| r.condition.to_string())
+    }
+
+    /// The highest `required_engine_version` seen.
+    pub fn required_engine_version(&self) -> Option<Semver> {
+        self.collector.required_engine_version
+    }
+
+    /// Compiled rule names in evaluation order.
+    pub fn rule_names(&self) -> Vec<&str> {
+        self.last
+            .as_ref()
+            .map(|o| o.rules.iter().map(|r| r.name.as_str()).collect())
+            .unwrap_or_default()
+    }
+
+    /// The ruleset of the last successful compile, with priority and selections applied.
+    pub fn ruleset(&self) -> Option<Ruleset> {
+        let out = self.last.as_ref()?;
+        let rules: Vec<Rule> = out
+            .rules
+            .iter()
+            .filter_map(|c| {
+                let info = self.collector.rules.get(&c.name)?;
+                Some(Rule {
+                    name: c.name.clone(),
+                    source: info.source.clone(),
+                    description: info.desc.clone(),
+                    priority: info.priority,
+                    tags: info.tags.iter().cloned().collect(),
+                    output: c.output.clone(),
+                    format: c.format.clone(),
+                    filter: c.filter.clone(),
+                    codes: c.codes.clone(),
+                    enabled: info.enabled,
+                    capture: info.capture,
+                    capture_duration_ns: u64::from(info.capture_duration) * 1_000_000,
+                    exception_fields: c.exception_fields.iter().cloned().collect(),
+                })
+            })
+            .collect();
+        let mut rs = Ruleset::new(rules, self.opts.min_priority);
+        rs.select(&self.opts.selection);
+        Some(rs)
+    }
+
+    fn describe_line(name: &str, desc: &str) -> String {
+        format!("{:<50} {}\n", name, wrap_text(desc, 51, 110) + "\n")
+    }
+
+    /// `-L` text: every compiled rule with its wrapped description.
+    pub fn describe_rules_text(&self) -> String {
+        let mut os = format!(
+            "{:<50} {}\n{:<50} {}\n",
+            "Rule", "Description", "----", "-----------"
+        );
+        if let Some(out) = &self.last {
+            for r in &out.rules {
+                if let Some(info) = self.collector.rules.get(&r.name) {
+                    os.push_str(&Self::describe_line(&r.name, &info.desc));
+                }
+            }
+        }
+        os
+    }
+
+    /// `-l RULE` text; the error is Falco's `Rule "X" is not loaded`.
+    pub fn describe_rule_text(&self, name: &str) -> Result<String, String> {
+        let info = self.collector.rules.get(name).filter(|r| !r.unknown_source);
+        let compiled = self
+            .last
+            .as_ref()
+            .and_then(|o| o.rules.iter().find(|r| r.name == name));
+        match (info, compiled) {
+            (Some(info), Some(_)) => Ok(format!(
+                "{:<50} {}\n{:<50} {}\n{}",
+                "Rule",
+                "Description",
+                "----",
+                "-----------",
+                Self::describe_line(name, &info.desc)
+            )),
+            _ => Err(format!("Rule \"{name}\" is not loaded")),
+        }
+    }
+}
+
+/// Falco's `wrap_text`: words (split on whitespace) joined by spaces, new lines indented.
+pub(crate) fn wrap_text(input: &str, indent: usize, line_len: usize) -> String {
+    let mut os = String::new();
+    let mut len = 0usize;
+    for word in input
+        .split(|c: char| c.is_ascii_whitespace() || c == '\u{b}')
+        .filter(|w| !w.is_empty())
+    {
+        if len + word.len() < line_len - indent {
+            len += word.len() + 1;
+        } else {
+            os.push('\n');
+            os.push_str(&" ".repeat(indent));
+            len = word.len() + 1;
+        }
+        os.push_str(word);
+        os.push(' ');
+    }
+    os
+}
+
+/// Loads `files` (name, content) in order; returns the ruleset (None if any file failed or a
+/// plugin requirement is not met), each file's result and the fatal error text if any.
+pub fn load(
+    files: &[(String, String)],
+    opts: &LoadOptions,
+) -> (Option<Ruleset>, Vec<LoadResult>, Option<String>) {
+    let mut loader = RulesLoader::new(opts.clone());
+    let mut results = Vec::new();
+    for (name, content) in files {
+        let r = loader.load_file(name, content);
+        let ok = r.successful();
+        let fatal = (!ok).then(|| r.verbose_text());
+        results.push(r);
+        if let Some(f) = fatal {
+            return (None, results, Some(f));
+        }
+    }
+    if let Err(e) = loader.check_plugin_requirements() {
+        return (None, results, Some(e));
+    }
+    (loader.ruleset(), results, None)
+}

@@ -1,0 +1,542 @@
+//! The output channels of falco.yaml, each a [`Sink`] called by the outputs worker in Falco's
+//! fixed order (file, stdout, syslog, program, http). Sinks that write bytes are generic over
+//! the writer so tests run them against a `Vec<u8>`.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Write};
+use std::process::{Child, ChildStdin, Command, Stdio};
+
+use crate::config::{HttpOutput, OutputChannel, Priority};
+
+/// A sink failure, logged by the worker as `<sink name>: <message>`.
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    #[error("failed to open output file {path}")]
+    OpenFile { path: String },
+    #[error("Failed to open program output: {program} (error: {source})")]
+    OpenProgram {
+        program: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("libcurl failed to perform call: {0}")]
+    Http(String),
+}
+
+/// One output channel.
+pub trait Sink: Send {
+    /// Falco's name of the channel (`stdout`, `file`, ...).
+    fn name(&self) -> &'static str;
+    /// Delivers one message (text line or JSON document, no trailing newline).
+    fn emit(&mut self, msg: &str, priority: Priority) -> Result<(), SinkError>;
+    /// SIGUSR1: file and program outputs close and reopen; the others ignore it.
+    fn reopen(&mut self) -> Result<(), SinkError> {
+        Ok(())
+    }
+    /// Flushes buffered bytes (shutdown).
+    fn flush(&mut self) -> Result<(), SinkError> {
+        Ok(())
+    }
+}
+
+/// stdout (or any writer): `msg + "\n"`, flushed per message unless buffered.
+pub struct WriterSink<W: Write + Send> {
+    out: W,
+    buffered: bool,
+}
+
+impl<W: Write + Send> WriterSink<W> {
+    pub fn new(out: W, buffered: bool) -> Self {
+        WriterSink { out, buffered }
+    }
+
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+}
+
+impl<W: Write + Send> Sink for WriterSink<W> {
+    fn name(&self) -> &'static str {
+        "stdout"
+    }
+
+    fn emit(&mut self, msg: &str, _: Priority) -> Result<(), SinkError> {
+        self.out.write_all(msg.as_bytes())?;
+        self.out.write_all(b"\n")?;
+        if !self.buffered {
+            self.out.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), SinkError> {
+        Ok(self.out.flush()?)
+    }
+}
+
+/// `file_output`: append mode; closed after every message unless keep_alive.
+pub struct FileSink {
+    path: String,
+    keep_alive: bool,
+    buffered: bool,
+    file: Option<BufWriter<File>>,
+}
+
+impl FileSink {
+    pub fn new(path: &str, keep_alive: bool, buffered: bool) -> Self {
+        FileSink {
+            path: path.to_string(),
+            keep_alive,
+            buffered,
+            file: None,
+        }
+    }
+
+    fn open(&mut self) -> Result<&mut BufWriter<File>, SinkError> {
+        if self.file.is_none() {
+            let f = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&self.path)
+                .map_err(|_| SinkError::OpenFile {
+                    path: self.path.clone(),
+                })?;
+            self.file = Some(BufWriter::new(f));
+        }
+        Ok(self.file.as_mut().expect("just opened"))
+    }
+}
+
+impl Sink for FileSink {
+    fn name(&self) -> &'static str {
+        "file"
+    }
+
+    fn emit(&mut self, msg: &str, _: Priority) -> Result<(), SinkError> {
+        let buffered = self.buffered && self.keep_alive;
+        let f = self.open()?;
+        f.write_all(msg.as_bytes())?;
+        f.write_all(b"\n")?;
+        if !buffered {
+            f.flush()?;
+        }
+        if !self.keep_alive {
+            self.file = None;
+        }
+        Ok(())
+    }
+
+    fn reopen(&mut self) -> Result<(), SinkError> {
+        if let Some(mut f) = self.file.take() {
+            f.flush()?;
+        }
+        if self.keep_alive {
+            self.open()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), SinkError> {
+        if let Some(f) = self.file.as_mut() {
+            f.flush()?;
+        }
+        Ok(())
+    }
+}
+
+/// `program_output`: `/bin/sh -c <program>` fed on stdin; one process per message unless
+/// keep_alive (then one long-lived process, restarted by SIGUSR1).
+pub struct ProgramSink {
+    program: String,
+    keep_alive: bool,
+    buffered: bool,
+    child: Option<(Child, BufWriter<ChildStdin>)>,
+}
+
+impl ProgramSink {
+    pub fn new(program: &str, keep_alive: bool, buffered: bool) -> Self {
+        ProgramSink {
+            program: program.to_string(),
+            keep_alive,
+            buffered,
+            child: None,
+        }
+    }
+
+    fn open(&mut self) -> Result<&mut BufWriter<ChildStdin>, SinkError> {
+        if self.child.is_none() {
+            let mut child = Command::new("/bin/sh")
+                .arg("-c")
+                .arg(&self.program)
+                .stdin(Stdio::piped())
+                .spawn()
+                .map_err(|source| SinkError::OpenProgram {
+                    program: self.program.clone(),
+                    source,
+                })?;
+            let stdin = child.stdin.take().expect("stdin is piped");
+            self.child = Some((child, BufWriter::new(stdin)));
+        }
+        Ok(&mut self.child.as_mut().expect("just opened").1)
+    }
+
+    fn close(&mut self) -> Result<(), SinkError> {
+        if let Some((mut child, mut stdin)) = self.child.take() {
+            let _ = stdin.flush();
+            drop(stdin);
+            child.wait()?;
+        }
+        Ok(())
+    }
+}
+
+impl Sink for ProgramSink {
+    fn name(&self) -> &'static str {
+        "program"
+    }
+
+    fn emit(&mut self, msg: &str, _: Priority) -> Result<(), SinkError> {
+        let buffered = self.buffered;
+        let w = self.open()?;
+        w.write_all(msg.as_bytes())?;
+        w.write_all(b"\n")?;
+        if !buffered {
+            w.flush()?;
+        }
+        if !self.keep_alive {
+            self.close()?;
+        }
+        Ok(())
+    }
+
+    fn reopen(&mut self) -> Result<(), SinkError> {
+        self.close()?;
+        if self.keep_alive {
+            self.open()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), SinkError> {
+        self.close()
+    }
+}
+
+impl Drop for ProgramSink {
+    fn drop(&mut self) {
+        let _ = self.close();
+    }
+}
+
+/// `syslog_output`: `syslog(priority, "%s", msg)`, default ident and facility; works (and
+/// silently loses the message, as glibc does) when there is no `/dev/log`.
+pub struct SyslogSink;
+
+impl Sink for SyslogSink {
+    fn name(&self) -> &'static str {
+        "syslog"
+    }
+
+    fn emit(&mut self, msg: &str, priority: Priority) -> Result<(), SinkError> {
+        if let Ok(c) = std::ffi::CString::new(msg.replace('\0', "")) {
+            // SAFETY: format and argument are valid NUL-terminated strings for the call.
+            unsafe {
+                libc::syslog(
+                    libc::c_int::from(priority.number()),
+                    c"%s".as_ptr(),
+                    c.as_ptr(),
+                )
+            };
+        }
+        Ok(())
+    }
+}
+
+/// `http_output`: one POST per message with the message as body, `Content-Type:
+/// application/json` (json_output) or `text/plain`, and the configured `User-Agent`. The
+/// response status is not checked (as Falco); with `echo` the response body goes to stdout.
+pub struct HttpSink {
+    cfg: HttpOutput,
+    content_type: &'static str,
+    runtime: tokio::runtime::Runtime,
+    client: hyper_util::client::legacy::Client<
+        hyper_util::client::legacy::connect::HttpConnector,
+        http_body_util::Full<bytes::Bytes>,
+    >,
+}
+
+impl HttpSink {
+    pub fn new(cfg: &HttpOutput, json_output: bool) -> Result<Self, SinkError> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let mut connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        if cfg.keep_alive {
+            connector.set_keepalive(Some(std::time::Duration::from_secs(60)));
+        }
+        let client =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .build(connector);
+        Ok(HttpSink {
+            cfg: cfg.clone(),
+            content_type: if json_output {
+                "application/json"
+            } else {
+                "text/plain"
+            },
+            runtime,
+            client,
+        })
+    }
+
+    async fn post(&self, msg: &str) -> Result<bytes::Bytes, String> {
+        use http_body_util::BodyExt;
+        let mut req = hyper::Request::post(&self.cfg.url)
+            .header("Content-Type", self.content_type)
+            .header("User-Agent", &self.cfg.user_agent)
+            .header("Accept", "*/*");
+        if self.cfg.compress_uploads {
+            req = req.header("TE", "gzip").header("Connection", "TE");
+        }
+        let req = req
+            .body(http_body_util::Full::new(bytes::Bytes::from(
+                msg.to_string(),
+            )))
+            .map_err(|e| format!("URL using bad/illegal format or missing URL ({e})"))?;
+        let resp = self
+            .client
+            .request(req)
+            .await
+            .map_err(|e| format!("Couldn't connect to server ({e})"))?;
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| format!("Failure when receiving data from the peer ({e})"))?;
+        Ok(body.to_bytes())
+    }
+}
+
+impl Sink for HttpSink {
+    fn name(&self) -> &'static str {
+        "http"
+    }
+
+    fn emit(&mut self, msg: &str, _: Priority) -> Result<(), SinkError> {
+        if !self.cfg.url.starts_with("http://") {
+            return Err(SinkError::Http(format!(
+                "Unsupported protocol ({}: only http:// is supported by this build)",
+                self.cfg.url
+            )));
+        }
+        let body = self
+            .runtime
+            .block_on(self.post(msg))
+            .map_err(SinkError::Http)?;
+        if self.cfg.echo {
+            let mut out = std::io::stdout().lock();
+            out.write_all(&body)?;
+            out.flush()?;
+        }
+        Ok(())
+    }
+}
+
+/// Builds the sinks of the enabled channels, in Falco's order.
+pub fn build(
+    channels: &[OutputChannel],
+    json_output: bool,
+    buffered: bool,
+) -> Vec<Result<Box<dyn Sink>, SinkError>> {
+    channels
+        .iter()
+        .map(|c| -> Result<Box<dyn Sink>, SinkError> {
+            Ok(match c {
+                OutputChannel::File {
+                    filename,
+                    keep_alive,
+                } => Box::new(FileSink::new(filename, *keep_alive, buffered)),
+                OutputChannel::Stdout => Box::new(WriterSink::new(std::io::stdout(), buffered)),
+                OutputChannel::Syslog => Box::new(SyslogSink),
+                OutputChannel::Program {
+                    program,
+                    keep_alive,
+                } => Box::new(ProgramSink::new(program, *keep_alive, buffered)),
+                OutputChannel::Http(cfg) => Box::new(HttpSink::new(cfg, json_output)?),
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writer_sink_adds_newlines() {
+        let mut s = WriterSink::new(Vec::new(), false);
+        s.emit("a", Priority::Warning).unwrap();
+        s.emit("{\"b\":1}", Priority::Debug).unwrap();
+        assert_eq!(s.into_inner(), b"a\n{\"b\":1}\n");
+    }
+
+    #[test]
+    fn file_sink_appends_and_reopens_after_rotation() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.txt");
+        std::fs::write(&path, "old\n").unwrap();
+        let p = path.to_str().unwrap();
+        let mut s = FileSink::new(p, true, false);
+        s.emit("one", Priority::Warning).unwrap();
+        // logrotate-style: move the file away, then SIGUSR1.
+        let rotated = dir.path().join("events.txt.1");
+        std::fs::rename(&path, &rotated).unwrap();
+        s.emit("two", Priority::Warning).unwrap();
+        s.reopen().unwrap();
+        s.emit("three", Priority::Warning).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&rotated).unwrap(),
+            "old\none\ntwo\n"
+        );
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "three\n");
+
+        let mut s = FileSink::new(p, false, false);
+        s.emit("four", Priority::Warning).unwrap();
+        assert!(s.file.is_none());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "three\nfour\n");
+    }
+
+    #[test]
+    fn file_sink_open_failure() {
+        let mut s = FileSink::new("/nonexistent-dir/x/events.txt", false, false);
+        let e = s.emit("a", Priority::Warning).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "failed to open output file /nonexistent-dir/x/events.txt"
+        );
+    }
+
+    #[test]
+    fn program_sink_feeds_stdin() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out.txt");
+        let prog = format!("cat >> {}", out.display());
+        let mut s = ProgramSink::new(&prog, false, false);
+        s.emit("one", Priority::Warning).unwrap();
+        s.emit("two", Priority::Warning).unwrap();
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), "one\ntwo\n");
+
+        let mut s = ProgramSink::new(&prog, true, false);
+        s.emit("three", Priority::Warning).unwrap();
+        s.reopen().unwrap();
+        s.emit("four", Priority::Warning).unwrap();
+        s.flush().unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&out).unwrap(),
+            "one\ntwo\nthree\nfour\n"
+        );
+    }
+
+    #[test]
+    fn syslog_sink_never_fails() {
+        assert!(
+            SyslogSink
+                .emit("falco-rs test message", Priority::Debug)
+                .is_ok()
+        );
+    }
+
+    /// A loopback HTTP server that records what it receives and answers `ok`.
+    fn receiver() -> (String, std::sync::mpsc::Receiver<String>) {
+        use std::io::{BufRead, BufReader, Read};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/alerts", listener.local_addr().unwrap());
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { break };
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut head = String::new();
+                let mut len = 0usize;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        break;
+                    }
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        len = v.trim().parse().unwrap_or(0);
+                    }
+                    head.push_str(&line);
+                    if line == "\r\n" {
+                        break;
+                    }
+                }
+                let mut body = vec![0; len];
+                reader.read_exact(&mut body).unwrap();
+                let _ = tx.send(format!("{head}{}", String::from_utf8_lossy(&body)));
+                let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
+            }
+        });
+        (url, rx)
+    }
+
+    fn http_cfg(url: &str) -> HttpOutput {
+        HttpOutput {
+            url: url.to_string(),
+            user_agent: "falcosecurity/falco".into(),
+            insecure: false,
+            echo: false,
+            ca_cert: String::new(),
+            ca_bundle: String::new(),
+            ca_path: "/etc/ssl/certs".into(),
+            mtls: false,
+            client_cert: String::new(),
+            client_key: String::new(),
+            compress_uploads: false,
+            keep_alive: true,
+            max_consecutive_timeouts: 5,
+        }
+    }
+
+    #[test]
+    fn http_sink_posts_the_message() {
+        let (url, rx) = receiver();
+        let mut s = HttpSink::new(&http_cfg(&url), true).unwrap();
+        s.emit(r#"{"rule":"x"}"#, Priority::Warning).unwrap();
+        let got = rx.recv_timeout(std::time::Duration::from_secs(5)).unwrap();
+        let lower = got.to_ascii_lowercase();
+        assert!(got.starts_with("POST /alerts HTTP/1.1\r\n"), "{got}");
+        assert!(
+            lower.contains("content-type: application/json\r\n"),
+            "{got}"
+        );
+        assert!(
+            lower.contains("user-agent: falcosecurity/falco\r\n"),
+            "{got}"
+        );
+        assert!(got.ends_with("\r\n\r\n{\"rule\":\"x\"}"), "{got}");
+
+        let mut s = HttpSink::new(&http_cfg(&url), false).unwrap();
+        s.emit("text alert", Priority::Warning).unwrap();
+        let got = rx.recv_timeout(std::time::Duration::from_secs(5)).unwrap();
+        assert!(
+            got.to_ascii_lowercase()
+                .contains("content-type: text/plain\r\n"),
+            "{got}"
+        );
+        assert!(got.ends_with("text alert"));
+    }
+
+    #[test]
+    fn http_sink_reports_a_down_receiver() {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let mut s = HttpSink::new(&http_cfg(&format!("http://127.0.0.1:{port}/")), true).unwrap();
+        let e = s.emit("x", Priority::Warning).unwrap_err().to_string();
+        assert!(e.starts_with("libcurl failed to perform call: "), "{e}");
+    }
+}

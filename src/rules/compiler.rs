@@ -1,0 +1,624 @@
+//! The rules compiler (`rule_loader_compiler.cpp`): expands lists, builds exception conditions,
+//! substitutes lists textually, parses and resolves macros, compiles outputs and conditions, and
+//! reports unused lists and macros. The whole collector is recompiled after every file.
+
+use std::collections::{BTreeSet, HashMap};
+
+use super::condition::{self, Expr, Pos};
+use super::loader::{
+    Collector, ExceptionInfo, LResult, LoadError, RuleInfo, Warning, is_str_operator_with_modifier,
+};
+use super::result::{Context, ErrorCode, WarningCode};
+use crate::engine::evttype::{self, CodeSet};
+use crate::engine::filter::{self, Filter, Lookup};
+use crate::engine::format::Format;
+
+/// An `append_output` entry as the engine applies it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ExtraOutput {
+    /// Only rules of this source (empty = any).
+    pub source: String,
+    /// Only rules having all these tags.
+    pub tags: BTreeSet<String>,
+    /// Only this rule (empty = any).
+    pub rule: String,
+    /// The text appended (after a space) to the output.
+    pub format: String,
+}
+
+pub(crate) struct CompileConfig<'a> {
+    pub extra_outputs: &'a [ExtraOutput],
+    pub lookup: Lookup,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct CompiledList {
+    pub name: String,
+    pub items: Vec<String>,
+    pub used: bool,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct CompiledMacro {
+    pub name: String,
+    pub ast: Expr,
+    pub used: bool,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct CompiledRule {
+    pub name: String,
+    pub condition: Expr,
+    pub output: String,
+    pub format: Format,
+    pub filter: Filter,
+    pub codes: CodeSet,
+    pub exception_fields: BTreeSet<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub(crate) struct CompileOutput {
+    pub lists: Vec<CompiledList>,
+    pub macros: Vec<CompiledMacro>,
+    pub rules: Vec<CompiledRule>,
+}
+
+fn quote_item(e: &str) -> String {
+    if e.contains(' ') && !e.starts_with('"') && !e.starts_with('\'') {
+        format!("\"{e}\"")
+    } else {
+        e.to_string()
+    }
+}
+
+fn paren_item(e: &str) -> String {
+    if e.starts_with('(') {
+        e.to_string()
+    } else {
+        format!("({e})")
+    }
+}
+
+fn is_operator_for_list(op: &str) -> bool {
+    matches!(op, "intersects" | "in" | "pmatch") || is_str_operator_with_modifier(op)
+}
+
+fn verr<T>(msg: impl Into<String>, ctx: &Context) -> LResult<T> {
+    Err(LoadError {
+        code: ErrorCode::Validate,
+        msg: msg.into(),
+        ctx: ctx.clone(),
+    })
+}
+
+/// Appends `and not (...)` for every exception (`build_rule_exception_infos`).
+pub(crate) fn build_exceptions(
+    exceptions: &[ExceptionInfo],
+    fields: &mut BTreeSet<String>,
+    condition: &mut String,
+) -> LResult<()> {
+    *condition = format!("({condition})");
+    for ex in exceptions {
+        let mut icond = String::new();
+        if !ex.fields.is_list {
+            for val in &ex.values {
+                if val.is_list {
+                    return verr(
+                        "Expected values array to contain a list of strings",
+                        &ex.ctx,
+                    );
+                }
+                if icond.is_empty() {
+                    icond = format!("({} {} (", ex.fields.item, ex.comps.item);
+                } else {
+                    icond.push_str(", ");
+                }
+                fields.insert(ex.fields.item.clone());
+                icond.push_str(&quote_item(&val.item));
+            }
+            if !icond.is_empty() {
+                icond.push_str("))");
+            }
+        } else {
+            icond.push('(');
+            for values in &ex.values {
+                if ex.fields.items.len() != values.items.len() {
+                    return verr("Fields and values lists must have equal length", &ex.ctx);
+                }
+                if icond != "(" {
+                    icond.push_str(" or ");
+                }
+                icond.push('(');
+                for (k, field) in ex.fields.items.iter().enumerate() {
+                    if k > 0 {
+                        icond.push_str(" and ");
+                    }
+                    let v = &values.items[k];
+                    let istr = if v.is_list {
+                        let parts: Vec<String> =
+                            v.items.iter().map(|i| quote_item(&i.item)).collect();
+                        format!("({})", parts.join(", "))
+                    } else if is_operator_for_list(&ex.comps.items[k].item) {
+                        paren_item(&v.item)
+                    } else {
+                        quote_item(&v.item)
+                    };
+                    icond.push_str(&format!(
+                        " {} {} {}",
+                        field.item, ex.comps.items[k].item, istr
+                    ));
+                    fields.insert(field.item.clone());
+                }
+                icond.push(')');
+            }
+            icond.push(')');
+            if icond == "()" {
+                icond.clear();
+            }
+        }
+        if !icond.is_empty() {
+            condition.push_str(" and not ");
+            condition.push_str(&icond);
+        }
+    }
+    Ok(())
+}
+
+/// Textual list substitution (`resolve_list`); returns whether the list was used.
+pub(crate) fn resolve_list(cnd: &mut String, name: &str, items: &[String]) -> bool {
+    const BLANKS: &[u8] = b" \t\n\r";
+    const DELIMS: &[u8] = b" \t\n\r(),=";
+    if name.is_empty() {
+        return false;
+    }
+    let mut used = false;
+    let mut start_opt = cnd.find(name);
+    while let Some(mut start) = start_opt {
+        let b = cnd.as_bytes();
+        let mut end = start + name.len();
+        if (start == 0 || DELIMS.contains(&b[start - 1]))
+            && (end >= b.len() || DELIMS.contains(&b[end]))
+        {
+            while start > 0 && BLANKS.contains(&b[start - 1]) {
+                start -= 1;
+            }
+            while end < b.len() && BLANKS.contains(&b[end]) {
+                end += 1;
+            }
+            let sub = items
+                .iter()
+                .map(|v| quote_item(v))
+                .collect::<Vec<_>>()
+                .join(", ");
+            if sub.is_empty() {
+                if start > 0 && b[start - 1] == b',' {
+                    start -= 1;
+                } else if end < b.len() && b[end] == b',' {
+                    end += 1;
+                }
+            }
+            let mut new_cnd = String::with_capacity(cnd.len() + sub.len() + 2);
+            if start > 0 {
+                new_cnd.push_str(&cnd[..start]);
+                new_cnd.push(' ');
+            }
+            new_cnd.push_str(&sub);
+            new_cnd.push(' ');
+            if end <= cnd.len() {
+                new_cnd.push_str(&cnd[end..]);
+            }
+            *cnd = new_cnd;
+            start += sub.len() + 1;
+            used = true;
+        }
+        let from = start + 1;
+        start_opt = if from <= cnd.len() {
+            find_from(cnd, name, from)
+        } else {
+            None
+        };
+    }
+    used
+}
+
+fn find_from(hay: &str, needle: &str, from: usize) -> Option<usize> {
+    memchr::memmem::find(&hay.as_bytes()[from..], needle.as_bytes()).map(|i| i + from)
+}
+
+fn parse_condition(
+    condition: &str,
+    lists: &mut [CompiledList],
+    ctx: &Context,
+) -> LResult<(Expr, String)> {
+    let mut cond = condition.to_string();
+    for l in lists.iter_mut() {
+        if resolve_list(&mut cond, &l.name, &l.items) {
+            l.used = true;
+        }
+    }
+    match condition::parse(&cond) {
+        Ok(ast) => Ok((ast, cond)),
+        Err(e) => Err(LoadError {
+            code: ErrorCode::CompileCondition,
+            msg: e.msg,
+            ctx: ctx.condition(e.pos, &cond),
+        }),
+    }
+}
+
+#[derive(Default)]
+struct MacroResolution {
+    errors: Vec<(String, Pos)>,
+    unknown: Vec<(String, Pos)>,
+    resolved: Vec<String>,
+}
+
+fn expand(
+    e: &mut Expr,
+    macros: &HashMap<&str, &Expr>,
+    path: &mut Vec<String>,
+    res: &mut MacroResolution,
+) {
+    match e {
+        Expr::And(c, _) | Expr::Or(c, _) => c.iter_mut().for_each(|c| expand(c, macros, path, res)),
+        Expr::Not(c, _) => expand(c, macros, path, res),
+        Expr::Identifier(name, pos) => match macros.get(name.as_str()) {
+            Some(body) => {
+                if path.iter().any(|p| p == name) {
+                    res.errors
+                        .push((format!("reference loop in macro '{name}'"), *pos));
+                    res.unknown.push((name.clone(), *pos));
+                    return;
+                }
+                path.push(name.clone());
+                let mut new = (*body).clone();
+                expand(&mut new, macros, path, res);
+                res.resolved.push(name.clone());
+                path.pop();
+                *e = new;
+            }
+            None => res.unknown.push((name.clone(), *pos)),
+        },
+        _ => {}
+    }
+}
+
+fn resolve_macros(
+    available: &HashMap<&str, &Expr>,
+    ast: &mut Expr,
+    condition: &str,
+    ctx: &Context,
+) -> LResult<Vec<String>> {
+    let mut res = MacroResolution::default();
+    expand(ast, available, &mut Vec::new(), &mut res);
+    if let Some((msg, pos)) = res.errors.first() {
+        return verr(msg.clone(), &ctx.condition(*pos, condition));
+    }
+    if let Some((name, pos)) = res.unknown.first() {
+        return verr(
+            format!("Undefined macro '{name}' used in filter."),
+            &ctx.condition(*pos, condition),
+        );
+    }
+    Ok(res.resolved)
+}
+
+const DEPRECATED_FIELDS: [&str; 6] = [
+    "evt.dir",
+    "evt.latency",
+    "evt.latency.s",
+    "evt.latency.ns",
+    "evt.latency.human",
+    "evt.wait_latency",
+];
+
+fn deprecated_field_desc(f: &str) -> &'static str {
+    if f == "evt.dir" {
+        "due to the drop of enter events, 'evt.dir = <' always evaluates to true, and 'evt.dir = >' always evaluates to false. The rule expression can be simplified by removing the condition on 'evt.dir'"
+    } else {
+        "field is not available due to the drop of enter events."
+    }
+}
+
+fn err_is_unknown_type_or_field(err: &str) -> bool {
+    [
+        "nonexistent field",
+        "invalid formatting token",
+        "unknown event type",
+        "unknown filter:",
+    ]
+    .iter()
+    .any(|p| err.contains(p))
+}
+
+/// The warning visitor (`filter_warning_resolver`) and the deprecated-field scan.
+fn condition_warnings(ast: &Expr, ctx: &Context, warnings: &mut Vec<Warning>) {
+    fn walk(e: &Expr, ctx: &Context, warnings: &mut Vec<Warning>) {
+        match e {
+            Expr::And(c, _) | Expr::Or(c, _) => c.iter().for_each(|c| walk(c, ctx, warnings)),
+            Expr::Not(c, _) => walk(c, ctx, warnings),
+            Expr::Binary {
+                left, op, right, ..
+            } => {
+                field_deprecation(left, ctx, warnings);
+                if let Expr::Field { name, .. } = left.as_ref() {
+                    let na = match right.as_ref() {
+                        Expr::Value(v, _) => v == "<NA>",
+                        Expr::List(vs, _) => vs.iter().any(|v| v == "<NA>"),
+                        _ => false,
+                    };
+                    if na
+                        && (name.starts_with("ka.") || name.starts_with("jevt."))
+                        && matches!(
+                            op.as_str(),
+                            "=" | "==" | "!=" | "in" | "intersects" | "pmatch"
+                        )
+                    {
+                        warnings.push(Warning {
+                            code: WarningCode::UnsafeNaCheck,
+                            msg: String::new(),
+                            ctx: ctx.clone(),
+                            deprecated_field: None,
+                        });
+                    }
+                }
+            }
+            Expr::Unary { left, .. } => field_deprecation(left, ctx, warnings),
+            _ => {}
+        }
+    }
+    fn field_deprecation(e: &Expr, ctx: &Context, warnings: &mut Vec<Warning>) {
+        if let Expr::Field { name, .. } = e
+            && let Some(f) = DEPRECATED_FIELDS.iter().find(|f| **f == name)
+        {
+            {
+                warnings.push(Warning {
+                    code: WarningCode::DeprecatedItem,
+                    msg: deprecated_field_desc(f).to_string(),
+                    ctx: ctx.clone(),
+                    deprecated_field: Some(f),
+                });
+            }
+        }
+    }
+    walk(ast, ctx, warnings);
+}
+
+/// Compiles everything collected so far.
+pub(crate) fn compile(
+    cfg: &CompileConfig<'_>,
+    col: &Collector,
+    warnings: &mut Vec<Warning>,
+) -> LResult<CompileOutput> {
+    let mut out = CompileOutput::default();
+    // lists
+    let mut used_names = Vec::new();
+    for l in col.lists.iter() {
+        let mut items = Vec::new();
+        for item in &l.items {
+            match col.lists.get(item) {
+                Some(r) if r.index < l.visibility => {
+                    used_names.push(r.name.clone());
+                    items.extend(r.items.iter().cloned());
+                }
+                _ => items.push(item.clone()),
+            }
+        }
+        out.lists.push(CompiledList {
+            name: l.name.clone(),
+            items,
+            used: false,
+        });
+    }
+    for n in used_names {
+        if let Some(l) = out.lists.iter_mut().find(|l| l.name == n) {
+            l.used = true;
+        }
+    }
+    // macros: parse, then resolve in index order
+    for m in col.macros.iter() {
+        let (ast, _) = parse_condition(&m.cond, &mut out.lists, &m.cond_ctx)?;
+        out.macros.push(CompiledMacro {
+            name: m.name.clone(),
+            ast,
+            used: false,
+        });
+    }
+    for i in 0..out.macros.len() {
+        let info = &col.macros.items[i];
+        let mut ast = out.macros[i].ast.clone();
+        let resolved = {
+            let available: HashMap<&str, &Expr> = col
+                .macros
+                .iter()
+                .zip(out.macros.iter())
+                .filter(|(mi, _)| mi.index < info.visibility)
+                .map(|(mi, cm)| (mi.name.as_str(), &cm.ast))
+                .collect();
+            resolve_macros(&available, &mut ast, &info.cond, &info.ctx)?
+        };
+        out.macros[i].ast = ast;
+        mark_used(&mut out.macros, &resolved);
+    }
+    // rules
+    for r in col.rules.iter() {
+        if r.unknown_source {
+            continue;
+        }
+        if let Some(rule) = compile_rule(cfg, r, &mut out, warnings)? {
+            out.rules.push(rule);
+        }
+    }
+    // unused lists and macros
+    for (m, info) in out.macros.iter().zip(col.macros.iter()) {
+        if !m.used {
+            warnings.push(Warning {
+                code: WarningCode::UnusedMacro,
+                msg: "Macro not referred to by any other rule/macro".into(),
+                ctx: info.ctx.clone(),
+                deprecated_field: None,
+            });
+        }
+    }
+    for (l, info) in out.lists.iter().zip(col.lists.iter()) {
+        if !l.used {
+            warnings.push(Warning {
+                code: WarningCode::UnusedList,
+                msg: "List not referred to by any other rule/macro".into(),
+                ctx: info.ctx.clone(),
+                deprecated_field: None,
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn mark_used(macros: &mut [CompiledMacro], names: &[String]) {
+    for n in names {
+        if let Some(m) = macros.iter_mut().find(|m| &m.name == n) {
+            m.used = true;
+        }
+    }
+}
+
+fn compile_rule(
+    cfg: &CompileConfig<'_>,
+    r: &RuleInfo,
+    out: &mut CompileOutput,
+    warnings: &mut Vec<Warning>,
+) -> LResult<Option<CompiledRule>> {
+    let mut exception_fields = BTreeSet::new();
+    let mut condition = r.cond.clone();
+    if !r.exceptions.is_empty() {
+        build_exceptions(&r.exceptions, &mut exception_fields, &mut condition)?;
+    }
+    let mut output = r.output.clone();
+    for extra in cfg.extra_outputs {
+        if (!extra.source.is_empty() && r.source != extra.source)
+            || !extra.tags.is_subset(&r.tags)
+            || (!extra.rule.is_empty() && r.name != extra.rule)
+        {
+            continue;
+        }
+        output.push(' ');
+        output.push_str(&extra.format);
+    }
+    if output.contains("%container.info") {
+        warnings.push(Warning {
+            code: WarningCode::DeprecatedItem,
+            msg: "%container.info is deprecated and no more useful, and will be dropped by Falco 1.0.0. The container plugin will automatically add required fields to the output message.".into(),
+            ctx: r.ctx.clone(),
+            deprecated_field: None,
+        });
+        output = output.replace("%container.info", "");
+    }
+    let format = match Format::compile(&output, cfg.lookup) {
+        Ok(f) => f,
+        Err(e) => {
+            if err_is_unknown_type_or_field(&e.msg) && r.skip_if_unknown_filter {
+                warnings.push(Warning {
+                    code: WarningCode::UnknownFilter,
+                    msg: e.msg,
+                    ctx: r.output_ctx.clone(),
+                    deprecated_field: None,
+                });
+                return Ok(None);
+            }
+            return Err(LoadError {
+                code: ErrorCode::CompileOutput,
+                msg: e.msg,
+                ctx: r.output_ctx.clone(),
+            });
+        }
+    };
+    for f in DEPRECATED_FIELDS {
+        if output.contains(f) {
+            warnings.push(Warning {
+                code: WarningCode::DeprecatedItem,
+                msg: format!(
+                    "usage of deprecated field '{f}' has been detected in the rule output"
+                ),
+                ctx: r.output_ctx.clone(),
+                deprecated_field: Some(f),
+            });
+        }
+    }
+    let (mut ast, _) = parse_condition(&condition, &mut out.lists, &r.cond_ctx)?;
+    let resolved = {
+        let available: HashMap<&str, &Expr> = out
+            .macros
+            .iter()
+            .map(|m| (m.name.as_str(), &m.ast))
+            .collect();
+        resolve_macros(&available, &mut ast, &condition, &r.ctx)?
+    };
+    mark_used(&mut out.macros, &resolved);
+    condition_warnings(
+        &ast,
+        &r.cond_ctx.condition(
+            Pos {
+                idx: 0,
+                line: 0,
+                col: 0,
+            },
+            &condition,
+        ),
+        warnings,
+    );
+    let mut cw = Vec::new();
+    let filter = match filter::compile(&ast, cfg.lookup, &mut cw) {
+        Ok(f) => f,
+        Err(e) => {
+            let ctx = r.cond_ctx.condition(e.pos, &condition);
+            if err_is_unknown_type_or_field(&e.msg) && r.skip_if_unknown_filter {
+                warnings.push(Warning {
+                    code: WarningCode::UnknownFilter,
+                    msg: e.msg,
+                    ctx,
+                    deprecated_field: None,
+                });
+                return Ok(None);
+            }
+            return Err(LoadError {
+                code: ErrorCode::CompileCondition,
+                msg: e.msg,
+                ctx,
+            });
+        }
+    };
+    for w in cw {
+        warnings.push(Warning {
+            code: WarningCode::CompileCondition,
+            msg: w.msg,
+            ctx: r.cond_ctx.condition(w.pos, &condition),
+            deprecated_field: None,
+        });
+    }
+    let mut codes = evttype::event_codes(&ast);
+    if r.source == "syscall"
+        && filter::event_table_ready()
+        && (codes.is_empty() || codes.len() > 100)
+        && r.warn_evttypes
+    {
+        warnings.push(Warning {
+            code: WarningCode::NoEvttype,
+            msg:
+                "Rule matches too many evt.type values. This has a significant performance penalty."
+                    .into(),
+            ctx: r.ctx.clone(),
+            deprecated_field: None,
+        });
+    }
+    for c in crate::event::table::codes_for_name("asyncevent") {
+        codes.insert(c);
+    }
+    Ok(Some(CompiledRule {
+        name: r.name.clone(),
+        condition: ast,
+        output,
+        format,
+        filter,
+        codes,
+        exception_fields,
+    }))
+}

@@ -1,0 +1,68 @@
+//! Helpers shared by the integration tests: where `shared/` is, and running the built binary.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// `shared/`: `FALCO_RS_SHARED` if set, else `<repo>/../shared`, else `/work/shared`.
+pub fn shared_dir() -> PathBuf {
+    let p = if let Ok(p) = std::env::var("FALCO_RS_SHARED") {
+        PathBuf::from(p)
+    } else {
+        let sibling = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared");
+        if sibling.exists() {
+            sibling
+        } else {
+            PathBuf::from("/work/shared")
+        }
+    };
+    p.canonicalize().unwrap_or(p)
+}
+
+/// The `falco` binary cargo built for these tests.
+pub fn falco_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_falco"))
+}
+
+/// What one run of the binary produced.
+pub struct Output {
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+    pub code: i32,
+}
+
+/// The recorder's PATH.
+pub const STD_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Runs the binary as the goldens were recorded: given env only (plus PATH), stdin
+/// /dev/null, an empty working directory; killed after `timeout`.
+pub fn run_falco(args: &[String], env: &[(String, String)], timeout: Duration) -> Output {
+    let cwd = tempfile::tempdir().expect("temp dir");
+    let mut cmd = Command::new(falco_bin());
+    cmd.args(args)
+        .env_clear()
+        .env("PATH", STD_PATH)
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .current_dir(cwd.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn falco");
+    let start = Instant::now();
+    loop {
+        if child.try_wait().expect("wait falco").is_some() {
+            break;
+        }
+        if start.elapsed() > timeout {
+            let _ = child.kill();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let out = child.wait_with_output().expect("collect falco output");
+    Output {
+        stdout: out.stdout,
+        stderr: out.stderr,
+        code: out.status.code().unwrap_or(-1),
+    }
+}
