@@ -339,6 +339,16 @@ mod tests {
     }
 
     #[test]
+    fn every_probe_syscall_is_an_event_of_the_pinned_table() {
+        for (name, _) in SYSCALLS {
+            assert!(
+                !crate::event::table::codes_for_name(name).is_empty(),
+                "{name} has no event in the libs 0.25.4 table"
+            );
+        }
+    }
+
+    #[test]
     fn syscall_table_has_no_duplicates() {
         let mut names: Vec<_> = SYSCALLS.iter().map(|(n, _)| *n).collect();
         names.sort_unstable();

@@ -220,3 +220,224 @@ fn both_backends_decode_identical_streams() {
     }
     assert!(na.len() >= 5);
 }
+
+/// Captures every event of the process tree of `sh -c script` (descendants found from the
+/// clone exits), decoded with the shared decoder.
+fn capture_tree(kind: EngineKind, script: &str) -> Vec<Ev> {
+    let cfg = LiveConfig {
+        syscalls: all_syscalls(),
+        ..LiveConfig::default()
+    };
+    let mut drv = open_live(kind, &cfg).unwrap_or_else(|e| panic!("open {kind:?}: {e}"));
+    drv.start()
+        .unwrap_or_else(|e| panic!("start {kind:?}: {e}"));
+    let _ = drv.next_batch(Duration::from_millis(5), &mut |_| {});
+    let mut child = Command::new("/bin/sh")
+        .arg("-c")
+        .arg(script)
+        .spawn()
+        .expect("spawn sh");
+    let root = child.id() as u64;
+    let status = child.wait().expect("wait sh");
+    assert!(status.success(), "workload failed: {script}");
+    let mut all = Vec::new();
+    let deadline = Instant::now() + Duration::from_millis(500);
+    while Instant::now() < deadline {
+        drv.next_batch(Duration::from_millis(50), &mut |e| {
+            let ev =
+                crate::event::Event::decode(e.data).expect("the shared decoder reads live records");
+            let params = (0..ev.nparams())
+                .map(|i| ev.param(i).unwrap_or_default().to_vec())
+                .collect();
+            all.push(Ev {
+                tid: ev.tid(),
+                code: ev.event_type(),
+                params,
+            });
+        })
+        .expect("next_batch");
+    }
+    drv.stop();
+    let mut tree: BTreeSet<u64> = [root].into();
+    loop {
+        let before = tree.len();
+        for e in &all {
+            if matches!(e.code, 223 | 225 | 227 | 335) && tree.contains(&e.tid) {
+                let res = i64p(&e.params[0]);
+                if res > 0 {
+                    tree.insert(res as u64);
+                }
+            }
+        }
+        if tree.len() == before {
+            break;
+        }
+    }
+    all.into_iter().filter(|e| tree.contains(&e.tid)).collect()
+}
+
+fn name_of(code: u16) -> &'static str {
+    crate::event::table::by_code(code)
+        .map(|i| i.name)
+        .unwrap_or("?")
+}
+
+fn zoo(kind: EngineKind) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path().display();
+    let script = format!(
+        "set -e; cd {d}; mkdir sub; : > sub/f; chmod 640 sub/f; ln -s sub/f l; mv l l2; \
+         ln sub/f hard; rm l2 hard; rm -r sub; \
+         /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind((\"127.0.0.1\",0)); s.listen(); \
+         c=socket.socket(); c.connect(s.getsockname()); a,_=s.accept(); \
+         print(s.getsockname()[1], file=open(\"port\",\"w\"))'"
+    );
+    let evs = capture_tree(kind, &script);
+    let port: u16 = std::fs::read_to_string(dir.path().join("port"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    // Every event is a current (non-OLD) table event with the table's parameter count and
+    // the fixed sizes of its parameter types (or 0 = empty).
+    for e in &evs {
+        let info = crate::event::table::by_code(e.code).expect("known code");
+        assert!(
+            !info.is_old_version() && !info.is_unused(),
+            "{kind:?}: {} is not current",
+            info.ppme
+        );
+        assert_eq!(e.params.len(), info.nparams(), "{kind:?}: {}", info.ppme);
+        for (p, pi) in e.params.iter().zip(info.params) {
+            if let Some(size) = pi.ptype.fixed_size() {
+                assert!(
+                    p.is_empty() || p.len() == size,
+                    "{kind:?}: {}.{} has {} bytes",
+                    info.ppme,
+                    pi.name,
+                    p.len()
+                );
+            }
+        }
+    }
+    let has = |name: &str, pred: &dyn Fn(&Ev) -> bool| {
+        evs.iter()
+            .any(|e| name_of(e.code) == name && e.code % 2 == 1 && pred(e))
+    };
+    let s = |e: &Ev, i: usize| {
+        String::from_utf8_lossy(&e.params[i])
+            .trim_end_matches('\0')
+            .to_string()
+    };
+    let names: BTreeSet<&str> = evs.iter().map(|e| name_of(e.code)).collect();
+    assert!(
+        has("mkdir", &|e| s(e, 1) == "sub") || has("mkdirat", &|e| s(e, 2) == "sub"),
+        "{kind:?}: mkdir; saw {names:?}"
+    );
+    assert!(
+        has("fchmodat", &|e| s(e, 2) == "sub/f"
+            && e.params[3] == 0o640u32.to_le_bytes())
+            || has("chmod", &|e| s(e, 1) == "sub/f"),
+        "{kind:?}: chmod; saw {names:?}"
+    );
+    assert!(
+        has("symlinkat", &|e| s(e, 1) == "sub/f" && s(e, 3) == "l")
+            || has("symlink", &|e| s(e, 1) == "sub/f"),
+        "{kind:?}: symlink; saw {names:?}"
+    );
+    assert!(
+        ["rename", "renameat", "renameat2"]
+            .iter()
+            .any(|n| has(n, &|e| e.params.iter().any(|p| p == b"l2\0"))),
+        "{kind:?}: rename; saw {names:?}"
+    );
+    assert!(
+        has("linkat", &|e| s(e, 2) == "sub/f" && s(e, 4) == "hard")
+            || has("link", &|e| s(e, 2) == "hard"),
+        "{kind:?}: link; saw {names:?}"
+    );
+    assert!(
+        has("unlinkat", &|e| s(e, 2) == "hard") || has("unlink", &|e| s(e, 1) == "hard"),
+        "{kind:?}: unlink; saw {names:?}"
+    );
+    assert!(
+        has("unlinkat", &|e| s(e, 2) == "sub"
+            && e.params[3] == 0x200u32.to_le_bytes())
+            || has("rmdir", &|e| s(e, 1) == "sub"),
+        "{kind:?}: rmdir; saw {names:?}"
+    );
+    // sockets: socket(AF_INET), bind, listen, connect with the tuple, accept4
+    assert!(
+        has("socket", &|e| i64p(&e.params[0]) >= 0
+            && e.params[1] == 2u32.to_le_bytes()),
+        "{kind:?}: socket"
+    );
+    assert!(
+        has("listen", &|e| i64p(&e.params[0]) == 0),
+        "{kind:?}: listen"
+    );
+    assert!(
+        has("bind", &|e| i64p(&e.params[0]) == 0
+            && e.params[1].len() == 7),
+        "{kind:?}: bind"
+    );
+    let connect = evs
+        .iter()
+        .find(|e| e.code == 23)
+        .unwrap_or_else(|| panic!("{kind:?}: connect exit"));
+    assert_eq!(i64p(&connect.params[0]), 0);
+    let t = &connect.params[1];
+    assert_eq!((t.len(), t[0]), (13, 2), "{kind:?}: INET socktuple");
+    assert_eq!(&t[1..5], &[127, 0, 0, 1]);
+    assert_eq!(
+        u16::from_le_bytes([t[11], t[12]]),
+        port,
+        "{kind:?}: connect dport"
+    );
+    let addr = &connect.params[3];
+    assert_eq!(
+        (addr[0], u16::from_le_bytes([addr[5], addr[6]])),
+        (2, port),
+        "{kind:?}: connect addr"
+    );
+    let acc = evs
+        .iter()
+        .find(|e| e.code == 389 || e.code == 247)
+        .unwrap_or_else(|| panic!("{kind:?}: accept exit"));
+    assert!(i64p(&acc.params[0]) >= 0);
+    let at = &acc.params[1];
+    // accept's tuple starts with the peer (client) and ends with the local (server) port
+    assert_eq!(
+        u16::from_le_bytes([at[11], at[12]]),
+        port,
+        "{kind:?}: accept server port"
+    );
+    let execs: Vec<(i64, String, String)> = evs
+        .iter()
+        .filter(|e| e.code == 293)
+        .map(|e| (i64p(&e.params[0]), s(e, 1), s(e, 30)))
+        .collect();
+    assert!(
+        execs
+            .iter()
+            .any(|x| x.0 == 0 && x.1 == "/usr/bin/python3" && x.2 == "/usr/bin/python3"),
+        "{kind:?}: execve python3; saw {execs:?}"
+    );
+    assert!(evs.iter().any(|e| e.code == 186), "{kind:?}: procexit");
+}
+
+#[cfg(feature = "libbpf")]
+#[test]
+fn libbpf_backend_event_zoo_matches_event_table() {
+    if bpf_available("libbpf_backend_event_zoo_matches_event_table") {
+        zoo(EngineKind::ModernEbpf);
+    }
+}
+
+#[cfg(feature = "aya")]
+#[test]
+fn aya_backend_event_zoo_matches_event_table() {
+    if bpf_available("aya_backend_event_zoo_matches_event_table") {
+        zoo(EngineKind::Aya);
+    }
+}
