@@ -657,39 +657,41 @@ static __noinline int ev_submit(struct ev *ev, __u64 tid) {
 /* ------------------------------------------------------------------------------------------ */
 /* Kernel data helpers                                                                         */
 
+/* Syscall argument i from the saved registers. tp_btf hands us a BTF pointer, so these are
+ * direct loads rather than probe-read helper calls (this runs on every captured syscall). */
 static __always_inline unsigned long sc_arg(struct pt_regs *regs, int i) {
 	switch(i) {
 	case 0:
-		return BPF_CORE_READ(regs, di);
+		return regs->di;
 	case 1:
-		return BPF_CORE_READ(regs, si);
+		return regs->si;
 	case 2:
-		return BPF_CORE_READ(regs, dx);
+		return regs->dx;
 	case 3:
-		return BPF_CORE_READ(regs, r10);
+		return regs->r10;
 	case 4:
-		return BPF_CORE_READ(regs, r8);
+		return regs->r8;
 	case 5:
-		return BPF_CORE_READ(regs, r9);
+		return regs->r9;
 	default:
 		return 0;
 	}
 }
 
+/* The struct file of `fd` in `task` (a BTF pointer: the table walk is direct loads). */
 static __always_inline struct file *fd_to_file(struct task_struct *task, long fd) {
 	if(fd < 0) {
 		return NULL;
 	}
-	struct files_struct *files = BPF_CORE_READ(task, files);
+	struct files_struct *files = task->files;
 	if(!files) {
 		return NULL;
 	}
-	struct fdtable *fdt = BPF_CORE_READ(files, fdt);
-	unsigned int max = BPF_CORE_READ(fdt, max_fds);
-	if((unsigned long)fd >= max) {
+	struct fdtable *fdt = files->fdt;
+	if(!fdt || (unsigned long)fd >= fdt->max_fds) {
 		return NULL;
 	}
-	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file **fds = fdt->fd;
 	struct file *f = NULL;
 	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
 	return f;
@@ -1263,6 +1265,11 @@ static __noinline int emit_from_table(struct pt_regs *regs, long ret, __u32 nr) 
 		return 0;
 	}
 	struct task_struct *task = bpf_get_current_task_btf();
+	/* The returned fd's file, looked up once for the flags/dev/ino parameters. */
+	struct file *file = NULL;
+	if(ret >= 0 && (nr == NR_open || nr == NR_openat || nr == NR_creat)) {
+		file = fd_to_file(task, ret);
+	}
 	for(int i = 0; i < MAX_TABLE_PARAMS; i++) {
 		if(i >= np) {
 			break;
@@ -1297,7 +1304,6 @@ static __noinline int emit_from_table(struct pt_regs *regs, long ret, __u32 nr) 
 			break;
 		case PK_OPEN_FLAGS: {
 			__u32 f = open_flags_to_scap((__u32)v);
-			struct file *file = ret >= 0 ? fd_to_file(task, ret) : NULL;
 			if(file && (BPF_CORE_READ(file, f_mode) & FMODE_CREATED_BIT)) {
 				f |= PPM_O_F_CREATED;
 			}
@@ -1341,7 +1347,6 @@ static __noinline int emit_from_table(struct pt_regs *regs, long ret, __u32 nr) 
 			push_u32(&ev, (__u32)(((v & 1) ? 1 : 0) | ((v & 2) ? 2 : 0) | ((v & 4) ? 4 : 0)));
 			break;
 		case PK_RES_DEV: {
-			struct file *file = ret >= 0 ? fd_to_file(task, ret) : NULL;
 			__u32 dev = 0;
 			if(file) {
 				dev = encode_dev(BPF_CORE_READ(file, f_inode, i_sb, s_dev));
@@ -1350,12 +1355,10 @@ static __noinline int emit_from_table(struct pt_regs *regs, long ret, __u32 nr) 
 			break;
 		}
 		case PK_RES_INO: {
-			struct file *file = ret >= 0 ? fd_to_file(task, ret) : NULL;
 			push_u64(&ev, file ? BPF_CORE_READ(file, f_inode, i_ino) : 0);
 			break;
 		}
 		case PK_CREAT_FLAGS: {
-			struct file *file = ret >= 0 ? fd_to_file(task, ret) : NULL;
 			__u16 f = 0;
 			if(file && (BPF_CORE_READ(file, f_mode) & FMODE_CREATED_BIT)) {
 				f = PPM_O_F_CREATED;
@@ -1644,7 +1647,7 @@ static __always_inline int is_interesting(__u32 nr) {
 
 SEC("tp_btf/sys_exit")
 int BPF_PROG(frs_sys_exit, struct pt_regs *regs, long ret) {
-	__u32 nr = (__u32)BPF_CORE_READ(regs, orig_ax);
+	__u32 nr = (__u32)regs->orig_ax;
 	if(nr >= FRS_SYSCALL_TABLE_SIZE || !is_interesting(nr)) {
 		return 0;
 	}
