@@ -441,3 +441,114 @@ fn aya_backend_event_zoo_matches_event_table() {
         zoo(EngineKind::Aya);
     }
 }
+
+/// Run by [`unprivileged_open_names_the_missing_capability`] under `setpriv` as `nobody`.
+#[test]
+#[ignore = "run as an unprivileged child by unprivileged_open_names_the_missing_capability"]
+fn unprivileged_child_open() {
+    for kind in [EngineKind::ModernEbpf, EngineKind::Aya] {
+        let Err(e) = open_live(kind, &LiveConfig::default()) else {
+            panic!("{kind:?}: opened without privileges");
+        };
+        println!("{kind:?}: {e}");
+        assert!(
+            matches!(e, super::DriverError::MissingCapability("CAP_BPF")),
+            "{kind:?}: {e}"
+        );
+    }
+}
+
+#[cfg(all(feature = "libbpf", feature = "aya"))]
+#[test]
+fn unprivileged_open_names_the_missing_capability() {
+    if !bpf_available("unprivileged_open_names_the_missing_capability") {
+        return;
+    }
+    let exe = std::env::current_exe().unwrap();
+    let out = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+        ])
+        .arg(&exe)
+        .args([
+            "--exact",
+            "driver::live_tests::unprivileged_child_open",
+            "--ignored",
+            "--nocapture",
+        ])
+        .output()
+        .expect("run setpriv");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "child failed: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("1 passed"), "{stdout}");
+    assert!(stdout.contains("missing capability CAP_BPF"), "{stdout}");
+}
+
+fn drops_are_counted_per_category(kind: EngineKind) {
+    // 1 MiB buffer, never drained while 50k openat+close pairs run: the buffer must overflow
+    let cfg = LiveConfig {
+        buf_size_preset: 1,
+        syscalls: all_syscalls(),
+        ..LiveConfig::default()
+    };
+    let mut drv = open_live(kind, &cfg).unwrap_or_else(|e| panic!("open {kind:?}: {e}"));
+    drv.start().unwrap();
+    for _ in 0..50_000 {
+        let f = std::fs::File::open("/etc/hostname").unwrap();
+        drop(f);
+    }
+    let st = drv.stats().unwrap();
+    drv.stop();
+    let c = st.counters;
+    assert!(
+        c.n_drops_buffer > 0,
+        "{kind:?}: no drops with a 1 MiB undrained buffer"
+    );
+    let categories = c.n_drops_buffer_clone_fork_enter
+        + c.n_drops_buffer_clone_fork_exit
+        + c.n_drops_buffer_execve_enter
+        + c.n_drops_buffer_execve_exit
+        + c.n_drops_buffer_connect_enter
+        + c.n_drops_buffer_connect_exit
+        + c.n_drops_buffer_open_enter
+        + c.n_drops_buffer_open_exit
+        + c.n_drops_buffer_dir_file_enter
+        + c.n_drops_buffer_dir_file_exit
+        + c.n_drops_buffer_other_interest_enter
+        + c.n_drops_buffer_other_interest_exit
+        + c.n_drops_buffer_close_exit
+        + c.n_drops_buffer_proc_exit;
+    assert_eq!(
+        categories, c.n_drops_buffer,
+        "{kind:?}: categories add up to n_drops_buffer"
+    );
+    assert!(
+        c.n_drops_buffer_open_enter > 0 && c.n_drops_buffer_open_exit > 0,
+        "{kind:?}: {c:?}"
+    );
+    assert!(c.n_drops_buffer_close_exit > 0, "{kind:?}: {c:?}");
+    assert_eq!(st.n_drops, c.n_drops(), "{kind:?}");
+}
+
+#[cfg(feature = "libbpf")]
+#[test]
+fn libbpf_backend_counts_drops_per_category() {
+    if bpf_available("libbpf_backend_counts_drops_per_category") {
+        drops_are_counted_per_category(EngineKind::ModernEbpf);
+    }
+}
+
+#[cfg(feature = "aya")]
+#[test]
+fn aya_backend_counts_drops_per_category() {
+    if bpf_available("aya_backend_counts_drops_per_category") {
+        drops_are_counted_per_category(EngineKind::Aya);
+    }
+}
