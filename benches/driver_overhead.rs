@@ -108,6 +108,19 @@ fn main() {
         };
         let g = best_of(getpid_loop, n);
         let o = best_of(open_close_loop, n / 4);
+        if std::env::var_os("FRS_BENCH_PROG_STATS").is_some() {
+            // with `sysctl kernel.bpf_stats_enabled=1`: per-program run time and count
+            if let Ok(out) = std::process::Command::new("bpftool")
+                .args(["prog", "show"])
+                .output()
+            {
+                for line in String::from_utf8_lossy(&out.stdout).lines() {
+                    if line.contains("frs_") {
+                        println!("  {}", line.trim());
+                    }
+                }
+            }
+        }
         r.stop.store(true, Ordering::Relaxed);
         let (kernel_evts, drops) = r.handle.join().unwrap_or((0, 0));
         let (dg, doc) = (g - base_getpid, o - base_open);

@@ -324,6 +324,9 @@ enum param_kind {
 	PK_MOUNT_FLAGS, /* mount flags without MS_MGC_VAL */
 	PK_CAP,         /* capabilities of current: aux 0 inheritable, 1 permitted, 2 effective */
 	PK_RES_INT,     /* return value as a 4-byte int */
+	PK_FCNTL_CMD,   /* fcntl_cmd_to_scap, u8 */
+	PK_EPOLL_FLAGS, /* EPOLL_CLOEXEC -> PPM_EPOLL_CLOEXEC */
+	PK_PIDFD_FLAGS, /* O_NONBLOCK -> PPM_PIDFD_NONBLOCK */
 };
 
 struct param_spec {
@@ -373,7 +376,7 @@ const volatile struct sc_spec sc_table[FRS_SYSCALL_TABLE_SIZE] = {
 	               0, {RES, {PK_SOCK_FAMILY, 0, 4, 0}, U32(1), U32(2), {PK_FILE_FLAGS, 1, 4, 0}}},
 	[NR_listen] = {PPME_SOCKET_LISTEN_X, 3, 0, {RES, FD(0), {PK_ARG, 1, 4, 0}}},
 	[NR_shutdown] = {PPME_SOCKET_SHUTDOWN_X, 3, 0, {RES, FD(0), U8(1)}},
-	[NR_fcntl] = {PPME_SYSCALL_FCNTL_X, 4, 0, {RES, FD(0), U8(1), U64(2)}},
+	[NR_fcntl] = {PPME_SYSCALL_FCNTL_X, 4, 0, {RES, FD(0), {PK_FCNTL_CMD, 1, 1, 0}, U64(2)}},
 	[NR_chdir] = {PPME_SYSCALL_CHDIR_X, 2, 0, {RES, STR(0)}},
 	[NR_fchdir] = {PPME_SYSCALL_FCHDIR_X, 2, 0, {RES, FD(0)}},
 	[NR_chroot] = {PPME_SYSCALL_CHROOT_X, 2, 0, {RES, STR(0)}},
@@ -410,10 +413,10 @@ const volatile struct sc_spec sc_table[FRS_SYSCALL_TABLE_SIZE] = {
 	                     0, {RES, STR(0), {PK_MEMFD_FLAGS, 1, 4, 0}}},
 	[NR_bpf] = {PPME_SYSCALL_BPF_2_X, 2, 0, {RES, U32(0)}},
 	[NR_userfaultfd] = {PPME_SYSCALL_USERFAULTFD_X, 2, 0, {RES, U32(0)}},
-	[NR_epoll_create1] = {PPME_SYSCALL_EPOLL_CREATE1_X, 2, 0, {RES, {PK_CLOEXEC, 0, 4, 0}}},
+	[NR_epoll_create1] = {PPME_SYSCALL_EPOLL_CREATE1_X, 2, 0, {RES, {PK_EPOLL_FLAGS, 0, 4, 0}}},
 	[NR_eventfd2] = {PPME_SYSCALL_EVENTFD2_X, 3, 0, {RES, {PK_FILE_FLAGS, 1, 2, 0}, U64(0)}},
 	[NR_inotify_init1] = {PPME_SYSCALL_INOTIFY_INIT1_X, 2, 0, {RES, {PK_FILE_FLAGS, 0, 2, 0}}},
-	[NR_pidfd_open] = {PPME_SYSCALL_PIDFD_OPEN_X, 3, 0, {RES, FD(0), U32(1)}},
+	[NR_pidfd_open] = {PPME_SYSCALL_PIDFD_OPEN_X, 3, 0, {RES, FD(0), {PK_PIDFD_FLAGS, 1, 4, 0}}},
 	[NR_close_range] = {PPME_SYSCALL_CLOSE_RANGE_X, 4, 0, {RES, U32(0), U32(1), U32(2)}},
 };
 
@@ -768,6 +771,82 @@ static __always_inline __u32 clone_flags_to_scap(unsigned long f) {
 	if(f & 0x00004000) res |= 1 << 27;  /* CLONE_VFORK */
 	if(f & 0x02000000) res |= 1 << 28;  /* CLONE_NEWCGROUP */
 	return res;
+}
+
+/* fcntl_cmd_to_scap: the PPM_FCNTL_* enum. */
+static __always_inline __u8 fcntl_cmd_to_scap(unsigned long cmd) {
+	switch(cmd) {
+	case 0: return 1;     /* F_DUPFD */
+	case 1: return 2;     /* F_GETFD */
+	case 2: return 3;     /* F_SETFD */
+	case 3: return 4;     /* F_GETFL */
+	case 4: return 5;     /* F_SETFL */
+	case 5: return 6;     /* F_GETLK (== F_GETLK64 on x86-64) */
+	case 6: return 8;     /* F_SETLK */
+	case 7: return 9;     /* F_SETLKW */
+	case 8: return 10;    /* F_SETOWN */
+	case 9: return 12;    /* F_GETOWN */
+	case 10: return 13;   /* F_SETSIG */
+	case 11: return 15;   /* F_GETSIG */
+	case 15: return 21;   /* F_SETOWN_EX */
+	case 16: return 22;   /* F_GETOWN_EX */
+	case 1024: return 23; /* F_SETLEASE */
+	case 1025: return 24; /* F_GETLEASE */
+	case 1029: return 25; /* F_CANCELLK */
+	case 1030: return 26; /* F_DUPFD_CLOEXEC */
+	case 1026: return 27; /* F_NOTIFY */
+	case 1031: return 28; /* F_SETPIPE_SZ */
+	case 1032: return 29; /* F_GETPIPE_SZ */
+	case 36: return 30;   /* F_OFD_GETLK */
+	case 37: return 31;   /* F_OFD_SETLK */
+	case 38: return 32;   /* F_OFD_SETLKW */
+	default: return 0;    /* PPM_FCNTL_UNKNOWN */
+	}
+}
+
+/* ptrace_requests_to_scap: the PPM_PTRACE_* enum. */
+static __always_inline __u16 ptrace_req_to_scap(unsigned long req) {
+	switch(req) {
+	case 0: return 1;       /* TRACEME */
+	case 1: return 2;       /* PEEKTEXT */
+	case 2: return 3;       /* PEEKDATA */
+	case 3: return 4;       /* PEEKUSR */
+	case 4: return 5;       /* POKETEXT */
+	case 5: return 6;       /* POKEDATA */
+	case 6: return 7;       /* POKEUSR */
+	case 7: return 8;       /* CONT */
+	case 8: return 9;       /* KILL */
+	case 9: return 10;      /* SINGLESTEP */
+	case 16: return 11;     /* ATTACH */
+	case 17: return 12;     /* DETACH */
+	case 24: return 13;     /* SYSCALL */
+	case 0x4200: return 14; /* SETOPTIONS */
+	case 0x4201: return 15; /* GETEVENTMSG */
+	case 0x4202: return 16; /* GETSIGINFO */
+	case 0x4203: return 17; /* SETSIGINFO */
+	case 0x4204: return 18; /* GETREGSET */
+	case 0x4205: return 19; /* SETREGSET */
+	case 0x4206: return 20; /* SEIZE */
+	case 0x4207: return 21; /* INTERRUPT */
+	case 0x4208: return 22; /* LISTEN */
+	case 0x4209: return 23; /* PEEKSIGINFO */
+	case 0x420a: return 24; /* GETSIGMASK */
+	case 0x420b: return 25; /* SETSIGMASK */
+	case 12: return 26;     /* GETREGS */
+	case 13: return 27;     /* SETREGS */
+	case 14: return 28;     /* GETFPREGS */
+	case 15: return 29;     /* SETFPREGS */
+	case 18: return 30;     /* GETFPXREGS */
+	case 19: return 31;     /* SETFPXREGS */
+	case 21: return 32;     /* OLDSETOPTIONS */
+	case 25: return 33;     /* GET_THREAD_AREA */
+	case 26: return 34;     /* SET_THREAD_AREA */
+	case 30: return 35;     /* ARCH_PRCTL */
+	case 31: return 36;     /* SYSEMU */
+	case 32: return 37;     /* SYSEMU_SINGLESTEP */
+	case 33: return 38;     /* SINGLEBLOCK */
+	default: return 0;      /* PPM_PTRACE_UNKNOWN */
+	}
 }
 
 static __always_inline __u8 socket_family_to_scap(__u8 family) {
@@ -1380,6 +1459,15 @@ static __noinline int emit_from_table(struct pt_regs *regs, long ret, __u32 nr) 
 		case PK_CAP:
 			push_u64(&ev, task_cap(task, aux));
 			break;
+		case PK_FCNTL_CMD:
+			push_u8(&ev, fcntl_cmd_to_scap(v));
+			break;
+		case PK_EPOLL_FLAGS:
+			push_u32(&ev, (v & O_CLOEXEC) ? 1 : 0);
+			break;
+		case PK_PIDFD_FLAGS:
+			push_u32(&ev, (v & O_NONBLOCK) ? 1 : 0);
+			break;
 		default:
 			push_empty(&ev);
 			break;
@@ -1581,26 +1669,7 @@ static __noinline int emit_misc_event(struct pt_regs *regs, long ret, __u32 nr) 
 		p[0] = 0;
 		*(__u64 *)&p[1] = sc_arg(regs, 3);
 		ev_len(&ev, 9);
-		__u16 req = 0;
-		switch(a0) {
-		case 0: req = 1 << 0; break;    /* TRACEME */
-		case 1: req = 1 << 1; break;    /* PEEKTEXT */
-		case 2: req = 1 << 2; break;    /* PEEKDATA */
-		case 3: req = 1 << 3; break;    /* PEEKUSR */
-		case 4: req = 1 << 4; break;    /* POKETEXT */
-		case 5: req = 1 << 5; break;    /* POKEDATA */
-		case 6: req = 1 << 6; break;    /* POKEUSR */
-		case 7: req = 1 << 7; break;    /* CONT */
-		case 8: req = 1 << 8; break;    /* KILL */
-		case 9: req = 1 << 9; break;    /* SINGLESTEP */
-		case 16: req = 1 << 10; break;  /* ATTACH */
-		case 17: req = 1 << 11; break;  /* DETACH */
-		case 24: req = 1 << 12; break;  /* SYSCALL */
-		case 0x4200: req = 1 << 13; break; /* SETOPTIONS */
-		case 0x4201: req = 1 << 14; break; /* GETEVENTMSG */
-		case 0x4202: req = 1 << 15; break; /* GETSIGINFO */
-		default: req = 0; break;
-		}
+		__u16 req = ptrace_req_to_scap(a0);
 		push_u16(&ev, req);
 		push_u64(&ev, (__u64)(__s64)(int)a1);
 		break;

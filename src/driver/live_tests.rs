@@ -552,3 +552,98 @@ fn aya_backend_counts_drops_per_category() {
         drops_are_counted_per_category(EngineKind::Aya);
     }
 }
+
+/// Rule-relevant conversions: ptrace requests, fcntl commands, memfd, finit_module, prctl,
+/// dup2, pipe2 and a failed execve, as the libs 0.25.4 helpers encode them.
+fn zoo_process(kind: EngineKind) {
+    let py = r#"
+import ctypes, os, fcntl
+libc = ctypes.CDLL(None, use_errno=True)
+pid = os.fork()
+if pid == 0:
+    libc.ptrace(0, 0, 0, 0)
+    os._exit(0)
+os.waitpid(pid, 0)
+libc.syscall(313, -1, b"", 0)
+fd = os.memfd_create("frs-zoo", 0)
+fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10)
+r, w = os.pipe2(os.O_CLOEXEC)
+os.dup2(r, 42)
+libc.prctl(15, b"frs-zoo-name", 0, 0, 0)
+try:
+    os.execv("/nonexistent/frs", ["frs", "-x"])
+except OSError:
+    pass
+"#;
+    let script = format!("/usr/bin/python3 -c '{py}'");
+    let evs = capture_tree(kind, &script);
+    let find =
+        |code: u16, pred: &dyn Fn(&Ev) -> bool| evs.iter().find(|e| e.code == code && pred(e));
+    // PTRACE_TRACEME -> PPM_PTRACE_TRACEME (1), DYN addr/data with index 0
+    let pt = find(169, &|_| true).unwrap_or_else(|| panic!("{kind:?}: ptrace exit"));
+    assert_eq!(pt.params[3], 1u16.to_le_bytes(), "{kind:?}: ptrace request");
+    assert_eq!(
+        (pt.params[1].len(), pt.params[1][0]),
+        (9, 0),
+        "{kind:?}: ptrace addr DYN"
+    );
+    let fm = find(413, &|_| true).unwrap_or_else(|| panic!("{kind:?}: finit_module exit"));
+    // finit_module(-1, "", 0) fails (EBADF, or ENOSYS on a kernel without modules)
+    assert!(
+        i64p(&fm.params[0]) < 0 && i64p(&fm.params[1]) == -1,
+        "{kind:?}: finit_module"
+    );
+    assert!(
+        find(405, &|e| e.params[1] == b"frs-zoo\0").is_some(),
+        "{kind:?}: memfd_create"
+    );
+    // F_DUPFD_CLOEXEC -> PPM_FCNTL_F_DUPFD_CLOEXEC (26)
+    assert!(
+        find(151, &|e| e.params[2] == [26]).is_some(),
+        "{kind:?}: fcntl cmd"
+    );
+    // pipe2(O_CLOEXEC) -> PPM_O_CLOEXEC
+    assert!(
+        find(393, &|e| i64p(&e.params[0]) == 0
+            && e.params[4] == (1u32 << 12).to_le_bytes())
+        .is_some(),
+        "{kind:?}: pipe2"
+    );
+    assert!(
+        find(363, &|e| i64p(&e.params[0]) == 42
+            && i64p(&e.params[2]) == 42)
+        .is_some(),
+        "{kind:?}: dup2"
+    );
+    assert!(
+        find(401, &|e| e.params[1] == 15u32.to_le_bytes()
+            && e.params[2] == b"frs-zoo-name\0")
+        .is_some(),
+        "{kind:?}: prctl PR_SET_NAME"
+    );
+    // a failed execve carries its filename and argv from the syscall arguments
+    let fx = find(293, &|e| {
+        i64p(&e.params[0]) == -2 && e.params[30] == b"/nonexistent/frs\0"
+    })
+    .unwrap_or_else(|| panic!("{kind:?}: failed execve"));
+    assert_eq!(
+        (fx.params[1].as_slice(), fx.params[2].as_slice()),
+        (&b"frs\0"[..], &b"-x\0"[..])
+    );
+}
+
+#[cfg(feature = "libbpf")]
+#[test]
+fn libbpf_backend_encodes_process_events_like_libs() {
+    if bpf_available("libbpf_backend_encodes_process_events_like_libs") {
+        zoo_process(EngineKind::ModernEbpf);
+    }
+}
+
+#[cfg(feature = "aya")]
+#[test]
+fn aya_backend_encodes_process_events_like_libs() {
+    if bpf_available("aya_backend_encodes_process_events_like_libs") {
+        zoo_process(EngineKind::Aya);
+    }
+}
