@@ -1041,15 +1041,35 @@ static __noinline void push_file_path(struct ev *ev, struct file *file) {
 	ev_len(ev, (__u16)(off + 1));
 }
 
-/* cgroups: "subsys=path\0" for every subsystem of the task's css_set. */
+/* cgroups: "subsys=path\0" for the subsystems libs report (cpuset, cpu, cpuacct, io,
+ * memory), their ids resolved against the running kernel. */
 static __noinline void push_cgroups(struct ev *ev, struct task_struct *task) {
 	struct css_set *cset = BPF_CORE_READ(task, cgroups);
 	__u64 *names = (__u64 *)&ev->buf[HALF + 16384];
 	__u32 total = 0;
+	int ids[5] = {
+	        bpf_core_enum_value_exists(enum cgroup_subsys_id, cpuset_cgrp_id)
+	                ? bpf_core_enum_value(enum cgroup_subsys_id, cpuset_cgrp_id)
+	                : -1,
+	        bpf_core_enum_value_exists(enum cgroup_subsys_id, cpu_cgrp_id)
+	                ? bpf_core_enum_value(enum cgroup_subsys_id, cpu_cgrp_id)
+	                : -1,
+	        bpf_core_enum_value_exists(enum cgroup_subsys_id, cpuacct_cgrp_id)
+	                ? bpf_core_enum_value(enum cgroup_subsys_id, cpuacct_cgrp_id)
+	                : -1,
+	        bpf_core_enum_value_exists(enum cgroup_subsys_id, io_cgrp_id)
+	                ? bpf_core_enum_value(enum cgroup_subsys_id, io_cgrp_id)
+	                : -1,
+	        bpf_core_enum_value_exists(enum cgroup_subsys_id, memory_cgrp_id)
+	                ? bpf_core_enum_value(enum cgroup_subsys_id, memory_cgrp_id)
+	                : -1,
+	};
 #pragma unroll
-	for(int i = 0; i < 14; i++) {
+	for(int i = 0; i < 5; i++) {
 		struct cgroup_subsys_state *css = NULL;
-		bpf_probe_read_kernel(&css, sizeof(css), &cset->subsys[i]);
+		if(ids[i] >= 0) {
+			bpf_probe_read_kernel(&css, sizeof(css), &cset->subsys[ids[i] & 15]);
+		}
 		const char *name = NULL;
 		if(css) {
 			name = BPF_CORE_READ(css, ss, name);

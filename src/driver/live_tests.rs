@@ -117,6 +117,45 @@ fn check_cat_events(kind: EngineKind) {
         u32::from_le_bytes(ex.params[26][..].try_into().unwrap()),
         nix::unistd::geteuid().as_raw()
     );
+    // cgroups: one "subsys=path" entry per subsystem, the path /proc/PID/cgroup shows for
+    // the hierarchy holding that controller (cat runs in the test's cgroups)
+    let cg = std::fs::read_to_string("/proc/self/cgroup").unwrap();
+    let entries: Vec<String> = ex.params[14]
+        .split(|b| *b == 0)
+        .filter(|e| !e.is_empty())
+        .map(|e| String::from_utf8_lossy(e).into_owned())
+        .collect();
+    assert!(!entries.is_empty(), "{kind:?}: no cgroups");
+    for e in &entries {
+        let (name, path) = e
+            .split_once('=')
+            .unwrap_or_else(|| panic!("{kind:?}: cgroup entry {e}"));
+        let expected = cg.lines().find_map(|l| {
+            let mut f = l.splitn(3, ':');
+            let (_, ctl, p) = (f.next()?, f.next()?, f.next()?);
+            let v2 = ctl.is_empty() && cg.lines().count() == 1;
+            (v2 || ctl.split(',').any(|c| c == name)).then_some(p)
+        });
+        if let Some(expected) = expected {
+            assert_eq!(path, expected, "{kind:?}: cgroup entry {e} ({entries:?})");
+        }
+    }
+    // libs report exactly these subsystems, in this order, when the kernel has them
+    let names: Vec<&str> = entries
+        .iter()
+        .filter_map(|e| e.split_once('='))
+        .map(|(n, _)| n)
+        .collect();
+    let known = std::fs::read_to_string("/proc/cgroups").unwrap();
+    let want: Vec<&str> = ["cpuset", "cpu", "cpuacct", "io", "memory"]
+        .into_iter()
+        .filter(|n| {
+            known.lines().any(|l| {
+                l.split_whitespace().next() == Some(*n) || (*n == "io" && l.starts_with("blkio"))
+            })
+        })
+        .collect();
+    assert_eq!(names, want, "{kind:?}: cgroup subsystems");
     // openat enter + exit of /etc/hostname (PPME_SYSCALL_OPENAT_2_E/X)
     assert!(
         evs.iter()
