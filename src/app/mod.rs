@@ -57,6 +57,9 @@ pub fn main() -> ExitCode {
         .skip(1)
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
+    if args.first().is_some_and(|a| a == "inspect") {
+        return crate::pipeline::inspect::main(&args[1..]);
+    }
     loop {
         match run(&args, false) {
             Ok(Outcome::Exit) => return ExitCode::SUCCESS,
@@ -148,6 +151,7 @@ struct App {
     rules_files: Vec<String>,
     rules_folders: Vec<String>,
     rules_in_load_order: Vec<String>,
+    ruleset: Option<crate::engine::Ruleset>,
     outputs: Option<Outputs>,
     emitter: Option<Emitter>,
     stats: Arc<Mutex<Stats>>,
@@ -188,6 +192,7 @@ pub fn run(args: &[String], force_dry_run: bool) -> Result<Outcome, AppError> {
         rules_files: Vec::new(),
         rules_folders: Vec::new(),
         rules_in_load_order: Vec::new(),
+        ruleset: None,
         outputs: None,
         emitter: None,
         stats: Arc::new(Mutex::new(Stats::default())),
@@ -580,6 +585,7 @@ impl App {
         self.rules_folders = folders;
         let loaded = rules_glue::load(&contents, self.cfg(), &self.plugins, &self.opts, &self.log)?;
         self.rules_in_load_order = loaded.rule_names;
+        self.ruleset = loaded.ruleset;
         if let Some(described) = loaded.described {
             print!("{described}");
             return Ok(Flow::Exit);
@@ -967,8 +973,10 @@ impl App {
                     log: self.log.clone(),
                     metrics_ready: Arc::clone(&self.metrics_ready),
                     duration_s: self.opts.duration_to_tot,
+                    ruleset: self.ruleset.take(),
+                    hostname: self.hostname.clone(),
                 };
-                rules_glue::process_events(self.cfg(), &ctx)?;
+                rules_glue::process_events(self.cfg(), ctx)?;
                 self.after_loop();
                 Ok(Flow::Proceed)
             }
