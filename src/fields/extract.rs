@@ -1056,6 +1056,30 @@ impl<'a, 'e> Extractor<'a, 'e> {
                     _ => Value::Ip(if client_side { f.sock.sip } else { f.sock.dip }),
                 }
             }
+            // Filter-only fields matched against both endpoints (`compare_ip`, `compare_net`,
+            // `compare_port`): both values are extracted and the engine compares `!=` against
+            // all of them.
+            "fd.ip" | "fd.net" | "fd.port" | "fd.proto" => {
+                let Some(f) = f else {
+                    return false;
+                };
+                let port = matches!(name, "fd.port" | "fd.proto");
+                match f.ty {
+                    FdType::Ipv4Sock | FdType::Ipv6Sock if port => {
+                        out.push(u(u64::from(f.sock.sport)));
+                        u(u64::from(f.sock.dport))
+                    }
+                    FdType::Ipv4Sock | FdType::Ipv6Sock => {
+                        out.push(Value::Ip(f.sock.sip));
+                        Value::Ip(f.sock.dip)
+                    }
+                    FdType::Ipv4ServSock | FdType::Ipv6ServSock if port => {
+                        u(u64::from(f.sock.sport))
+                    }
+                    FdType::Ipv4ServSock | FdType::Ipv6ServSock => Value::Ip(f.sock.sip),
+                    _ => return false,
+                }
+            }
             "fd.cport" => {
                 let Some(f) = f.filter(|f| !f.is_role_none() && f.ty.is_ip_socket()) else {
                     return false;
