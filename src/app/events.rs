@@ -1,79 +1,26 @@
-//! The event loop (`process_events`) over a capture file (`engine.kind=replay`): read, convert
-//! old event versions, parse into the state, match the ruleset, emit the matches. It stops at
-//! the end of the file, on SIGINT/SIGTERM, on a validated reload, after `-M` seconds of event
-//! time, or when the drop manager's `exit` action fires.
+//! The event loop (`process_events`) over a capture file (`engine.kind=replay`): the
+//! [`pipeline::Worker`](crate::pipeline::Worker) does state, rules and alerts; this loop adds
+//! what belongs to the application: it stops at the end of the file, on SIGINT/SIGTERM, on a
+//! validated reload, after `-M` seconds of event time, or when the drop manager's `exit` action
+//! fires, and it reopens outputs on SIGUSR1.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::Ordering;
 
 use super::AppError;
 use super::drops::{CaptureStats, DropManager, DropVerdict};
 use super::rules_glue::LoopContext;
-use crate::capture::{CaptureReader, Converter, Outcome, ReadItem};
-use crate::config::{Config, Priority, RuleMatching};
-use crate::engine::format::Token;
-use crate::engine::{Matching, Ruleset, Scratch};
-use crate::event::Event;
-use crate::fields::Extract;
-use crate::fields::extract::{Extractor, render_json};
-use crate::output::Alert;
-use crate::state::State;
+use crate::config::{Config, RuleMatching};
+use crate::driver::replay::{ReplayDriver, ReplayItem};
+use crate::engine::{Matching, Ruleset};
+use crate::pipeline::{Settings, Worker};
 
 const ONE_SECOND_NS: u64 = 1_000_000_000;
 
-/// `rules::Priority` (engine side) to the config/output priority.
-fn priority(p: crate::rules::Priority) -> Priority {
-    let i = crate::rules::Priority::ALL
-        .iter()
-        .position(|x| *x == p)
-        .unwrap_or(7);
-    Priority::ALL[i]
-}
-
-/// Builds the alert of `rule` for the current event: the rendered output (`*` semantics,
-/// missing values as `<NA>`) and the typed values of its fields (transformed fields are left
-/// out, as Falco's JSON formatter does).
-fn alert<E: Extract>(
-    rule: &crate::engine::Rule,
-    ex: &mut E,
-    scratch: &mut Scratch,
-    ts: u64,
-) -> Alert {
-    let mut format = rule.format.clone();
-    format.require_all_values = false;
-    let message = format.render(ex, scratch).unwrap_or_default();
-    let mut output_fields = BTreeMap::new();
-    for t in &format.tokens {
-        let Token::Field { text, operand, .. } = t else {
-            continue;
-        };
-        if !operand.transformers.is_empty() {
-            continue;
-        }
-        let mut vals = Vec::new();
-        let value = if ex.extract(&operand.field, &mut vals) {
-            render_json(operand.info, operand.field.arg.as_ref(), &vals, ts)
-        } else {
-            serde_json::Value::Null
-        };
-        output_fields.insert(text.clone(), value);
-    }
-    Alert {
-        time_ns: ts,
-        priority: priority(rule.priority),
-        rule: rule.name.clone(),
-        source: rule.source.clone(),
-        tags: rule.tags.clone(),
-        message,
-        output_fields,
-    }
-}
-
 /// Replays `engine.replay.capture_file`.
-pub fn run_replay(cfg: &Config, ruleset: &Ruleset, ctx: &LoopContext) -> Result<(), AppError> {
+pub fn run_replay(cfg: &Config, ruleset: Ruleset, ctx: &LoopContext) -> Result<(), AppError> {
     let path = &cfg.engine.replay_capture_file;
-    let mut reader = CaptureReader::open(Path::new(path)).map_err(|e| {
+    let mut driver = ReplayDriver::open(Path::new(path)).map_err(|e| {
         AppError::Fatal(format!(
             "An error occurred while opening the capture file {path}: {e}"
         ))
@@ -83,21 +30,23 @@ pub fn run_replay(cfg: &Config, ruleset: &Ruleset, ctx: &LoopContext) -> Result<
         .info(&format!("Replaying events from the capture file: {path}"));
     ctx.metrics_ready.store(true, Ordering::SeqCst);
 
-    let mut state = State::new(usize::try_from(cfg.thread_table_size).unwrap_or(usize::MAX));
-    state.users.use_host_db = false;
-    let mut conv = Converter::new();
-    let mut scratch = Scratch::new();
-    let mut matched = Vec::new();
-    let mode = match cfg.rule_matching {
-        RuleMatching::First => Matching::First,
-        RuleMatching::All => Matching::All,
+    let settings = Settings {
+        matching: match cfg.rule_matching {
+            RuleMatching::First => Matching::First,
+            RuleMatching::All => Matching::All,
+        },
+        thread_table_size: usize::try_from(cfg.thread_table_size).unwrap_or(usize::MAX),
+        hostname: ctx.hostname.clone(),
     };
+    let mut worker = Worker::new(ruleset, settings);
+    worker.reset(driver.metadata());
     let mut drops = DropManager::new(
         &cfg.syscall_event_drops,
         CaptureStats::default(),
         false,
         crate::output::now_ns(),
     );
+    let mut emit = |a: crate::output::Alert| ctx.emitter.alert(&a);
     let mut first_ts = 0u64;
     let mut result = Ok(());
     loop {
@@ -113,30 +62,20 @@ pub fn run_replay(cfg: &Config, ruleset: &Ruleset, ctx: &LoopContext) -> Result<
             ctx.log.info("SIGUSR1 received, reopening outputs...");
             ctx.emitter.reopen();
         }
-        let item = match reader.next() {
-            Ok(Some(item)) => item,
+        let rev = match driver.next() {
+            Ok(Some(ReplayItem::Event(rev))) => rev,
+            Ok(Some(ReplayItem::NewSection)) => {
+                let meta = driver.metadata().clone();
+                worker.reset(&meta);
+                continue;
+            }
             Ok(None) => break,
             Err(e) => {
                 result = Err(AppError::Fatal(e.to_string()));
                 break;
             }
         };
-        let ReadItem::Event(meta) = item else {
-            continue;
-        };
-        let record: Vec<u8> = match conv.convert(reader.record(), meta.offset) {
-            Ok(Outcome::Drop) => continue,
-            Ok(Outcome::Pass) => reader.record().to_vec(),
-            Ok(Outcome::Converted) => conv.output().to_vec(),
-            Err(e) => {
-                result = Err(AppError::Fatal(e.to_string()));
-                break;
-            }
-        };
-        let Ok(ev) = Event::decode(&record) else {
-            continue;
-        };
-        let ts = ev.ts();
+        let ts = rev.event.ts();
         if first_ts == 0 {
             first_ts = ts;
         } else if ctx.duration_s > 0
@@ -144,8 +83,7 @@ pub fn run_replay(cfg: &Config, ruleset: &Ruleset, ctx: &LoopContext) -> Result<
         {
             break;
         }
-        let mut ectx = state.process(&ev);
-        ectx.cpu = meta.cpuid;
+        worker.process(&rev, &mut emit);
         match drops.process_event(ts, CaptureStats::default, &ctx.log) {
             DropVerdict::Continue => {}
             DropVerdict::Alert(msg) => ctx.emitter.internal(&msg),
@@ -156,21 +94,6 @@ pub fn run_replay(cfg: &Config, ruleset: &Ruleset, ctx: &LoopContext) -> Result<
                 result = Err(AppError::Fatal("Drop manager internal error".into()));
                 break;
             }
-        }
-        if meta.flags & 1 != 0 {
-            continue; // parsed for state, never evaluated
-        }
-        let mut ex = Extractor {
-            state: &state,
-            ev: &ev,
-            ctx: &ectx,
-            hostname: &ctx.hostname,
-        };
-        matched.clear();
-        ruleset.matches(&mut ex, &mut scratch, mode, &mut matched);
-        for &i in &matched {
-            let a = alert(&ruleset.rules[i], &mut ex, &mut scratch, ts);
-            ctx.emitter.alert(&a);
         }
     }
     eprint!("{}", drops.format_stats());

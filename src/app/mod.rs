@@ -976,7 +976,7 @@ impl App {
                 let ctx = self.loop_context(emitter);
                 let ruleset = self
                     .ruleset
-                    .as_ref()
+                    .take()
                     .ok_or_else(|| AppError::Fatal("no ruleset loaded".into()))?;
                 events::run_replay(self.cfg(), ruleset, &ctx)?;
                 Ok(Flow::Proceed)
