@@ -615,6 +615,11 @@ impl RulesLoader {
 
     /// `-L` JSON (`describe_rule(nullptr)`), one line.
     pub fn describe_rules_json(&self) -> String {
+        format!("{}\n", self.describe_rules_value())
+    }
+
+    /// The `-L` JSON value (also `falco_describe_results` of `-V -L` with `json_output`).
+    pub fn describe_rules_value(&self) -> Value {
         let event_scs = event_sc_table();
         let rules: Vec<Value> = self
             .rule_names()
@@ -646,7 +651,7 @@ impl RulesLoader {
             "required_plugin_versions": reqs,
             "rules": rules,
         });
-        format!("{}\n", sorted(v))
+        sorted(v)
     }
 
     /// `-l RULE` JSON; the error is Falco's `Rule "X" is not loaded`.
