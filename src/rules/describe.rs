@@ -656,13 +656,18 @@ impl RulesLoader {
 
     /// `-l RULE` JSON; the error is Falco's `Rule "X" is not loaded`.
     pub fn describe_rule_json(&self, name: &str) -> Result<String, String> {
+        self.describe_rule_value(name).map(|v| format!("{v}\n"))
+    }
+
+    /// The `-l RULE` JSON value (`{"rules":[...]}`).
+    pub fn describe_rule_value(&self, name: &str) -> Result<Value, String> {
         let known = self
             .collector
             .rules
             .get(name)
             .is_some_and(|r| !r.unknown_source);
         match self.rule_json(name, &event_sc_table()).filter(|_| known) {
-            Some(r) => Ok(format!("{}\n", sorted(json!({ "rules": [r] })))),
+            Some(r) => Ok(sorted(json!({ "rules": [r] }))),
             None => Err(format!("Rule \"{name}\" is not loaded")),
         }
     }
