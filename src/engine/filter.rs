@@ -256,6 +256,13 @@ fn relife<'a, 'b>(mut v: Vec<Value<'a>>) -> Vec<Value<'b>> {
 
 const NO_TRANSFORMER_FIELDS: [&str; 4] = ["fd.ip", "fd.net", "fd.port", "fd.proto"];
 
+/// The catalog flags of a field, when it comes from the catalog (tests use other tables).
+fn catalog_flags(info: &'static FieldInfo) -> Option<crate::fields::registry::FieldFlags> {
+    crate::fields::lookup(info.name)
+        .filter(|f| std::ptr::eq(*f, info))
+        .map(crate::fields::registry::flags)
+}
+
 fn is_ancestor_field(name: &str) -> bool {
     matches!(
         name,
@@ -429,14 +436,16 @@ fn compile_operand(e: &Expr, lookup: Lookup) -> CResult<Operand> {
                     *pos,
                 );
             };
-            if NO_TRANSFORMER_FIELDS.contains(&inner.info.name)
-                || inner.info.name.starts_with("proc.a") && is_ancestor_field(inner.info.name)
-            {
+            let no_transformer = match catalog_flags(inner.info) {
+                Some(f) => f.no_transformer(),
+                None => {
+                    NO_TRANSFORMER_FIELDS.contains(&inner.info.name)
+                        || is_ancestor_field(inner.info.name)
+                }
+            };
+            if no_transformer {
                 return cerr(
-                    format!(
-                        "filter error: field '{}' does not support transformers",
-                        inner.info.name
-                    ),
+                    format!("field '{}' does not support transformers", inner.info.name),
                     *pos,
                 );
             }
@@ -451,7 +460,9 @@ fn compile_operand(e: &Expr, lookup: Lookup) -> CResult<Operand> {
             if !ok {
                 return cerr(
                     format!(
-                        "filter error: can't apply transformer '{name}' to field '{}'",
+                        "can't add field transformer: type '{}' is not supported by '{name}' transformer applied on {}field '{}'",
+                        inner.ftype.name(),
+                        if inner.is_list { "list " } else { "" },
                         inner.info.name
                     ),
                     *pos,
@@ -852,11 +863,41 @@ fn compile_binary(
                     pos,
                 );
             }
-            if r.ftype != left.ftype || r.is_list != left.is_list {
+            let no_rhs = |o: &Operand| match catalog_flags(o.info) {
+                Some(f) => f.no_rhs(),
+                None => {
+                    is_ancestor_field(o.info.name) || NO_TRANSFORMER_FIELDS.contains(&o.info.name)
+                }
+            };
+            if no_rhs(&left) {
                 return cerr(
                     format!(
-                        "field '{}' has type '{:?}' while the right-hand side field '{}' has incompatible type '{:?}'",
-                        left.info.name, left.ftype, r.info.name, r.ftype
+                        "field '{}' doesn't support right-hand side fields",
+                        left.info.name
+                    ),
+                    pos,
+                );
+            }
+            if no_rhs(&r) {
+                return cerr(
+                    format!(
+                        "field '{}' can't be used as a right-hand side field",
+                        r.info.name
+                    ),
+                    pos,
+                );
+            }
+            if r.ftype != left.ftype || r.is_list != left.is_list {
+                let list = |l: bool| if l { " (list)" } else { "" };
+                return cerr(
+                    format!(
+                        "field '{}' has type '{}{}' while the right-hand side field '{}' has incompatible type '{}{}'",
+                        left.info.name,
+                        left.ftype.name(),
+                        list(left.is_list),
+                        r.info.name,
+                        r.ftype.name(),
+                        list(r.is_list)
                     ),
                     pos,
                 );

@@ -490,3 +490,32 @@ fn output_formats() {
         "unknown filter: unexpected token after '"
     );
 }
+
+fn catalog_err(cond: &str) -> String {
+    let ast = parse(cond).unwrap();
+    compile(&ast, crate::fields::lookup, &mut Vec::new())
+        .expect_err(cond)
+        .msg
+}
+
+#[test]
+fn catalog_flags_and_rhs_fields() {
+    assert_eq!(
+        catalog_err("tolower(fd.ip) = x"),
+        "field 'fd.ip' does not support transformers"
+    );
+    assert_eq!(
+        catalog_err("toupper(fd.num) = 1"),
+        "can't add field transformer: type 'INT64' is not supported by 'toupper' transformer applied on field 'fd.num'"
+    );
+    assert_eq!(
+        catalog_err("fd.ip = val(fd.sip)"),
+        "field 'fd.ip' doesn't support right-hand side fields"
+    );
+    assert_eq!(
+        catalog_err("proc.name = val(fd.num)"),
+        "field 'proc.name' has type 'CHARBUF' while the right-hand side field 'fd.num' has incompatible type 'INT64'"
+    );
+    let ast = parse("proc.name = val(proc.pname) and len(proc.name) > 2").unwrap();
+    assert!(compile(&ast, crate::fields::lookup, &mut Vec::new()).is_ok());
+}
