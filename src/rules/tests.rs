@@ -1149,3 +1149,51 @@ fn adversarial_nesting_is_an_error_not_a_crash() {
     let (_, res) = load_str(&deep_cond);
     assert_eq!(res.errors[0].msg, "exceeded max depth limit of 1000");
 }
+
+#[test]
+fn deprecated_fields_and_unsafe_na() {
+    let rules = "- rule: r\n  condition: evt.type = open and evt.latency > 0 and evt.dir = < and evt.dir = >\n  desc: d\n  output: \"%evt.dir\"\n  priority: INFO\n";
+    let mut loader = RulesLoader::new(LoadOptions::default());
+    let r = loader.load_file("r.yaml", rules);
+    assert!(r.successful(), "{}", r.verbose_text());
+    let got: Vec<(&str, Option<&str>, &str)> = r
+        .warnings
+        .iter()
+        .map(|w| (w.code.code(), w.deprecated_field, w.msg.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                "LOAD_DEPRECATED_ITEM",
+                Some("evt.dir"),
+                "usage of deprecated field 'evt.dir' has been detected in the rule output"
+            ),
+            (
+                "LOAD_DEPRECATED_ITEM",
+                Some("evt.dir"),
+                "due to the drop of enter events, 'evt.dir = <' always evaluates to true, and 'evt.dir = >' always evaluates to false. The rule expression can be simplified by removing the condition on 'evt.dir'"
+            ),
+            (
+                "LOAD_DEPRECATED_ITEM",
+                Some("evt.latency"),
+                "field is not available due to the drop of enter events."
+            ),
+        ]
+    );
+    assert!(r.summary_text().ends_with("[LOAD_DEPRECATED_ITEM (Used deprecated item: field 'evt.dir') LOAD_DEPRECATED_ITEM (Used deprecated item: field 'evt.dir') LOAD_DEPRECATED_ITEM (Used deprecated item: field 'evt.latency')]"));
+    assert_eq!(
+        r.to_json()["warnings"][2]["deprecated_field"],
+        "evt.latency"
+    );
+    let na =
+        format!("- rule: r\n  condition: ka.user.name = <NA> or jevt.value[/x] in (a, <NA>)\n{R}");
+    let (_, r) = load_str(&na);
+    assert_eq!(
+        r.warnings
+            .iter()
+            .filter(|w| w.code.code() == "LOAD_UNSAFE_NA_CHECK")
+            .count(),
+        1
+    );
+}
