@@ -256,6 +256,64 @@ fn relife<'a, 'b>(mut v: Vec<Value<'a>>) -> Vec<Value<'b>> {
 
 const NO_TRANSFORMER_FIELDS: [&str; 4] = ["fd.ip", "fd.net", "fd.port", "fd.proto"];
 
+/// libsinsp's `find_longest_matching_evt_param`: the longest parameter name (first found in
+/// event-table order) that prefixes `name`.
+pub(crate) fn longest_evt_param(name: &str) -> Option<&'static crate::event::table::ParamInfo> {
+    let mut best: Option<&'static crate::event::table::ParamInfo> = None;
+    for ev in crate::event::table::all() {
+        for p in ev.params {
+            if p.name.len() <= name.len()
+                && p.name.len() > best.map_or(0, |b| b.name.len())
+                && name.starts_with(p.name)
+            {
+                best = Some(p);
+            }
+        }
+    }
+    best
+}
+
+/// The field type `evt.rawarg.NAME` takes from its parameter.
+fn param_field_type(t: crate::event::table::ParamType) -> FieldType {
+    use crate::event::table::ParamType as P;
+    match t {
+        P::Int8 => FieldType::Int8,
+        P::Int16 => FieldType::Int16,
+        P::Int32 => FieldType::Int32,
+        P::Int64 => FieldType::Int64,
+        P::Uint8 => FieldType::Uint8,
+        P::Uint16 => FieldType::Uint16,
+        P::Uint32 | P::Uid | P::Gid => FieldType::Uint32,
+        P::Uint64 => FieldType::Uint64,
+        P::Charbuf => FieldType::Charbuf,
+        P::Errno => FieldType::Errno,
+        P::Fd | P::Fd32 => FieldType::Fd,
+        P::Pid | P::Pid32 => FieldType::Pid,
+        P::Fspath => FieldType::Fspath,
+        P::FsRelPath => FieldType::Fsrelpath,
+        P::SyscallId => FieldType::SyscallId,
+        P::Sigtype => FieldType::Sigtype,
+        P::Reltime => FieldType::RelTime,
+        P::Abstime => FieldType::AbsTime,
+        P::Port => FieldType::Port,
+        P::L4Proto => FieldType::L4Proto,
+        P::SockFamily => FieldType::SockFamily,
+        P::Bool => FieldType::Bool,
+        P::Ipv4Addr => FieldType::Ipv4Addr,
+        P::Ipv4Net => FieldType::Ipv4Net,
+        P::Ipv6Addr => FieldType::Ipv6Addr,
+        P::Ipv6Net => FieldType::Ipv6Net,
+        P::IpAddr => FieldType::IpAddr,
+        P::IpNet => FieldType::IpNet,
+        P::Flags8 | P::EnumFlags8 => FieldType::Flags8,
+        P::Flags16 | P::EnumFlags16 => FieldType::Flags16,
+        P::Flags32 | P::EnumFlags32 => FieldType::Flags32,
+        P::Mode => FieldType::Mode,
+        P::Double => FieldType::Double,
+        _ => FieldType::Bytebuf,
+    }
+}
+
 /// The catalog flags of a field, when it comes from the catalog (tests use other tables).
 fn catalog_flags(info: &'static FieldInfo) -> Option<crate::fields::registry::FieldFlags> {
     crate::fields::lookup(info.name)
@@ -325,6 +383,7 @@ pub fn resolve_field(
         Some(a) => format!("{name}[{a}]"),
         None => name.to_string(),
     };
+    let bracket = arg.is_some();
     let (info, arg) = match lookup(name) {
         Some(info) => (info, arg.map(str::to_string)),
         None => {
@@ -347,6 +406,38 @@ pub fn resolve_field(
         }
     };
     let bad = || format!("filter error: can't parse field expression '{full}'");
+    if matches!(info.name, "evt.arg" | "evt.rawarg") {
+        return match arg {
+            Some(a) if bracket => {
+                if info.name == "evt.rawarg" {
+                    return Err("evt.arg fields must be expressed explicitly".into());
+                }
+                let i = a
+                    .trim()
+                    .parse::<i32>()
+                    .map_err(|_| format!("{a} is not a valid number"))?;
+                Ok((
+                    FieldRef {
+                        info: info.name,
+                        arg: Some(FieldArg::Index(i64::from(i))),
+                    },
+                    info,
+                ))
+            }
+            Some(a) => match longest_evt_param(&a) {
+                Some(p) if p.name == a => Ok((
+                    FieldRef {
+                        info: info.name,
+                        arg: Some(FieldArg::Key(a)),
+                    },
+                    info,
+                )),
+                Some(_) => Err(bad()),
+                None => Err(format!("unknown event argument {a}")),
+            },
+            None => Err(bad()),
+        };
+    }
     let arg = match (info.arg, arg) {
         (ArgKind::None, Some(_)) => return Err(bad()),
         (ArgKind::Required, None) => {
@@ -394,11 +485,18 @@ fn compile_operand(e: &Expr, lookup: Lookup) -> CResult<Operand> {
         Expr::Field { name, arg, pos } => {
             let (field, info) = resolve_field(name, arg.as_deref(), lookup)
                 .map_err(|m| CompileError { msg: m, pos: *pos })?;
+            // `evt.rawarg.NAME` is typed by its parameter
+            let ftype = match (&field.arg, info.name) {
+                (Some(FieldArg::Key(k)), "evt.rawarg") => {
+                    longest_evt_param(k).map_or(info.ftype, |p| param_field_type(p.ptype))
+                }
+                _ => info.ftype,
+            };
             Ok(Operand {
                 field,
                 info,
                 transformers: Vec::new(),
-                ftype: info.ftype,
+                ftype,
                 is_list: info.is_list,
             })
         }

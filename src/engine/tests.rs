@@ -519,3 +519,26 @@ fn catalog_flags_and_rhs_fields() {
     let ast = parse("proc.name = val(proc.pname) and len(proc.name) > 2").unwrap();
     assert!(compile(&ast, crate::fields::lookup, &mut Vec::new()).is_ok());
 }
+
+#[test]
+fn event_arguments_with_the_catalog() {
+    let ok =
+        |c: &str| compile(&parse(c).unwrap(), crate::fields::lookup, &mut Vec::new()).map(|_| ());
+    assert!(
+        ok("evt.rawarg.res < 0").is_ok(),
+        "typed by the `res` parameter"
+    );
+    assert_eq!(
+        catalog_err("evt.rawarg.res = abc"),
+        "abc is not a valid number"
+    );
+    assert_eq!(
+        catalog_err("evt.rawarg[0] = 1"),
+        "evt.arg fields must be expressed explicitly"
+    );
+    assert_eq!(
+        catalog_err("evt.arg.nosuchparam = x"),
+        "unknown event argument nosuchparam"
+    );
+    assert!(ok("evt.arg.flags contains O_TRUNC and evt.arg[1] = x").is_ok());
+}
