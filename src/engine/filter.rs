@@ -1202,7 +1202,7 @@ fn cmp_one(op: CmpOp, rhs: &Rhs, v: &Value<'_>) -> bool {
         },
         Rhs::List(items) => items.iter().any(|c| match c {
             Const::Ip(_) | Const::Net(_) => ip_matches(v, c),
-            Const::Bool(b) => matches!(v, Value::Bool(x) if x == b),
+            Const::Bool(b) => num_of(v).is_some_and(|(_, n)| n == i128::from(*b)),
             _ => false,
         }),
         Rhs::Substr(f) => as_bytes(v).is_some_and(|b| f.find(cstr_or_raw(v, b)).is_some()),
