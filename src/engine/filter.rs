@@ -1074,7 +1074,7 @@ fn validate_evt_types(values: &[String], pos: Pos) -> CResult<()> {
 
 // ---- evaluation --------------------------------------------------------------------------
 
-fn apply_transformers<'s>(ts: &[Transformer], v: Value<'s>) -> Option<Value<'s>> {
+pub(crate) fn apply_transformers<'s>(ts: &[Transformer], v: Value<'s>) -> Option<Value<'s>> {
     let mut v = v;
     for t in ts {
         v = match (t, v) {

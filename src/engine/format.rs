@@ -127,7 +127,15 @@ impl Format {
                 Token::Literal(s) => out.push_str(s),
                 Token::Field { operand, width, .. } => {
                     let mut vals = Vec::new();
-                    let text = if ex.extract(&operand.field, &mut vals) && !vals.is_empty() {
+                    let present = ex.extract(&operand.field, &mut vals) && !vals.is_empty();
+                    let vals: Option<Vec<Value<'_>>> = if present {
+                        vals.into_iter()
+                            .map(|v| super::filter::apply_transformers(&operand.transformers, v))
+                            .collect()
+                    } else {
+                        None
+                    };
+                    let text = if let Some(vals) = vals {
                         render_values(&vals, operand.is_list)
                     } else {
                         if self.require_all_values {
