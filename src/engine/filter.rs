@@ -315,7 +315,9 @@ fn param_field_type(t: crate::event::table::ParamType) -> FieldType {
 }
 
 /// The catalog flags of a field, when it comes from the catalog (tests use other tables).
-fn catalog_flags(info: &'static FieldInfo) -> Option<crate::fields::registry::FieldFlags> {
+pub(crate) fn catalog_flags(
+    info: &'static FieldInfo,
+) -> Option<crate::fields::registry::FieldFlags> {
     crate::fields::lookup(info.name)
         .filter(|f| std::ptr::eq(*f, info))
         .map(crate::fields::registry::flags)

@@ -136,7 +136,18 @@ impl Format {
                         None
                     };
                     let text = if let Some(vals) = vals {
-                        render_values(&vals, operand.is_list)
+                        if operand.transformers.is_empty()
+                            && super::filter::catalog_flags(operand.info).is_some()
+                        {
+                            let t = crate::fields::extract::render_text(
+                                operand.info,
+                                operand.field.arg.as_ref(),
+                                &vals,
+                            );
+                            String::from_utf8_lossy(&t).into_owned()
+                        } else {
+                            render_values(&vals, operand.is_list)
+                        }
                     } else {
                         if self.require_all_values {
                             return None;

@@ -542,3 +542,17 @@ fn event_arguments_with_the_catalog() {
     );
     assert!(ok("evt.arg.flags contains O_TRUNC and evt.arg[1] = x").is_ok());
 }
+
+#[test]
+fn output_with_catalog_rendering() {
+    use super::format::Format;
+    let f = Format::compile("*%proc.name fd=%fd.num %user.name", crate::fields::lookup).unwrap();
+    assert_eq!(
+        f.render(&mut bash(), &mut Scratch::new()).unwrap(),
+        "bash fd=3 <NA>"
+    );
+    assert_eq!(
+        f.fields().collect::<Vec<_>>(),
+        ["proc.name", "fd.num", "user.name"]
+    );
+}
