@@ -1181,13 +1181,13 @@ fn ip_matches(v: &Value<'_>, c: &Const) -> bool {
 }
 
 fn pmatch(prefixes: &[Vec<PrefixComponent>], v: &[u8]) -> bool {
-    let comps: Vec<&[u8]> = v.split(|&b| b == b'/').filter(|c| !c.is_empty()).collect();
     prefixes.iter().any(|p| {
-        p.len() <= comps.len()
-            && p.iter().zip(&comps).all(|(pc, c)| match pc {
-                PrefixComponent::Literal(l) => l.as_slice() == *c,
-                PrefixComponent::Glob(r) => r.is_match(c),
-            })
+        let mut comps = v.split(|&b| b == b'/').filter(|c| !c.is_empty());
+        p.iter().all(|pc| match (pc, comps.next()) {
+            (_, None) => false,
+            (PrefixComponent::Literal(l), Some(c)) => l.as_slice() == c,
+            (PrefixComponent::Glob(r), Some(c)) => r.is_match(c),
+        })
     })
 }
 
