@@ -147,6 +147,121 @@ pub struct Operand {
     /// The type after transformers.
     pub ftype: FieldType,
     pub is_list: bool,
+    /// `join(...)` / `concat(...)`: the value is computed from several arguments (then `field`
+    /// and `info` name the internal result field).
+    pub multi: Option<Box<Multi>>,
+}
+
+/// An argument of a multi-value transformer.
+#[derive(Debug, Clone)]
+pub enum MultiArg {
+    /// A quoted string or number.
+    Literal(Vec<u8>),
+    Field(Box<Operand>),
+    /// `(a, b, ...)`: the values of every element, as one list.
+    List(Vec<MultiArg>),
+}
+
+/// A multi-value transformer (libs 0.24+).
+#[derive(Debug, Clone)]
+pub enum Multi {
+    Join { sep: MultiArg, list: MultiArg },
+    Concat(Vec<MultiArg>),
+}
+
+/// The field a multi-value transformer result is presented as.
+static MULTI_RESULT: FieldInfo = FieldInfo {
+    name: "INTERNAL",
+    class: "",
+    ftype: FieldType::Charbuf,
+    arg: ArgKind::None,
+    arg_type: ArgType::Index,
+    is_list: false,
+    hidden: true,
+    desc: "NA",
+};
+
+impl MultiArg {
+    /// (type, is list) as libsinsp's `argument_types`.
+    fn arg_type(&self) -> (FieldType, bool) {
+        match self {
+            MultiArg::Literal(_) => (FieldType::Charbuf, false),
+            MultiArg::Field(o) => (o.ftype, o.is_list),
+            MultiArg::List(_) => (FieldType::Charbuf, true),
+        }
+    }
+
+    /// The argument's values as strings (owned), None when a field is missing.
+    fn values<E: Extract>(&self, ex: &mut E, out: &mut Vec<Vec<u8>>) -> bool {
+        match self {
+            MultiArg::Literal(v) => {
+                out.push(v.clone());
+                true
+            }
+            MultiArg::Field(o) => match operand_values(o, ex) {
+                Some(vals) => {
+                    out.extend(vals.iter().map(|v| cstr(&value_bytes(v)).to_vec()));
+                    true
+                }
+                None => false,
+            },
+            MultiArg::List(items) => items.iter().all(|i| i.values(ex, out)),
+        }
+    }
+}
+
+fn value_bytes(v: &Value<'_>) -> Vec<u8> {
+    match v {
+        Value::Str(s) | Value::Bytes(s) => s.to_vec(),
+        Value::Int(i) => i.to_string().into_bytes(),
+        Value::Uint(u) => u.to_string().into_bytes(),
+        Value::Bool(b) => b.to_string().into_bytes(),
+        Value::Double(d) => d.to_string().into_bytes(),
+        Value::Ip(ip) => ip.to_string().into_bytes(),
+        Value::Net(n) => n.to_string().into_bytes(),
+    }
+}
+
+impl Multi {
+    fn value<E: Extract>(&self, ex: &mut E) -> Option<Vec<u8>> {
+        let mut vals = Vec::new();
+        match self {
+            Multi::Join { sep, list } => {
+                if !sep.values(ex, &mut vals) {
+                    return None;
+                }
+                let sep = vals.first().cloned().unwrap_or_default();
+                vals.clear();
+                if !list.values(ex, &mut vals) {
+                    return None;
+                }
+                Some(vals.join(sep.as_slice()))
+            }
+            Multi::Concat(args) => {
+                let mut res = Vec::new();
+                for a in args {
+                    vals.clear();
+                    if !a.values(ex, &mut vals) {
+                        return None;
+                    }
+                    vals.iter().for_each(|v| res.extend_from_slice(v));
+                }
+                Some(res)
+            }
+        }
+    }
+}
+
+/// The values of an operand (before its transformers), owned; None when missing.
+pub(crate) fn operand_values<E: Extract>(o: &Operand, ex: &mut E) -> Option<Vec<Value<'static>>> {
+    if let Some(m) = &o.multi {
+        return m.value(ex).map(|v| vec![Value::Str(v.into())]);
+    }
+    let mut tmp = Vec::new();
+    if !ex.extract(&o.field, &mut tmp) || tmp.is_empty() {
+        return None;
+    }
+    Some(tmp.into_iter().map(to_owned_value).collect())
 }
 
 /// How the compared value type behaves.
@@ -478,6 +593,19 @@ fn transformer_from(name: &str) -> Option<Transformer> {
     })
 }
 
+fn multi_arg(e: &Expr, lookup: Lookup) -> CResult<MultiArg> {
+    match e {
+        Expr::Value(v, _) => Ok(MultiArg::Literal(v.as_bytes().to_vec())),
+        Expr::TransformerList(items, _) => Ok(MultiArg::List(
+            items
+                .iter()
+                .map(|i| multi_arg(i, lookup))
+                .collect::<CResult<_>>()?,
+        )),
+        other => Ok(MultiArg::Field(Box::new(compile_operand(other, lookup)?))),
+    }
+}
+
 pub(crate) fn compile_operand_pub(e: &Expr, lookup: Lookup) -> CResult<Operand> {
     compile_operand(e, lookup)
 }
@@ -500,6 +628,71 @@ fn compile_operand(e: &Expr, lookup: Lookup) -> CResult<Operand> {
                 transformers: Vec::new(),
                 ftype,
                 is_list: info.is_list,
+                multi: None,
+            })
+        }
+        Expr::Transformer {
+            name,
+            args,
+            arg,
+            pos,
+        } if name == "join" || name == "concat" => {
+            if arg.is_some() {
+                return cerr(
+                    format!("transformer '{name}' does not support field arguments"),
+                    *pos,
+                );
+            }
+            let margs: Vec<MultiArg> = args
+                .iter()
+                .map(|a| multi_arg(a, lookup))
+                .collect::<CResult<_>>()?;
+            let multi = if name == "join" {
+                if margs.len() != 2 {
+                    return cerr(
+                        "join() requires exactly 2 arguments: separator and list",
+                        *pos,
+                    );
+                }
+                if margs[0].arg_type().1 {
+                    return cerr(
+                        "join() first argument (separator) must be a single value, not a list",
+                        *pos,
+                    );
+                }
+                if !margs[1].arg_type().1 {
+                    return cerr("join() second argument must be a list", *pos);
+                }
+                let mut it = margs.into_iter();
+                let (Some(sep), Some(list)) = (it.next(), it.next()) else {
+                    return cerr(
+                        "join() requires exactly 2 arguments: separator and list",
+                        *pos,
+                    );
+                };
+                Multi::Join { sep, list }
+            } else {
+                if margs.len() < 2 {
+                    return cerr("concat() requires at least 2 arguments", *pos);
+                }
+                if margs
+                    .iter()
+                    .any(|a| a.arg_type() != (FieldType::Charbuf, false))
+                {
+                    return cerr("concat() arguments must be strings", *pos);
+                }
+                Multi::Concat(margs)
+            };
+            Ok(Operand {
+                field: FieldRef {
+                    info: MULTI_RESULT.name,
+                    arg: None,
+                },
+                info: &MULTI_RESULT,
+                transformers: Vec::new(),
+                ftype: FieldType::Charbuf,
+                is_list: false,
+                multi: Some(Box::new(multi)),
             })
         }
         Expr::Transformer {
@@ -1336,7 +1529,16 @@ impl Check {
     fn eval<E: Extract>(&self, ex: &mut E, scratch: &mut Scratch) -> bool {
         let buf = std::mem::take(&mut scratch.values);
         let mut vals: Vec<Value<'_>> = relife(buf);
-        let present = ex.extract(&self.left.field, &mut vals);
+        let present = match &self.left.multi {
+            None => ex.extract(&self.left.field, &mut vals),
+            Some(_) => match operand_values(&self.left, ex) {
+                Some(v) => {
+                    vals.extend(v);
+                    true
+                }
+                None => false,
+            },
+        };
         let mut result = false;
         if present && !vals.is_empty() {
             if !self.left.transformers.is_empty() {
@@ -1361,7 +1563,16 @@ impl Check {
                             let owned: Vec<Value<'static>> =
                                 vals.drain(..).map(to_owned_value).collect();
                             let mut rvals: Vec<Value<'_>> = relife(std::mem::take(&mut vals));
-                            let rp = ex.extract(&r.field, &mut rvals);
+                            let rp = match &r.multi {
+                                None => ex.extract(&r.field, &mut rvals),
+                                Some(_) => match operand_values(r, ex) {
+                                    Some(v) => {
+                                        rvals.extend(v);
+                                        true
+                                    }
+                                    None => false,
+                                },
+                            };
                             let r_ok = rp && !rvals.is_empty();
                             let res = if r_ok {
                                 let rt: Vec<Value<'_>> = rvals

@@ -127,7 +127,13 @@ impl Format {
                 Token::Literal(s) => out.push_str(s),
                 Token::Field { operand, width, .. } => {
                     let mut vals = Vec::new();
-                    let present = ex.extract(&operand.field, &mut vals) && !vals.is_empty();
+                    let present = match super::filter::operand_values(operand, ex) {
+                        Some(v) => {
+                            vals.extend(v);
+                            true
+                        }
+                        None => false,
+                    };
                     let vals: Option<Vec<Value<'_>>> = if present {
                         vals.into_iter()
                             .map(|v| super::filter::apply_transformers(&operand.transformers, v))

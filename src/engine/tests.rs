@@ -556,3 +556,44 @@ fn output_with_catalog_rendering() {
         ["proc.name", "fd.num", "user.name"]
     );
 }
+
+#[test]
+fn multi_value_transformers() {
+    let ev = &mut bash().s("proc.pname", "sshd");
+    assert!(eval(
+        r#"join("->", (proc.name, proc.pname)) = bash->sshd"#,
+        ev
+    ));
+    assert!(eval(
+        r#"concat(proc.name, "-", proc.pname) = bash-sshd"#,
+        ev
+    ));
+    assert!(eval(
+        r#"toupper(concat(proc.name, proc.pname)) = BASHSSHD"#,
+        ev
+    ));
+    assert!(eval(r#"len(join(",", (proc.name, proc.pname))) = 9"#, ev));
+    assert!(
+        !eval(r#"concat(proc.name, proc.env) = x"#, ev),
+        "a missing argument makes the check false"
+    );
+    assert_eq!(
+        compile_err(r#"join(",", proc.name) = x"#),
+        "join() second argument must be a list"
+    );
+    assert_eq!(
+        compile_err(r#"join((proc.name), (proc.name)) = x"#),
+        "join() first argument (separator) must be a single value, not a list"
+    );
+    assert_eq!(
+        compile_err(r#"concat(proc.name) = x"#),
+        "concat() requires at least 2 arguments"
+    );
+    assert_eq!(
+        compile_err(r#"concat(proc.name, fd.num) = x"#),
+        "concat() arguments must be strings"
+    );
+    let f =
+        super::format::Format::compile(r#"%join("->", (proc.name, proc.pname))"#, lookup).unwrap();
+    assert_eq!(f.render(ev, &mut Scratch::new()).unwrap(), "bash->sshd");
+}
