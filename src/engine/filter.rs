@@ -165,8 +165,103 @@ pub enum MultiArg {
 /// A multi-value transformer (libs 0.24+).
 #[derive(Debug, Clone)]
 pub enum Multi {
-    Join { sep: MultiArg, list: MultiArg },
+    Join {
+        sep: MultiArg,
+        list: MultiArg,
+    },
     Concat(Vec<MultiArg>),
+    /// `getopt(args, optstring)` (a list of options and values), or with `[o]` the value of
+    /// option `o`.
+    Getopt {
+        args: MultiArg,
+        optstring: MultiArg,
+        selector: Option<u8>,
+    },
+}
+
+/// getopt(3) on an argv list, as libsinsp's `getopt` transformer: short options only, stops at
+/// `--` or the first non-option, skips long options, unknown options give `?`, a missing option
+/// argument gives an empty value.
+fn getopt(argv: &[Vec<u8>], optstring: &[u8], selector: Option<u8>) -> Option<Vec<Vec<u8>>> {
+    let mut valid = [false; 256];
+    let mut with_arg = [false; 256];
+    let mut i = usize::from(optstring.first() == Some(&b':'));
+    while i < optstring.len() {
+        let o = optstring[i];
+        if o != b':' {
+            valid[o as usize] = true;
+            if optstring.get(i + 1) == Some(&b':') {
+                with_arg[o as usize] = true;
+                i += 1;
+            }
+        }
+        i += 1;
+    }
+    let mut results: Vec<Vec<u8>> = Vec::new();
+    let mut selected: Option<Vec<u8>> = None;
+    let mut emit = |results: &mut Vec<Vec<u8>>, name: &[u8], value: Option<&[u8]>| match selector {
+        Some(_) => selected = Some(value.unwrap_or(name).to_vec()),
+        None => {
+            results.push(name.to_vec());
+            if let Some(v) = value {
+                results.push(v.to_vec());
+            }
+        }
+    };
+    let mut idx = 0;
+    while idx < argv.len() {
+        let arg = argv[idx].as_slice();
+        if arg == b"--" {
+            break;
+        }
+        if arg.len() > 2 && arg.starts_with(b"--") {
+            idx += 1;
+            continue;
+        }
+        if arg.len() < 2 || arg[0] != b'-' {
+            break;
+        }
+        let mut j = 1;
+        while j < arg.len() {
+            let o = arg[j];
+            if o == b':' || !valid[o as usize] {
+                if selector.is_none() {
+                    results.push(b"?".to_vec());
+                }
+                j += 1;
+                continue;
+            }
+            let matches = selector.is_none_or(|s| s == o);
+            let name = &arg[j..=j];
+            if !with_arg[o as usize] {
+                if matches {
+                    emit(&mut results, name, None);
+                }
+                j += 1;
+                continue;
+            }
+            let value: Option<Vec<u8>> = if j + 1 < arg.len() {
+                Some(arg[j + 1..].to_vec())
+            } else if idx + 1 < argv.len() {
+                idx += 1;
+                Some(argv[idx].clone())
+            } else {
+                None
+            };
+            if matches {
+                match &value {
+                    None => emit(&mut results, b"", None),
+                    Some(v) => emit(&mut results, name, Some(v)),
+                }
+            }
+            break;
+        }
+        idx += 1;
+    }
+    match selector {
+        Some(_) => selected.map(|v| vec![v]),
+        None => Some(results),
+    }
 }
 
 /// The field a multi-value transformer result is presented as.
@@ -248,6 +343,29 @@ impl Multi {
                 }
                 Some(res)
             }
+            Multi::Getopt { .. } => self.values(ex).and_then(|mut v| v.pop()),
+        }
+    }
+
+    /// All result values (a list for `getopt` without selector).
+    fn values<E: Extract>(&self, ex: &mut E) -> Option<Vec<Vec<u8>>> {
+        match self {
+            Multi::Getopt {
+                args,
+                optstring,
+                selector,
+            } => {
+                let mut opt = Vec::new();
+                if !optstring.values(ex, &mut opt) || opt.is_empty() {
+                    return None;
+                }
+                let mut argv = Vec::new();
+                if !args.values(ex, &mut argv) {
+                    return None;
+                }
+                getopt(&argv, &opt[0], *selector)
+            }
+            other => other.value(ex).map(|v| vec![v]),
         }
     }
 }
@@ -255,7 +373,9 @@ impl Multi {
 /// The values of an operand (before its transformers), owned; None when missing.
 pub(crate) fn operand_values<E: Extract>(o: &Operand, ex: &mut E) -> Option<Vec<Value<'static>>> {
     if let Some(m) = &o.multi {
-        return m.value(ex).map(|v| vec![Value::Str(v.into())]);
+        return m
+            .values(ex)
+            .map(|vs| vs.into_iter().map(|v| Value::Str(v.into())).collect());
     }
     let mut tmp = Vec::new();
     if !ex.extract(&o.field, &mut tmp) || tmp.is_empty() {
@@ -636,53 +756,101 @@ fn compile_operand(e: &Expr, lookup: Lookup) -> CResult<Operand> {
             args,
             arg,
             pos,
-        } if name == "join" || name == "concat" => {
-            if arg.is_some() {
+        } if matches!(name.as_str(), "join" | "concat" | "getopt") => {
+            let margs: Vec<MultiArg> = args
+                .iter()
+                .map(|a| multi_arg(a, lookup))
+                .collect::<CResult<_>>()?;
+            let mut is_list = false;
+            let multi = match name.as_str() {
+                "join" => {
+                    if margs.len() != 2 {
+                        return cerr(
+                            "join() requires exactly 2 arguments: separator and list",
+                            *pos,
+                        );
+                    }
+                    if margs[0].arg_type().1 {
+                        return cerr(
+                            "join() first argument (separator) must be a single value, not a list",
+                            *pos,
+                        );
+                    }
+                    if !margs[1].arg_type().1 {
+                        return cerr("join() second argument must be a list", *pos);
+                    }
+                    let mut it = margs.into_iter();
+                    let (Some(sep), Some(list)) = (it.next(), it.next()) else {
+                        return cerr(
+                            "join() requires exactly 2 arguments: separator and list",
+                            *pos,
+                        );
+                    };
+                    Multi::Join { sep, list }
+                }
+                "concat" => {
+                    if margs.len() < 2 {
+                        return cerr("concat() requires at least 2 arguments", *pos);
+                    }
+                    if margs
+                        .iter()
+                        .any(|a| a.arg_type() != (FieldType::Charbuf, false))
+                    {
+                        return cerr("concat() arguments must be strings", *pos);
+                    }
+                    Multi::Concat(margs)
+                }
+                _ => {
+                    if margs.len() != 2 {
+                        return cerr(
+                            "getopt() requires exactly 2 arguments: args list and optstring",
+                            *pos,
+                        );
+                    }
+                    let (t0, t1) = (margs[0].arg_type(), margs[1].arg_type());
+                    if !t0.1 {
+                        return cerr("getopt() first argument must be a list", *pos);
+                    }
+                    if t1.1 {
+                        return cerr(
+                            "getopt() second argument (optstring) must be a single value",
+                            *pos,
+                        );
+                    }
+                    if t0.0 != FieldType::Charbuf || t1.0 != FieldType::Charbuf {
+                        return cerr("getopt() arguments must be strings", *pos);
+                    }
+                    let selector = match arg {
+                        None => None,
+                        Some(a) if a.len() == 1 => Some(a.as_bytes()[0]),
+                        Some(_) => {
+                            return cerr(
+                                "getopt() field argument must be a single option character",
+                                *pos,
+                            );
+                        }
+                    };
+                    is_list = selector.is_none();
+                    let mut it = margs.into_iter();
+                    let (Some(args), Some(optstring)) = (it.next(), it.next()) else {
+                        return cerr(
+                            "getopt() requires exactly 2 arguments: args list and optstring",
+                            *pos,
+                        );
+                    };
+                    Multi::Getopt {
+                        args,
+                        optstring,
+                        selector,
+                    }
+                }
+            };
+            if arg.is_some() && name != "getopt" {
                 return cerr(
                     format!("transformer '{name}' does not support field arguments"),
                     *pos,
                 );
             }
-            let margs: Vec<MultiArg> = args
-                .iter()
-                .map(|a| multi_arg(a, lookup))
-                .collect::<CResult<_>>()?;
-            let multi = if name == "join" {
-                if margs.len() != 2 {
-                    return cerr(
-                        "join() requires exactly 2 arguments: separator and list",
-                        *pos,
-                    );
-                }
-                if margs[0].arg_type().1 {
-                    return cerr(
-                        "join() first argument (separator) must be a single value, not a list",
-                        *pos,
-                    );
-                }
-                if !margs[1].arg_type().1 {
-                    return cerr("join() second argument must be a list", *pos);
-                }
-                let mut it = margs.into_iter();
-                let (Some(sep), Some(list)) = (it.next(), it.next()) else {
-                    return cerr(
-                        "join() requires exactly 2 arguments: separator and list",
-                        *pos,
-                    );
-                };
-                Multi::Join { sep, list }
-            } else {
-                if margs.len() < 2 {
-                    return cerr("concat() requires at least 2 arguments", *pos);
-                }
-                if margs
-                    .iter()
-                    .any(|a| a.arg_type() != (FieldType::Charbuf, false))
-                {
-                    return cerr("concat() arguments must be strings", *pos);
-                }
-                Multi::Concat(margs)
-            };
             Ok(Operand {
                 field: FieldRef {
                     info: MULTI_RESULT.name,
@@ -691,7 +859,7 @@ fn compile_operand(e: &Expr, lookup: Lookup) -> CResult<Operand> {
                 info: &MULTI_RESULT,
                 transformers: Vec::new(),
                 ftype: FieldType::Charbuf,
-                is_list: false,
+                is_list,
                 multi: Some(Box::new(multi)),
             })
         }

@@ -597,3 +597,44 @@ fn multi_value_transformers() {
         super::format::Format::compile(r#"%join("->", (proc.name, proc.pname))"#, lookup).unwrap();
     assert_eq!(f.render(ev, &mut Scratch::new()).unwrap(), "bash->sshd");
 }
+
+#[test]
+fn getopt_transformer() {
+    let argv = |a: &[&str]| {
+        MapEvent::default().with(
+            "fd.types",
+            a.iter()
+                .map(|s| Value::Str(s.as_bytes().to_vec().into()))
+                .collect(),
+        )
+    };
+    let ev = &mut argv(&["-n", "-tfoo", "-q", "x", "-z"]);
+    assert!(eval(r#"getopt(fd.types, "nt:") intersects (foo)"#, ev));
+    assert!(
+        eval(r#"getopt(fd.types, "nt:") intersects ("?")"#, ev),
+        "unknown options give ?"
+    );
+    assert!(eval(r#"getopt(fd.types, "nt:")[t] = foo"#, ev));
+    assert!(eval(r#"getopt(fd.types, "nt:")[n] = n"#, ev));
+    assert!(
+        !eval(r#"getopt(fd.types, "nt:")[z] exists"#, ev),
+        "stops at the first non-option"
+    );
+    let ev = &mut argv(&["-t", "bar", "--long", "-t"]);
+    assert!(
+        eval(r#"getopt(fd.types, "t:")[t] = """#, ev),
+        "last match wins; a missing argument is empty"
+    );
+    assert_eq!(
+        compile_err(r#"getopt(proc.name, "t:") = x"#),
+        "getopt() first argument must be a list"
+    );
+    assert_eq!(
+        compile_err(r#"getopt(fd.types, "t:")[tt] = x"#),
+        "getopt() field argument must be a single option character"
+    );
+    assert_eq!(
+        compile_err(r#"join(",", (proc.name))[x] = y"#),
+        "transformer 'join' does not support field arguments"
+    );
+}
