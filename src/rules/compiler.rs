@@ -609,6 +609,16 @@ fn compile_rule(
             deprecated_field: None,
         });
     }
+    if r.source == "syscall"
+        && let Err(msg) = evttype::check(&ast)
+    {
+        let ctx = r.cond_ctx.condition(Pos::default(), &condition);
+        return Err(LoadError {
+            code: ErrorCode::CompileCondition,
+            msg,
+            ctx,
+        });
+    }
     let mut codes = evttype::event_codes(&ast);
     if r.source == "syscall"
         && filter::event_table_ready()

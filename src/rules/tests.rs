@@ -1197,3 +1197,20 @@ fn deprecated_fields_and_unsafe_na() {
         1
     );
 }
+
+#[test]
+fn evt_type_in_transformers_or_against_fields() {
+    let rules = "- rule: r\n  condition: tolower(evt.type) = open\n  desc: d\n  output: o\n  priority: INFO\n";
+    let mut l = RulesLoader::new(LoadOptions::default());
+    let r = l.load_file("r.yaml", rules);
+    assert_eq!(
+        r.errors[0].msg,
+        "event code search does not support `evt.type` checks with transformers"
+    );
+    let rules = "- rule: r\n  condition: evt.type = val(proc.name)\n  desc: d\n  output: o\n  priority: INFO\n";
+    let r = RulesLoader::new(LoadOptions::default()).load_file("r.yaml", rules);
+    assert_eq!(
+        r.errors[0].msg,
+        "right-hand field comparisons on `evt.type`/`syscall.type` checks are not supported by event code search"
+    );
+}
