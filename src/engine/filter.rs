@@ -675,14 +675,22 @@ pub fn resolve_field(
             None => Err(bad()),
         };
     }
+    let plugin = info.class == "container";
     let arg = match (info.arg, arg) {
-        (ArgKind::None, Some(_)) => return Err(bad()),
-        (ArgKind::Required, None) => {
-            if info.class == "container" || info.class == "k8s" || info.class == "plugin" {
-                return Err(format!("filter_check called with nonexistent field {full}"));
-            }
-            return Err(bad());
+        (ArgKind::None, Some(a)) if plugin => {
+            return Err(format!(
+                "filter '{full}': {} does not allow nor require an argument but one is provided: {a}",
+                info.name
+            ));
         }
+        (ArgKind::None, Some(_)) => return Err(bad()),
+        (ArgKind::Required, None) if plugin => {
+            return Err(format!(
+                "filter '{full}': {} requires an argument but none provided",
+                info.name
+            ));
+        }
+        (ArgKind::Required, None) => return Err(bad()),
         (_, None) => None,
         (_, Some(a)) => Some(match info.arg_type {
             ArgType::Index => FieldArg::Index(a.trim().parse::<i64>().map_err(|_| bad())?),

@@ -638,3 +638,23 @@ fn getopt_transformer() {
         "transformer 'join' does not support field arguments"
     );
 }
+
+#[test]
+fn plugin_field_arguments() {
+    assert_eq!(
+        catalog_err("k8s.pod.label = x"),
+        "filter 'k8s.pod.label': k8s.pod.label requires an argument but none provided"
+    );
+    assert_eq!(
+        catalog_err("container.id[1] = x"),
+        "filter 'container.id[1]': container.id does not allow nor require an argument but one is provided: 1"
+    );
+    assert!(
+        compile(
+            &parse("k8s.pod.label[app] = x").unwrap(),
+            crate::fields::lookup,
+            &mut Vec::new()
+        )
+        .is_ok()
+    );
+}
