@@ -1,4 +1,5 @@
 //! Integration tests: one binary, one module per surface.
 
+mod daemon;
 mod goldens;
 mod util;

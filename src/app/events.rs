@@ -1,0 +1,181 @@
+//! The event loop (`process_events`) over a capture file (`engine.kind=replay`): read, convert
+//! old event versions, parse into the state, match the ruleset, emit the matches. It stops at
+//! the end of the file, on SIGINT/SIGTERM, on a validated reload, after `-M` seconds of event
+//! time, or when the drop manager's `exit` action fires.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::atomic::Ordering;
+
+use super::AppError;
+use super::drops::{CaptureStats, DropManager, DropVerdict};
+use super::rules_glue::LoopContext;
+use crate::capture::{CaptureReader, Converter, Outcome, ReadItem};
+use crate::config::{Config, Priority, RuleMatching};
+use crate::engine::format::Token;
+use crate::engine::{Matching, Ruleset, Scratch};
+use crate::event::Event;
+use crate::fields::Extract;
+use crate::fields::extract::{Extractor, render_json};
+use crate::output::Alert;
+use crate::state::State;
+
+const ONE_SECOND_NS: u64 = 1_000_000_000;
+
+/// `rules::Priority` (engine side) to the config/output priority.
+fn priority(p: crate::rules::Priority) -> Priority {
+    let i = crate::rules::Priority::ALL
+        .iter()
+        .position(|x| *x == p)
+        .unwrap_or(7);
+    Priority::ALL[i]
+}
+
+/// Builds the alert of `rule` for the current event: the rendered output (`*` semantics,
+/// missing values as `<NA>`) and the typed values of its fields (transformed fields are left
+/// out, as Falco's JSON formatter does).
+fn alert<E: Extract>(
+    rule: &crate::engine::Rule,
+    ex: &mut E,
+    scratch: &mut Scratch,
+    ts: u64,
+) -> Alert {
+    let mut format = rule.format.clone();
+    format.require_all_values = false;
+    let message = format.render(ex, scratch).unwrap_or_default();
+    let mut output_fields = BTreeMap::new();
+    for t in &format.tokens {
+        let Token::Field { text, operand, .. } = t else {
+            continue;
+        };
+        if !operand.transformers.is_empty() {
+            continue;
+        }
+        let mut vals = Vec::new();
+        let value = if ex.extract(&operand.field, &mut vals) {
+            render_json(operand.info, operand.field.arg.as_ref(), &vals, ts)
+        } else {
+            serde_json::Value::Null
+        };
+        output_fields.insert(text.clone(), value);
+    }
+    Alert {
+        time_ns: ts,
+        priority: priority(rule.priority),
+        rule: rule.name.clone(),
+        source: rule.source.clone(),
+        tags: rule.tags.clone(),
+        message,
+        output_fields,
+    }
+}
+
+/// Replays `engine.replay.capture_file`.
+pub fn run_replay(cfg: &Config, ruleset: &Ruleset, ctx: &LoopContext) -> Result<(), AppError> {
+    let path = &cfg.engine.replay_capture_file;
+    let mut reader = CaptureReader::open(Path::new(path)).map_err(|e| {
+        AppError::Fatal(format!(
+            "An error occurred while opening the capture file {path}: {e}"
+        ))
+    })?;
+    ctx.log.info("[libs]: Trying to open the right engine!");
+    ctx.log
+        .info(&format!("Replaying events from the capture file: {path}"));
+    ctx.metrics_ready.store(true, Ordering::SeqCst);
+
+    let mut state = State::new(usize::try_from(cfg.thread_table_size).unwrap_or(usize::MAX));
+    state.users.use_host_db = false;
+    let mut conv = Converter::new();
+    let mut scratch = Scratch::new();
+    let mut matched = Vec::new();
+    let mode = match cfg.rule_matching {
+        RuleMatching::First => Matching::First,
+        RuleMatching::All => Matching::All,
+    };
+    let mut drops = DropManager::new(
+        &cfg.syscall_event_drops,
+        CaptureStats::default(),
+        false,
+        crate::output::now_ns(),
+    );
+    let mut first_ts = 0u64;
+    let mut result = Ok(());
+    loop {
+        if ctx.controls.terminate.load(Ordering::SeqCst) {
+            ctx.log.info("SIGINT received, exiting...");
+            break;
+        }
+        if ctx.controls.restart.load(Ordering::SeqCst) {
+            ctx.log.info("SIGHUP received, restarting...");
+            break;
+        }
+        if ctx.controls.reopen.swap(false, Ordering::SeqCst) {
+            ctx.log.info("SIGUSR1 received, reopening outputs...");
+            ctx.emitter.reopen();
+        }
+        let item = match reader.next() {
+            Ok(Some(item)) => item,
+            Ok(None) => break,
+            Err(e) => {
+                result = Err(AppError::Fatal(e.to_string()));
+                break;
+            }
+        };
+        let ReadItem::Event(meta) = item else {
+            continue;
+        };
+        let record: Vec<u8> = match conv.convert(reader.record(), meta.offset) {
+            Ok(Outcome::Drop) => continue,
+            Ok(Outcome::Pass) => reader.record().to_vec(),
+            Ok(Outcome::Converted) => conv.output().to_vec(),
+            Err(e) => {
+                result = Err(AppError::Fatal(e.to_string()));
+                break;
+            }
+        };
+        let Ok(ev) = Event::decode(&record) else {
+            continue;
+        };
+        let ts = ev.ts();
+        if first_ts == 0 {
+            first_ts = ts;
+        } else if ctx.duration_s > 0
+            && (ts.saturating_sub(first_ts) / ONE_SECOND_NS) as i64 >= ctx.duration_s
+        {
+            break;
+        }
+        let mut ectx = state.process(&ev);
+        ectx.cpu = meta.cpuid;
+        match drops.process_event(ts, CaptureStats::default, &ctx.log) {
+            DropVerdict::Continue => {}
+            DropVerdict::Alert(msg) => ctx.emitter.internal(&msg),
+            DropVerdict::Exit(msg) => {
+                if let Some(m) = msg {
+                    ctx.emitter.internal(&m);
+                }
+                result = Err(AppError::Fatal("Drop manager internal error".into()));
+                break;
+            }
+        }
+        if meta.flags & 1 != 0 {
+            continue; // parsed for state, never evaluated
+        }
+        let mut ex = Extractor {
+            state: &state,
+            ev: &ev,
+            ctx: &ectx,
+            hostname: &ctx.hostname,
+        };
+        matched.clear();
+        ruleset.matches(&mut ex, &mut scratch, mode, &mut matched);
+        for &i in &matched {
+            let a = alert(&ruleset.rules[i], &mut ex, &mut scratch, ts);
+            ctx.emitter.alert(&a);
+        }
+    }
+    eprint!("{}", drops.format_stats());
+    if result.is_ok() && ctx.duration_s > 0 {
+        std::thread::sleep(std::time::Duration::from_secs(ctx.duration_s as u64));
+    }
+    result
+}
