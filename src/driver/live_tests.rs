@@ -686,3 +686,68 @@ fn aya_backend_encodes_process_events_like_libs() {
         zoo_process(EngineKind::Aya);
     }
 }
+
+/// Live events feed the shared state engine: seeded from /proc, then `sh -c 'cd /tmp && cat
+/// /etc/hostname'` must show up with its cwd, parent, command line and the opened fd's name.
+fn live_events_drive_state(kind: EngineKind) {
+    let cfg = LiveConfig {
+        syscalls: all_syscalls(),
+        ..LiveConfig::default()
+    };
+    let mut drv = open_live(kind, &cfg).unwrap_or_else(|e| panic!("open {kind:?}: {e}"));
+    let mut state = crate::state::State::new(262_144);
+    state.seed_capture(&super::proc_scan::metadata(std::path::Path::new("/")).expect("proc scan"));
+    drv.start().unwrap();
+    let mut child = Command::new("/bin/sh")
+        .args(["-c", "cd /tmp && /bin/cat /etc/hostname"])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spawn sh");
+    let sh = child.id() as i64;
+    child.wait().unwrap();
+    let mut seen = None;
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while seen.is_none() && Instant::now() < deadline {
+        drv.next_batch(Duration::from_millis(50), &mut |e| {
+            let ev = crate::event::Event::decode(e.data).expect("decode");
+            state.process(&ev);
+            if ev.event_type() == 307 && ev.param(2) == Some(&b"/etc/hostname\0"[..]) {
+                let tid = ev.tid() as i64;
+                let t = state.threads.get(tid).expect("cat thread in the state");
+                let fd = state.event_fd(tid).map(|f| f.name.clone());
+                let mut cmdline = Vec::new();
+                t.cmdline(&mut cmdline);
+                seen = Some((t.comm.clone(), t.cwd.clone(), t.ptid, cmdline, fd));
+            }
+        })
+        .unwrap();
+    }
+    drv.stop();
+    let (comm, cwd, ptid, cmdline, fd) =
+        seen.unwrap_or_else(|| panic!("{kind:?}: no openat of /etc/hostname"));
+    assert_eq!(comm, b"cat");
+    assert_eq!(cwd, b"/tmp/", "{kind:?}: cwd from the chdir event");
+    // dash execs the last command in place; bash forks first
+    assert!(
+        ptid == sh || ptid == nix::unistd::gettid().as_raw() as i64,
+        "{kind:?}: ptid {ptid}"
+    );
+    assert_eq!(cmdline, b"cat /etc/hostname");
+    assert_eq!(fd.as_deref(), Some(&b"/etc/hostname"[..]));
+}
+
+#[cfg(feature = "libbpf")]
+#[test]
+fn libbpf_backend_events_drive_state() {
+    if bpf_available("libbpf_backend_events_drive_state") {
+        live_events_drive_state(EngineKind::ModernEbpf);
+    }
+}
+
+#[cfg(feature = "aya")]
+#[test]
+fn aya_backend_events_drive_state() {
+    if bpf_available("aya_backend_events_drive_state") {
+        live_events_drive_state(EngineKind::Aya);
+    }
+}
