@@ -224,6 +224,13 @@ static __always_inline __u64 frs_off(__u64 x) {
 #define PPME_SYSCALL_SETREUID_X 427
 #define PPME_SYSCALL_SETREGID_X 429
 #define PPME_SYSCALL_CLOSE_RANGE_X 451
+#define PPME_SYSCALL_EVENTFD_X 63
+#define PPME_SYSCALL_SIGNALFD_X 127
+#define PPME_SYSCALL_TIMERFD_CREATE_X 137
+#define PPME_SYSCALL_INOTIFY_INIT_X 139
+#define PPME_SYSCALL_EPOLL_CREATE_X 375
+#define PPME_SYSCALL_SIGNALFD4_X 399
+#define PPME_SYSCALL_PIDFD_GETFD_X 407
 
 /* x86-64 syscall numbers */
 #define NR_open 2
@@ -293,6 +300,13 @@ static __always_inline __u64 frs_off(__u64 x) {
 #define NR_bpf 321
 #define NR_execveat 322
 #define NR_userfaultfd 323
+#define NR_epoll_create 213
+#define NR_inotify_init 253
+#define NR_signalfd 282
+#define NR_timerfd_create 283
+#define NR_eventfd 284
+#define NR_signalfd4 289
+#define NR_pidfd_getfd 438
 #define NR_pidfd_open 434
 #define NR_clone3 435
 #define NR_close_range 436
@@ -327,6 +341,7 @@ enum param_kind {
 	PK_FCNTL_CMD,   /* fcntl_cmd_to_scap, u8 */
 	PK_EPOLL_FLAGS, /* EPOLL_CLOEXEC -> PPM_EPOLL_CLOEXEC */
 	PK_PIDFD_FLAGS, /* O_NONBLOCK -> PPM_PIDFD_NONBLOCK */
+	PK_ZERO,        /* a `size`-byte zero (parameters no syscall argument carries) */
 };
 
 struct param_spec {
@@ -417,6 +432,16 @@ const volatile struct sc_spec sc_table[FRS_SYSCALL_TABLE_SIZE] = {
 	[NR_eventfd2] = {PPME_SYSCALL_EVENTFD2_X, 3, 0, {RES, {PK_FILE_FLAGS, 1, 2, 0}, U64(0)}},
 	[NR_inotify_init1] = {PPME_SYSCALL_INOTIFY_INIT1_X, 2, 0, {RES, {PK_FILE_FLAGS, 0, 2, 0}}},
 	[NR_pidfd_open] = {PPME_SYSCALL_PIDFD_OPEN_X, 3, 0, {RES, FD(0), {PK_PIDFD_FLAGS, 1, 4, 0}}},
+	[NR_epoll_create] = {PPME_SYSCALL_EPOLL_CREATE_X, 2, 0, {RES, U32(0)}},
+	[NR_eventfd] = {PPME_SYSCALL_EVENTFD_X, 3, 0, {RES, U64(0), {PK_ZERO, 0, 4, 0}}},
+	[NR_signalfd] = {PPME_SYSCALL_SIGNALFD_X, 4,
+	                 0, {RES, FD(0), {PK_ZERO, 0, 4, 0}, {PK_ZERO, 0, 1, 0}}},
+	[NR_signalfd4] = {PPME_SYSCALL_SIGNALFD4_X, 4,
+	                  0, {RES, {PK_FILE_FLAGS, 3, 2, 0}, FD(0), {PK_ZERO, 0, 4, 0}}},
+	[NR_timerfd_create] = {PPME_SYSCALL_TIMERFD_CREATE_X, 3,
+	                       0, {RES, U8(0), {PK_FILE_FLAGS, 1, 1, 0}}},
+	[NR_inotify_init] = {PPME_SYSCALL_INOTIFY_INIT_X, 2, 0, {RES, {PK_ZERO, 0, 1, 0}}},
+	[NR_pidfd_getfd] = {PPME_SYSCALL_PIDFD_GETFD_X, 4, 0, {RES, FD(0), FD(1), U32(2)}},
 	[NR_close_range] = {PPME_SYSCALL_CLOSE_RANGE_X, 4, 0, {RES, U32(0), U32(1), U32(2)}},
 };
 
@@ -1436,12 +1461,24 @@ static __noinline int emit_from_table(struct pt_regs *regs, long ret, __u32 nr) 
 				if(v & O_DIRECT)
 					f |= PPM_O_DIRECT;
 			}
-			if(size == 2)
+			if(size == 1)
+				push_u8(&ev, (__u8)f); /* as the libs helper truncates it */
+			else if(size == 2)
 				push_u16(&ev, (__u16)f);
 			else
 				push_u32(&ev, f);
 			break;
 		}
+		case PK_ZERO:
+			if(size == 1)
+				push_u8(&ev, 0);
+			else if(size == 2)
+				push_u16(&ev, 0);
+			else if(size == 4)
+				push_u32(&ev, 0);
+			else
+				push_u64(&ev, 0);
+			break;
 		case PK_MEMFD_FLAGS:
 			push_u32(&ev, (__u32)(((v & 1) ? 1 : 0) | ((v & 2) ? 2 : 0) | ((v & 4) ? 4 : 0)));
 			break;

@@ -606,6 +606,10 @@ fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10)
 r, w = os.pipe2(os.O_CLOEXEC)
 os.dup2(r, 42)
 libc.prctl(15, b"frs-zoo-name", 0, 0, 0)
+libc.syscall(213, 1)
+libc.syscall(284, 5)
+libc.syscall(283, 1, 0o4000)
+libc.syscall(253)
 try:
     os.execv("/nonexistent/frs", ["frs", "-x"])
 except OSError:
@@ -656,6 +660,31 @@ except OSError:
             && e.params[2] == b"frs-zoo-name\0")
         .is_some(),
         "{kind:?}: prctl PR_SET_NAME"
+    );
+    // fd-creating syscalls of libsinsp's state set
+    assert!(
+        find(375, &|e| i64p(&e.params[0]) >= 0
+            && e.params[1] == 1u32.to_le_bytes())
+        .is_some(),
+        "{kind:?}: epoll_create"
+    );
+    assert!(
+        find(63, &|e| i64p(&e.params[0]) >= 0
+            && e.params[1] == 5u64.to_le_bytes())
+        .is_some(),
+        "{kind:?}: eventfd"
+    );
+    // TFD_NONBLOCK -> PPM_O_NONBLOCK in the helper's u8
+    assert!(
+        find(137, &|e| i64p(&e.params[0]) >= 0
+            && e.params[1] == [1]
+            && e.params[2] == [0x40])
+        .is_some(),
+        "{kind:?}: timerfd_create"
+    );
+    assert!(
+        find(139, &|e| i64p(&e.params[0]) >= 0 && e.params[1] == [0]).is_some(),
+        "{kind:?}: inotify_init"
     );
     // a failed execve carries its filename and argv from the syscall arguments
     let fx = find(293, &|e| {
