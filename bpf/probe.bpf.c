@@ -1950,6 +1950,62 @@ int BPF_PROG(frs_sched_fork, struct task_struct *parent, struct task_struct *chi
 	return emit_clone(child, type, 0, flags);
 }
 
+#define PF_EXITING 0x00000004
+#define MAX_GROUP_THREADS 30
+#define MAX_REAPER_ANCESTORS 16
+
+/* First thread of `t`'s group that is not exiting: its tid, 0 if none, -1 past the bound. */
+static __always_inline __s64 alive_thread(struct task_struct *t) {
+	struct signal_struct *sig = BPF_CORE_READ(t, signal);
+	struct list_head *head = &sig->thread_head;
+	struct list_head *node = BPF_CORE_READ(sig, thread_head.next);
+	for(int i = 0; i < MAX_GROUP_THREADS; i++) {
+		if(node == head) {
+			return 0;
+		}
+		struct task_struct *th = container_of(node, struct task_struct, thread_node);
+		if(!(BPF_CORE_READ(th, flags) & PF_EXITING)) {
+			return BPF_CORE_READ(th, pid);
+		}
+		node = BPF_CORE_READ(th, thread_node.next);
+	}
+	return -1;
+}
+
+/* The kernel's find_new_reaper(): a live thread of the group, else the nearest
+ * child-subreaper ancestor in the same pid namespace, else the namespace's init. */
+static __noinline __s64 new_reaper(struct task_struct *father) {
+	__s64 r = alive_thread(father);
+	if(r != 0) {
+		return r;
+	}
+	struct pid *pid = BPF_CORE_READ(father, thread_pid);
+	unsigned int level = BPF_CORE_READ(pid, level);
+	struct pid_namespace *ns = pid_upid(pid, level).ns;
+	struct task_struct *ns_reaper = BPF_CORE_READ(ns, child_reaper);
+	if(ns_reaper == father) {
+		return 0;
+	}
+	__s64 init_pid = BPF_CORE_READ(ns_reaper, pid);
+	struct signal_struct *sig = BPF_CORE_READ(father, signal);
+	if(!BPF_CORE_READ_BITFIELD_PROBED(sig, has_child_subreaper)) {
+		return init_pid;
+	}
+	struct task_struct *p = BPF_CORE_READ(father, real_parent);
+	for(int i = 0; i < MAX_REAPER_ANCESTORS; i++) {
+		if(BPF_CORE_READ(p, thread_pid, level) != level || p == ns_reaper) {
+			return init_pid;
+		}
+		sig = BPF_CORE_READ(p, signal);
+		if(BPF_CORE_READ_BITFIELD_PROBED(sig, is_child_subreaper)) {
+			/* the subreaper's own group leader if alive, else unknown */
+			return (BPF_CORE_READ(p, flags) & PF_EXITING) ? -1 : BPF_CORE_READ(p, pid);
+		}
+		p = BPF_CORE_READ(p, real_parent);
+	}
+	return -1;
+}
+
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(frs_sched_exit, struct task_struct *task) {
 	struct frs_settings *st = get_settings();
@@ -1965,19 +2021,13 @@ int BPF_PROG(frs_sched_exit, struct task_struct *task) {
 	push_u64(&ev, (__u64)(__s64)((code >> 8) & 0xff));
 	push_u8(&ev, (code & 0x7f) && ((code & 0x7f) != 0x7f) ? (__u8)(code & 0x7f) : 0);
 	push_u8(&ev, (code & 0x80) ? 1 : 0);
-	/* reaper_tid: 0 lets libsinsp pick the reaper as it does for the other drivers when the
-	 * exiting task has no children. */
+	/* reaper_tid: who inherits the children (0: none to inherit, -1: not found within the
+	 * probe's bounds, libsinsp then works it out). */
 	__s64 reaper = 0;
 	struct list_head *head = &task->children;
 	struct list_head *next = BPF_CORE_READ(task, children.next);
 	if(next != head) {
-		/* Another live thread of the group inherits the children, else the parent. */
-		struct task_struct *leader = BPF_CORE_READ(task, group_leader);
-		if(leader != task) {
-			reaper = BPF_CORE_READ(leader, pid);
-		} else {
-			reaper = BPF_CORE_READ(task, real_parent, pid);
-		}
+		reaper = new_reaper(task);
 	}
 	push_u64(&ev, (__u64)reaper);
 	return ev_submit(&ev, BPF_CORE_READ(task, pid));

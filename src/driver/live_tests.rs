@@ -777,3 +777,53 @@ fn aya_backend_events_drive_state() {
         live_events_drive_state(EngineKind::Aya);
     }
 }
+
+/// procexit's reaper_tid follows the kernel's choice: a parent that exits with a live child
+/// under a PR_SET_CHILD_SUBREAPER ancestor names that ancestor.
+fn reaper_is_the_subreaper(kind: EngineKind) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("pids");
+    let py = format!(
+        r#"
+import ctypes, os, time
+libc = ctypes.CDLL(None)
+libc.prctl(36, 1, 0, 0, 0)
+m = os.getpid()
+p = os.fork()
+if p == 0:
+    if os.fork() == 0:
+        time.sleep(0.3)
+        os._exit(0)
+    os._exit(0)
+os.waitpid(p, 0)
+os.wait()
+open("{}", "w").write("%d %d" % (m, p))
+"#,
+        out.display()
+    );
+    let evs = capture_tree(kind, &format!("/usr/bin/python3 -c '{py}'"));
+    let pids = std::fs::read_to_string(&out).unwrap();
+    let (m, p) = pids.split_once(' ').unwrap();
+    let (m, p): (i64, u64) = (m.parse().unwrap(), p.parse().unwrap());
+    let exit = evs
+        .iter()
+        .find(|e| e.code == 186 && e.tid == p)
+        .unwrap_or_else(|| panic!("{kind:?}: no procexit of {p}"));
+    assert_eq!(i64p(&exit.params[4]), m, "{kind:?}: reaper_tid");
+}
+
+#[cfg(feature = "libbpf")]
+#[test]
+fn libbpf_backend_reports_the_reaper() {
+    if bpf_available("libbpf_backend_reports_the_reaper") {
+        reaper_is_the_subreaper(EngineKind::ModernEbpf);
+    }
+}
+
+#[cfg(feature = "aya")]
+#[test]
+fn aya_backend_reports_the_reaper() {
+    if bpf_available("aya_backend_reports_the_reaper") {
+        reaper_is_the_subreaper(EngineKind::Aya);
+    }
+}
