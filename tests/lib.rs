@@ -1,4 +1,5 @@
 //! Integration tests: one binary, one module per surface.
 
 mod goldens;
+mod inspect_sysdig;
 mod util;
