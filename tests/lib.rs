@@ -2,4 +2,5 @@
 
 mod goldens;
 mod inspect_sysdig;
+mod pipeline;
 mod util;
