@@ -2,4 +2,5 @@
 
 mod daemon;
 mod goldens;
+mod outputs;
 mod util;
