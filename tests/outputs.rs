@@ -274,3 +274,36 @@ fn a_slow_receiver_with_a_full_queue_drops_and_counts() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("Events detected: 4\n"));
 }
+
+/// `append_output` extra fields: raw fields keep their type, formatted ones are strings; they
+/// appear in JSON `output_fields` only, the text is Falco's.
+#[test]
+fn append_output_extra_fields_only_in_output_fields() {
+    let out = replay(
+        true,
+        &opts(&[
+            "append_output[]={match: {rule: dev_null}, extra_fields: [evt.hostname, proc.pid, {cmd: \"pid=%proc.pid name=%proc.name\"}]}",
+        ]),
+    );
+    assert_eq!(out.code, 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let golden = golden_alerts("json");
+    let ours: Vec<&str> = stdout.lines().filter(|l| l.starts_with('{')).collect();
+    assert_eq!(ours.len(), golden.len());
+    for (o, g) in ours.iter().zip(&golden) {
+        let mut o: serde_json::Value = serde_json::from_str(o).unwrap();
+        let g: serde_json::Value = serde_json::from_str(g).unwrap();
+        assert_eq!(o["output"], g["output"]);
+        let fields = o["output_fields"].as_object_mut().unwrap();
+        if g["rule"] == "dev_null" {
+            assert_eq!(fields.remove("evt.hostname").unwrap(), "golden");
+            let pid = fields.remove("proc.pid").unwrap();
+            assert!(pid.is_u64(), "{pid}");
+            assert_eq!(
+                fields.remove("cmd").unwrap(),
+                format!("pid={pid} name=cat").as_str()
+            );
+        }
+        assert_eq!(o["output_fields"], g["output_fields"]);
+    }
+}

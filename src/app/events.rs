@@ -11,7 +11,8 @@ use super::AppError;
 use super::drops::{CaptureStats, DropManager, DropVerdict};
 use super::rules_glue::LoopContext;
 use crate::capture::{CaptureReader, Converter, Outcome, ReadItem};
-use crate::config::{Config, Priority, RuleMatching};
+use crate::config::{AppendOutput, Config, Priority, RuleMatching};
+use crate::engine::Format;
 use crate::engine::format::Token;
 use crate::engine::{Matching, Ruleset, Scratch};
 use crate::event::Event;
@@ -29,6 +30,78 @@ fn priority(p: crate::rules::Priority) -> Priority {
         .position(|x| *x == p)
         .unwrap_or(7);
     Priority::ALL[i]
+}
+
+/// One `append_output[].extra_fields` entry, compiled: a raw field (typed JSON value) or a
+/// format (rendered string). They only appear in JSON `output_fields`, never in the text.
+enum ExtraField {
+    Raw(Format),
+    Formatted(Format),
+}
+
+/// The extra fields that apply to each rule, in config order.
+fn compile_extra_fields(
+    cfg: &Config,
+    ruleset: &Ruleset,
+) -> Result<Vec<Vec<(String, ExtraField)>>, AppError> {
+    let applies = |a: &AppendOutput, rule: &crate::engine::Rule| {
+        (a.match_source.is_empty() || a.match_source == rule.source)
+            && (a.match_rule.is_empty() || a.match_rule == rule.name)
+            && a.match_tags.iter().all(|t| rule.tags.contains(t))
+    };
+    let mut per_rule = Vec::with_capacity(ruleset.rules.len());
+    for rule in &ruleset.rules {
+        let mut fields = Vec::new();
+        for a in cfg.append_output.iter().filter(|a| applies(a, rule)) {
+            for (key, fmt) in &a.extra_fields {
+                let compiled = match fmt {
+                    None => ExtraField::Raw(
+                        Format::compile(&format!("*%{key}"), crate::fields::lookup).map_err(
+                            |e| AppError::Fatal(format!("append_output extra field {key}: {e}")),
+                        )?,
+                    ),
+                    Some(f) => ExtraField::Formatted(
+                        Format::compile(&format!("*{f}"), crate::fields::lookup).map_err(|e| {
+                            AppError::Fatal(format!("append_output extra field {key}: {e}"))
+                        })?,
+                    ),
+                };
+                fields.push((key.clone(), compiled));
+            }
+        }
+        per_rule.push(fields);
+    }
+    Ok(per_rule)
+}
+
+fn add_extra_fields<E: Extract>(
+    extra: &[(String, ExtraField)],
+    ex: &mut E,
+    scratch: &mut Scratch,
+    ts: u64,
+    out: &mut BTreeMap<String, serde_json::Value>,
+) {
+    for (key, field) in extra {
+        let value = match field {
+            ExtraField::Formatted(f) => {
+                serde_json::Value::from(f.render(ex, scratch).unwrap_or_default())
+            }
+            ExtraField::Raw(f) => {
+                let operand = f.tokens.iter().find_map(|t| match t {
+                    Token::Field { operand, .. } => Some(operand),
+                    Token::Literal(_) => None,
+                });
+                let mut vals = Vec::new();
+                match operand {
+                    Some(op) if ex.extract(&op.field, &mut vals) => {
+                        render_json(op.info, op.field.arg.as_ref(), &vals, ts)
+                    }
+                    _ => serde_json::Value::Null,
+                }
+            }
+        };
+        out.insert(key.clone(), value);
+    }
 }
 
 /// Builds the alert of `rule` for the current event: the rendered output (`*` semantics,
@@ -98,6 +171,7 @@ pub fn run_replay(cfg: &Config, ruleset: &Ruleset, ctx: &LoopContext) -> Result<
         false,
         crate::output::now_ns(),
     );
+    let extra_fields = compile_extra_fields(cfg, ruleset)?;
     let mut first_ts = 0u64;
     let mut result = Ok(());
     loop {
@@ -169,7 +243,14 @@ pub fn run_replay(cfg: &Config, ruleset: &Ruleset, ctx: &LoopContext) -> Result<
         matched.clear();
         ruleset.matches(&mut ex, &mut scratch, mode, &mut matched);
         for &i in &matched {
-            let a = alert(&ruleset.rules[i], &mut ex, &mut scratch, ts);
+            let mut a = alert(&ruleset.rules[i], &mut ex, &mut scratch, ts);
+            add_extra_fields(
+                &extra_fields[i],
+                &mut ex,
+                &mut scratch,
+                ts,
+                &mut a.output_fields,
+            );
             ctx.emitter.alert(&a);
         }
     }

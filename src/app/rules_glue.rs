@@ -97,9 +97,6 @@ fn load_options(cfg: &Config, plugins: &[(String, String)]) -> crate::rules::Loa
             if container && (a.match_source.is_empty() || a.match_source == "syscall") {
                 parts.push(ExtraOutput::container_suggested().format);
             }
-            for key in cfg.static_fields.keys() {
-                parts.push(format!("static_{}=%static.{key}", key.replace('.', "_")));
-            }
             if !parts.is_empty() {
                 extra_outputs.push(ExtraOutput {
                     format: parts.join(" "),
