@@ -307,3 +307,23 @@ fn append_output_extra_fields_only_in_output_fields() {
         assert_eq!(o["output_fields"], g["output_fields"]);
     }
 }
+
+/// Deprecated `-p`: `-pc`/`-pk` change nothing; any other format is appended to every output.
+#[test]
+fn print_option() {
+    let plain = replay(false, &[]);
+    let pk = replay(false, &["-pk".to_string()]);
+    assert_eq!(pk.stdout, plain.stdout);
+    let custom = replay(false, &["-p".to_string(), "pid=%proc.pid".to_string()]);
+    let text = String::from_utf8_lossy(&custom.stdout);
+    let golden = golden_alerts("text");
+    let ours: Vec<&str> = text.lines().take(golden.len()).collect();
+    for (o, g) in ours.iter().zip(&golden) {
+        let (head, pid) = o.rsplit_once(" pid=").unwrap();
+        assert_eq!(head, g);
+        assert!(pid.parse::<u64>().is_ok(), "{o}");
+    }
+    assert!(String::from_utf8_lossy(&custom.stderr).contains(
+        "The -p/--print option is deprecated and will be removed. Use -o append_output=... instead."
+    ));
+}

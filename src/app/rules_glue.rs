@@ -74,7 +74,11 @@ fn rules_priority(p: crate::config::Priority) -> crate::rules::Priority {
 }
 
 /// The rules loader options this configuration implies.
-fn load_options(cfg: &Config, plugins: &[(String, String)]) -> crate::rules::LoadOptions {
+fn load_options(
+    cfg: &Config,
+    plugins: &[(String, String)],
+    opts: &Options,
+) -> crate::rules::LoadOptions {
     use crate::engine::ruleset::Selector;
     use crate::rules::{ExtraOutput, LoadOptions, PluginVersion};
     let container = plugins.iter().any(|(n, _)| n == CONTAINER_PLUGIN_NAME);
@@ -92,18 +96,24 @@ fn load_options(cfg: &Config, plugins: &[(String, String)]) -> crate::rules::Loa
                 ..base.clone()
             });
         }
-        if a.suggested_output {
-            let mut parts = Vec::new();
-            if container && (a.match_source.is_empty() || a.match_source == "syscall") {
-                parts.push(ExtraOutput::container_suggested().format);
-            }
-            if !parts.is_empty() {
-                extra_outputs.push(ExtraOutput {
-                    format: parts.join(" "),
-                    ..base
-                });
-            }
+        // Suggested fields exist only for the syscall source (the container plugin's).
+        if a.suggested_output
+            && container
+            && (a.match_source.is_empty() || a.match_source == "syscall")
+        {
+            extra_outputs.push(ExtraOutput {
+                source: "syscall".to_string(),
+                format: ExtraOutput::container_suggested().format,
+                ..base
+            });
         }
+    }
+    // Deprecated `-p FORMAT`: appended to every rule of every source (`-pc`/`-pk` are no-ops).
+    if !opts.print_additional.is_empty() && !opts.print_additional_is_noop() {
+        extra_outputs.push(ExtraOutput {
+            format: opts.print_additional.clone(),
+            ..ExtraOutput::default()
+        });
     }
     LoadOptions {
         loaded_plugins: plugins
@@ -156,7 +166,7 @@ pub fn validate(
     log: &Logger,
 ) -> Result<(String, Option<String>), AppError> {
     use crate::rules::{RulesLoader, render_validate_json, render_validate_text};
-    let mut loader = RulesLoader::new(load_options(cfg, plugins));
+    let mut loader = RulesLoader::new(load_options(cfg, plugins, opts));
     let mut results = Vec::new();
     for (name, content) in contents {
         let r = loader.load_file(name, content);
@@ -210,7 +220,12 @@ pub fn load(
 ) -> Result<Loaded, AppError> {
     use crate::rules::RulesLoader;
     let schema = crate::config::Schema::rules();
-    let mut loader = RulesLoader::new(load_options(cfg, plugins));
+    if !opts.print_additional.is_empty() {
+        log.warning(
+            "The -p/--print option is deprecated and will be removed. Use -o append_output=... instead.\n",
+        );
+    }
+    let mut loader = RulesLoader::new(load_options(cfg, plugins, opts));
     log.info("Loading rules from:\n");
     let mut err = None;
     for (file, text) in contents {
