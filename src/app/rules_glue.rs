@@ -234,7 +234,7 @@ pub fn load(
         // where it cannot read a file the rules loader read, the loader's verdict stands.
         let status = match crate::config::Node::parse(text) {
             Ok(doc) => schema.validate(&doc),
-            Err(_) if result.schema_valid == Some(true) => {
+            Err(_) if result.schema_valid() == Some(true) => {
                 crate::config::schema::VALIDATION_OK.to_string()
             }
             Err(e) => format!("failed for <root>: {e}"),

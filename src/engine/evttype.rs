@@ -86,10 +86,9 @@ pub fn num_codes() -> u16 {
     n
 }
 
-/// Syscall names that are not event names map to the generic syscall codes; the syscall
-/// catalog belongs to the event helper, which does not expose it yet.
-pub(crate) fn is_syscall_name(_name: &str) -> bool {
-    false
+/// Syscalls without a dedicated event (carried by the generic events).
+pub(crate) fn is_syscall_name(name: &str) -> bool {
+    table::is_syscall_name(name)
 }
 
 fn codes_for_values(values: &[String]) -> CodeSet {

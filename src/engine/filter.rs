@@ -326,7 +326,7 @@ pub fn resolve_field(
             let mut idx = name.len();
             while let Some(dot) = name[..idx].rfind('.') {
                 if let Some(info) = lookup(&name[..dot]) {
-                    if info.arg != ArgKind::None && arg.is_none() {
+                    if info.arg != ArgKind::None && arg.is_none() && info.class != "container" {
                         found = Some((info, Some(name[dot + 1..].to_string())));
                     }
                     break;
@@ -1067,14 +1067,19 @@ fn cmp_one(op: CmpOp, rhs: &Rhs, v: &Value<'_>) -> bool {
             _ => false,
         }),
         Rhs::Substr(f) => as_bytes(v).is_some_and(|b| f.find(cstr_or_raw(v, b)).is_some()),
-        Rhs::ISubstr(needle) => as_bytes(v).is_some_and(|b| {
-            let hay = cstr_or_raw(v, b).to_ascii_lowercase();
-            memmem::find(&hay, needle).is_some()
-        }),
+        Rhs::ISubstr(needle) => as_bytes(v).is_some_and(|b| icontains(cstr_or_raw(v, b), needle)),
         Rhs::Pattern(r) => as_bytes(v).is_some_and(|b| r.is_match(cstr_or_raw(v, b))),
         Rhs::Prefixes(p) => as_bytes(v).is_some_and(|b| pmatch(p, cstr_or_raw(v, b))),
         Rhs::One(c) => cmp_const(op, v, c),
     }
+}
+
+/// ASCII case-insensitive substring search (`strcasestr`), without allocating.
+fn icontains(hay: &[u8], needle: &[u8]) -> bool {
+    needle.is_empty()
+        || hay
+            .windows(needle.len())
+            .any(|w| w.eq_ignore_ascii_case(needle))
 }
 
 fn cstr_or_raw<'a>(v: &Value<'_>, b: &'a [u8]) -> &'a [u8] {
@@ -1104,9 +1109,7 @@ fn cmp_const(op: CmpOp, v: &Value<'_>, c: &Const) -> bool {
                 CmpOp::StartsWith | CmpOp::BStartsWith => b.starts_with(cb),
                 CmpOp::EndsWith => b.ends_with(cb),
                 CmpOp::Contains | CmpOp::BContains => memmem::find(b, cb).is_some(),
-                CmpOp::IContains => {
-                    memmem::find(&b.to_ascii_lowercase(), &cb.to_ascii_lowercase()).is_some()
-                }
+                CmpOp::IContains => icontains(b, cb),
                 _ => false,
             }
         }
@@ -1264,5 +1267,24 @@ impl Filter {
             Filter::Not(c) => !c.matches(ex, scratch),
             Filter::Check(c) => c.eval(ex, scratch),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scratch_vector_keeps_its_allocation() {
+        let v: Vec<Value<'static>> = Vec::with_capacity(16);
+        let ptr = v.as_ptr() as usize;
+        let w: Vec<Value<'_>> = relife(v);
+        assert_eq!((w.as_ptr() as usize, w.capacity()), (ptr, 16));
+    }
+
+    #[test]
+    fn node_sizes() {
+        assert!(std::mem::size_of::<Filter>() <= 32);
+        assert!(std::mem::size_of::<Value<'static>>() <= 32);
     }
 }

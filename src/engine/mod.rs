@@ -4,7 +4,7 @@
 //! - [`filter`]: AST → [`Filter`] (type checks, constant conversion) and evaluation against an
 //!   [`Extract`](crate::fields::Extract) with caller-owned [`Scratch`].
 //! - [`evttype`]: the event codes a condition can match.
-//! - [`format`]: output format strings.
+//! - [`mod@format`]: output format strings.
 //! - [`ruleset`]: rules bucketed by event code, `first`/`all` matching, selection.
 
 pub mod evttype;
@@ -15,3 +15,6 @@ pub mod ruleset;
 pub use filter::{Filter, Scratch};
 pub use format::Format;
 pub use ruleset::{Matching, Rule, Ruleset, Selector};
+
+#[cfg(test)]
+mod tests;

@@ -915,7 +915,8 @@ impl<'a, 'e> Extractor<'a, 'e> {
 
     /// `sinsp_evt::extract_typechar` for events without an fd in the table.
     fn event_typechar(&self) -> u8 {
-        match self.ev.info().ppme {
+        let exit = table::by_code(self.ev.event_type() | 1).map_or("", |i| i.ppme);
+        match exit {
             "SYSCALL_OPENAT_2_X" | "SYSCALL_OPENAT2_X" | "SYSCALL_CREAT_X" => b'f',
             "SOCKET_SOCKET_X" | "SOCKET_ACCEPT_5_X" | "SOCKET_ACCEPT4_6_X" => b'4',
             "SYSCALL_PIPE_X" | "SYSCALL_PIPE2_X" => b'p',
@@ -1024,6 +1025,38 @@ impl<'a, 'e> Extractor<'a, 'e> {
                     Some(_) => s(n.clone()),
                     None => s("/"),
                 }
+            }
+            "fd.ip" | "fd.net" | "fd.port" | "fd.proto" => {
+                // Filter-only fields: both endpoints (any matches `=`, all must differ `!=`).
+                let Some(f) = f else {
+                    return false;
+                };
+                let port = name == "fd.port" || name == "fd.proto";
+                let vals: Vec<Value<'static>> = match f.ty {
+                    FdType::Ipv4Sock | FdType::Ipv6Sock if port => {
+                        vec![u(u64::from(f.sock.sport)), u(u64::from(f.sock.dport))]
+                    }
+                    FdType::Ipv4Sock | FdType::Ipv6Sock => {
+                        vec![Value::Ip(f.sock.sip), Value::Ip(f.sock.dip)]
+                    }
+                    FdType::Ipv4ServSock | FdType::Ipv6ServSock if port => {
+                        vec![u(u64::from(f.sock.sport))]
+                    }
+                    FdType::Ipv4ServSock | FdType::Ipv6ServSock => vec![Value::Ip(f.sock.sip)],
+                    _ => return false,
+                };
+                let vals = if name == "fd.proto" {
+                    vals.into_iter()
+                        .map(|v| match v {
+                            Value::Uint(p) => s(p.to_string()),
+                            other => other,
+                        })
+                        .collect()
+                } else {
+                    vals
+                };
+                out.extend(vals);
+                return true;
             }
             "fd.cip" | "fd.cnet" => {
                 let Some(f) = f.filter(|f| !f.is_role_none() && f.ty.is_ip_socket()) else {

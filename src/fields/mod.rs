@@ -14,6 +14,8 @@ pub mod extract;
 pub mod listing;
 pub mod names;
 pub mod registry;
+#[cfg(test)]
+mod tests;
 
 pub use registry::lookup;
 

@@ -20,13 +20,24 @@
 //! - [`RulesLoader::load_file`] loads files one at a time into one shared collector, like
 //!   Falco: each call recompiles everything loaded so far and returns that file's
 //!   [`LoadResult`] (errors/warnings with Falco's codes, messages and positions).
-//! - [`render_validate_text`] / [`render_validate_json`] produce `-V` stdout.
+//! - [`LoadResult::set_schema_status`] records the rules-schema validation status the caller
+//!   computed (default `ok`); [`render_validate_text`] / [`render_validate_json`] produce `-V`
+//!   stdout (text: per file; JSON: `{"falco_load_results":[...]}`), and
+//!   [`LoadResult::verbose_text`] is the fatal error text of a failed load.
+//! - [`RulesLoader::check_plugin_requirements`] after each file (`loaded_plugins` is an input;
+//!   [`PluginVersion::container`] is the built-in container plugin).
 //! - [`RulesLoader::describe_rules_text`] / [`RulesLoader::describe_rule_text`] produce `-L` and
-//!   `-l RULE` text.
+//!   `-l RULE` text; [`RulesLoader::describe_rules_json`] / [`RulesLoader::describe_rule_json`]
+//!   the JSON (`json_output: true`), one line each.
+//! - [`RulesLoader::ruleset`] builds the [`crate::engine::Ruleset`] (priority threshold
+//!   and `rules:` selections from [`LoadOptions`]); each rule carries its compiled filter, its
+//!   event codes and its compiled output [`Format`](crate::engine::Format).
+//! - [`ExtraOutput::container_suggested`] is the `append_output: [suggested_output: true]` entry.
 //! - [`load`] is the one-call form for a list of files.
 
 pub(crate) mod compiler;
 pub mod condition;
+mod describe;
 pub(crate) mod loader;
 pub mod result;
 mod yaml;

@@ -408,17 +408,28 @@ pub struct LoadResult {
     pub name: String,
     pub errors: Vec<Diagnostic<ErrorCode>>,
     pub warnings: Vec<Diagnostic<WarningCode>>,
-    /// Whether schema validation was requested and its status (`true` = ok).
-    pub schema_valid: Option<bool>,
+    /// Schema validation statuses (`ok`, `none`, `failed for ...`), empty when validation
+    /// was not requested (Falco's `schema_validation_status`).
+    pub schema_status: Vec<String>,
 }
 
 impl LoadResult {
     pub fn new(name: &str) -> LoadResult {
         LoadResult {
             name: name.to_string(),
-            schema_valid: Some(true),
+            schema_status: vec!["ok".into()],
             ..LoadResult::default()
         }
+    }
+
+    /// Replaces the schema validation statuses (the caller validates against the rules schema).
+    pub fn set_schema_status(&mut self, status: Vec<String>) {
+        self.schema_status = status;
+    }
+
+    /// `Some(valid)` when schema validation was requested.
+    pub fn schema_valid(&self) -> Option<bool> {
+        self.schema_status.first().map(|s| s == "ok")
     }
 
     pub fn successful(&self) -> bool {
@@ -456,6 +467,13 @@ impl LoadResult {
     /// The one-paragraph summary (`as_summary_string`).
     pub fn summary_text(&self) -> String {
         let mut os = self.head();
+        if self.schema_valid() == Some(false) {
+            os.push_str(&format!(
+                "\n {} schema warnings: [{}]",
+                self.schema_status.len(),
+                self.schema_status.join(" ")
+            ));
+        }
         if !self.errors.is_empty() {
             let items: Vec<String> = self
                 .errors
@@ -486,6 +504,16 @@ impl LoadResult {
     /// The verbose text (`as_verbose_string`): the fatal error text and the `-V` output.
     pub fn verbose_text(&self) -> String {
         let mut os = self.head();
+        if self.schema_valid() == Some(false) {
+            os.push_str(&format!(
+                "\n{} Schema warnings:\n",
+                self.schema_status.len()
+            ));
+            for s in &self.schema_status {
+                os.push_str(&format!("------\n{s}\n"));
+            }
+            os.push_str("------\n");
+        }
         if !self.errors.is_empty() {
             os.push_str(&format!("\n{} Errors:\n", self.errors.len()));
             for e in &self.errors {
@@ -536,9 +564,18 @@ impl LoadResult {
             .collect();
         j.insert("errors".into(), Value::Array(errors));
         j.insert("name".into(), Value::String(self.name.clone()));
-        if let Some(valid) = self.schema_valid {
+        if let Some(valid) = self.schema_valid() {
             j.insert("schema_valid".into(), Value::Bool(valid));
-            j.insert("schema_warnings".into(), Value::Array(Vec::new()));
+            let warnings = if valid {
+                Vec::new()
+            } else {
+                self.schema_status
+                    .iter()
+                    .cloned()
+                    .map(Value::String)
+                    .collect()
+            };
+            j.insert("schema_warnings".into(), Value::Array(warnings));
         }
         j.insert("successful".into(), Value::Bool(self.successful()));
         let warnings: Vec<Value> = self

@@ -74,9 +74,11 @@ fn golden_loader(
     files: &[&str],
     lookup: crate::engine::filter::Lookup,
 ) -> (RulesLoader, Vec<LoadResult>) {
+    // the goldens ran with the default falco.yaml: `append_output: [suggested_output: true]`
     let opts = LoadOptions {
         lookup,
         loaded_plugins: vec![PluginVersion::container()],
+        extra_outputs: vec![ExtraOutput::container_suggested()],
         ..LoadOptions::default()
     };
     let mut loader = RulesLoader::new(opts);
@@ -325,4 +327,710 @@ fn golden_catalog() {
             .unwrap(),
         &golden("l-rule-text"),
     );
+}
+
+// ---- language quirks ---------------------------------------------------------------------
+
+fn load_str(content: &str) -> (RulesLoader, LoadResult) {
+    let opts = LoadOptions {
+        lookup: permissive_lookup,
+        ..LoadOptions::default()
+    };
+    let mut loader = RulesLoader::new(opts);
+    let res = loader.load_file("rules.yaml", content);
+    (loader, res)
+}
+
+fn cond(content: &str, rule: &str) -> String {
+    let (loader, res) = load_str(content);
+    assert!(res.successful(), "{}", res.verbose_text());
+    loader.compiled_condition(rule).unwrap()
+}
+
+fn first_error(content: &str) -> (String, String, String) {
+    let (_, res) = load_str(content);
+    let e = res
+        .errors
+        .first()
+        .unwrap_or_else(|| panic!("no error: {}", res.verbose_text()));
+    let last = e.ctx.locs.last().unwrap();
+    (
+        e.code.code().to_string(),
+        e.msg.clone(),
+        last.item_type.as_str().to_string(),
+    )
+}
+
+fn warning_codes(content: &str) -> Vec<&'static str> {
+    let (_, res) = load_str(content);
+    assert!(res.successful(), "{}", res.verbose_text());
+    res.warnings.iter().map(|w| w.code.code()).collect()
+}
+
+const R: &str = "  desc: d\n  output: o\n  priority: INFO\n  warn_evttypes: false\n";
+
+#[test]
+fn list_substitution_is_textual() {
+    let mut c = "proc.cmdline contains \"a my_list b\"".to_string();
+    assert!(compiler::resolve_list(
+        &mut c,
+        "my_list",
+        &["x y".into(), "z".into()]
+    ));
+    assert_eq!(c, "proc.cmdline contains \"a \"x y\", z b\"");
+    // empty lists swallow one adjacent comma
+    let mut c = "proc.name in (a, empty)".to_string();
+    assert!(compiler::resolve_list(&mut c, "empty", &[]));
+    assert_eq!(c, "proc.name in (a  )");
+    // not a whole token
+    let mut c = "proc.name in (my_list2)".to_string();
+    assert!(!compiler::resolve_list(&mut c, "my_list", &["x".into()]));
+    let rules = format!(
+        "- rule: r\n  condition: proc.name in (shells, undefined_list)\n{R}- list: shells\n  items: [bash, \"a b\"]\n"
+    );
+    assert_eq!(
+        cond(&rules, "r"),
+        "proc.name in (bash, \"a b\", undefined_list)"
+    );
+}
+
+#[test]
+fn nested_lists_respect_definition_order() {
+    let rules = format!(
+        "- list: a\n  items: [x]\n- list: b\n  items: [a, c]\n- list: c\n  items: [y]\n- rule: r\n  condition: proc.name in (b)\n{R}"
+    );
+    // `c` is defined after `b`: it stays a literal inside b, then the rule's text substitution
+    // of list c (a later list in the loop) rewrites it again
+    assert_eq!(cond(&rules, "r"), "proc.name in (x, y)");
+    let (_, res) = load_str(&rules);
+    assert!(res.warnings.is_empty());
+}
+
+#[test]
+fn macro_order() {
+    // a macro sees only macros defined before it, even when unused
+    let (code, msg, item_type) = first_error(&format!(
+        "- macro: m1\n  condition: m2\n- macro: m2\n  condition: proc.name = x\n- rule: r\n  condition: m2\n{R}"
+    ));
+    assert_eq!(
+        (code.as_str(), msg.as_str(), item_type.as_str()),
+        (
+            "LOAD_ERR_VALIDATE",
+            "Undefined macro 'm2' used in filter.",
+            "condition expression"
+        )
+    );
+    // rules see every macro
+    let rules = format!(
+        "- rule: r\n  condition: m and proc.pname = y\n{R}- macro: m\n  condition: proc.name = x\n"
+    );
+    assert_eq!(cond(&rules, "r"), "(proc.name = x and proc.pname = y)");
+    // loops
+    let (_, msg, _) = first_error(&format!(
+        "- macro: m\n  condition: proc.name = x\n- macro: m\n  condition: m or a.b = c\n- rule: r\n  condition: m\n{R}"
+    ));
+    assert_eq!(msg, "reference loop in macro 'm'");
+}
+
+#[test]
+fn unused_macros_and_lists() {
+    let rules = format!(
+        "- list: l\n  items: [a]\n- macro: inner\n  condition: proc.name = x\n- macro: outer\n  condition: inner\n- rule: r\n  condition: proc.name = y\n{R}"
+    );
+    // `inner` is used by the (unused) `outer`
+    assert_eq!(
+        warning_codes(&rules),
+        ["LOAD_UNUSED_MACRO", "LOAD_UNUSED_LIST"]
+    );
+    let (_, res) = load_str(&rules);
+    assert_eq!(res.warnings[0].ctx.locs.last().unwrap().item_name, "outer");
+}
+
+#[test]
+fn append_and_override_lists_and_macros() {
+    let rules = format!(
+        "- list: l\n  items: [a]\n- list: l\n  items: [b]\n  override:\n    items: append\n- list: l\n  items: [c]\n  append: true\n\
+         - macro: m\n  condition: proc.name in (l)\n- macro: m\n  condition: or proc.name = z\n  override:\n    condition: append\n\
+         - rule: r\n  condition: m\n{R}"
+    );
+    assert_eq!(
+        cond(&rules, "r"),
+        "(proc.name in (a, b, c) or proc.name = z)"
+    );
+    assert_eq!(warning_codes(&rules), ["LOAD_DEPRECATED_ITEM"]);
+    let rules = "- list: l\n  items: [a]\n- list: l\n  items: [b]\n  override:\n    items: replace\n- rule: r\n  condition: proc.name in (l)\n".to_string() + R;
+    assert_eq!(cond(&rules, "r"), "proc.name in (b)");
+    let (code, msg, _) = first_error("- list: l\n  items: [b]\n  override:\n    items: append\n");
+    assert_eq!(code, "LOAD_ERR_VALIDATE");
+    assert_eq!(
+        msg,
+        "List uses 'append' or 'override.items: append' but no list by that name already exists"
+    );
+    let (code, msg, _) = first_error("- macro: m\n  condition: x\n  append: true\n");
+    assert_eq!(
+        (code.as_str(), msg.as_str()),
+        (
+            "LOAD_ERR_VALIDATE",
+            "Macro uses 'append' or 'override.condition: append' but no macro by that name already exists"
+        )
+    );
+    let (code, msg, _) =
+        first_error("- list: l\n  items: [b]\n  append: true\n  override:\n    items: append\n");
+    assert_eq!(code, "LOAD_ERR_YAML_VALIDATE");
+    assert!(msg.starts_with("Keys 'override' and 'append: true' cannot be used together."));
+}
+
+#[test]
+fn append_and_override_rules() {
+    let base = "- rule: r\n  condition: proc.name = a\n  desc: d\n  output: \"  o  \"\n  priority: INFO\n  tags: [t2, t1]\n";
+    let rules = format!(
+        "{base}- rule: r\n  condition: or proc.name = b\n  output: more\n  tags: [t0]\n  override:\n    condition: append\n    output: append\n    tags: append\n"
+    );
+    let (loader, res) = load_str(&rules);
+    assert!(res.successful(), "{}", res.verbose_text());
+    assert_eq!(
+        loader.compiled_condition("r").unwrap(),
+        "(proc.name = a or proc.name = b)"
+    );
+    let rs = loader.ruleset().unwrap();
+    assert_eq!(
+        rs.rules[0].output, "o more",
+        "definition output is trimmed, appended text is not"
+    );
+    assert_eq!(rs.rules[0].tags, ["t0", "t1", "t2"]);
+    let rules = format!(
+        "{base}- rule: r\n  priority: error\n  enabled: false\n  override:\n    priority: replace\n    enabled: replace\n"
+    );
+    let (loader, _) = load_str(&rules);
+    let rs = loader.ruleset().unwrap();
+    assert_eq!(
+        (rs.rules[0].priority, rs.rules[0].enabled),
+        (Priority::Error, false)
+    );
+    let (_, msg, _) = first_error(&format!(
+        "{base}- rule: r\n  priority: error\n  override:\n    priority: append\n"
+    ));
+    assert_eq!(
+        msg,
+        "Key 'priority' cannot be appended to, use 'replace' instead"
+    );
+    let (_, msg, _) = first_error(&format!(
+        "{base}- rule: r\n  desc: x\n  override:\n    desc: prepend\n"
+    ));
+    assert_eq!(
+        msg,
+        "Invalid override operation for key 'desc': 'prepend'. Allowed values are: append replace "
+    );
+    let (_, msg, _) = first_error(&format!(
+        "{base}- rule: r\n  desc: x\n  output: y\n  override:\n    desc: replace\n"
+    ));
+    assert_eq!(
+        msg,
+        "Unexpected key 'output': no corresponding entry under 'override' is defined."
+    );
+    let (_, msg, _) = first_error(&format!(
+        "{base}- rule: r\n  override:\n    desc: replace\n"
+    ));
+    assert_eq!(
+        msg,
+        "An replace override for 'desc' was specified but 'desc' is not defined"
+    );
+    let (_, msg, _) =
+        first_error("- rule: nope\n  condition: x\n  override:\n    condition: append\n");
+    assert_eq!(
+        msg,
+        "Rule uses 'append' or 'override.<key>: append' but no rule by that name already exists"
+    );
+    let (_, msg, _) = first_error(&format!("{base}- rule: r\n  append: true\n"));
+    assert_eq!(
+        msg,
+        "Appended rule must have exceptions or condition property"
+    );
+}
+
+#[test]
+fn redefinition_keeps_first_position() {
+    let rules = format!(
+        "- rule: a\n  condition: proc.name = 1\n{R}- rule: b\n  condition: proc.name = 2\n{R}- rule: a\n  condition: proc.name = 3\n{R}"
+    );
+    let (loader, _) = load_str(&rules);
+    assert_eq!(loader.rule_names(), ["a", "b"]);
+    assert_eq!(loader.compiled_condition("a").unwrap(), "proc.name = 3");
+}
+
+#[test]
+fn enabled_only_form() {
+    let rules = format!("- rule: a\n  condition: proc.name = 1\n{R}- rule: a\n  enabled: false\n");
+    let (loader, res) = load_str(&rules);
+    assert_eq!(res.warnings[0].code.code(), "LOAD_DEPRECATED_ITEM");
+    assert!(!loader.ruleset().unwrap().rules[0].enabled);
+    let (_, msg, _) = first_error("- rule: a\n  enabled: false\n");
+    assert_eq!(
+        msg,
+        "Rule has 'enabled' key but no rule by that name already exists"
+    );
+}
+
+#[test]
+fn exceptions_compile_into_the_condition() {
+    let rules = format!(
+        "- list: allowed\n  items: [sshd, \"my proc\"]\n\
+         - rule: r\n  condition: evt.type = open\n{R}  exceptions:\n\
+         \x20   - name: procs\n      fields: proc.name\n      values: [allowed, bash]\n\
+         \x20   - name: pairs\n      fields: [proc.name, fd.name]\n      comps: [=, pmatch]\n      values:\n        - [cat, /etc]\n        - [\"a b\", [/x, /y]]\n\
+         \x20   - name: lists\n      fields: [proc.name, fd.directory]\n      comps: [in, pmatch]\n      values:\n        - [allowed, /tmp]\n\
+         \x20   - name: empty\n      fields: [proc.name]\n"
+    );
+    assert_eq!(
+        cond(&rules, "r"),
+        "(evt.type = open and not proc.name in (sshd, \"my proc\", bash) and not ((proc.name = cat and fd.name pmatch (/etc)) or (proc.name = \"a b\" and fd.name pmatch (/x, /y))) \
+         and not (proc.name in (sshd, \"my proc\") and fd.directory pmatch (/tmp)))"
+    );
+    let ex = |body: &str| {
+        first_error(&format!(
+            "- rule: r\n  condition: evt.type = open\n{R}  exceptions:\n{body}"
+        ))
+    };
+    assert_eq!(
+        ex("    - name: e\n      fields: [proc.name]\n      comps: [=, =]\n").1,
+        "Fields and comps lists must have equal length"
+    );
+    assert_eq!(
+        ex("    - name: e\n      fields: [proc.name]\n      comps: [nope]\n").1,
+        "'nope' is not a supported comparison operator"
+    );
+    assert_eq!(
+        ex("    - name: e\n      fields: proc.name\n      comps: =\n").1,
+        "When fields is a single value, comps must be one of (in, pmatch, intersects) or a modifier operator (e.g. startswith oneof)"
+    );
+    assert_eq!(
+        ex("    - name: e\n      values: [a]\n").1,
+        "Item has no mapping for key 'fields'"
+    );
+    assert_eq!(
+        ex("    - fields: [proc.name]\n").1,
+        "Item has no mapping for key 'name'"
+    );
+    assert_eq!(
+        ex("    - name: e\n      fields: [proc.name, fd.name]\n      values: [[a]]\n").1,
+        "Fields and values lists must have equal length"
+    );
+}
+
+#[test]
+fn exceptions_append() {
+    let base = format!(
+        "- rule: r\n  condition: evt.type = open\n{R}  exceptions:\n    - name: e\n      fields: [proc.name]\n      values: [[a]]\n"
+    );
+    let rules = format!(
+        "{base}- rule: r\n  exceptions:\n    - name: e\n      values: [[b]]\n    - name: f\n      fields: proc.pname\n      values: [c]\n  override:\n    exceptions: append\n"
+    );
+    assert_eq!(
+        cond(&rules, "r"),
+        "(evt.type = open and not (proc.name = a or proc.name = b) and not proc.pname in (c))"
+    );
+    let (_, msg, _) = first_error(&format!(
+        "{base}- rule: r\n  exceptions:\n    - name: e\n      fields: [proc.name]\n      values: [[b]]\n  append: true\n"
+    ));
+    assert_eq!(
+        msg,
+        "Can not append exception fields to existing exception, only values"
+    );
+    let codes = warning_codes(&format!(
+        "{base}- rule: r\n  exceptions:\n    - name: e\n  override:\n    exceptions: append\n"
+    ));
+    assert_eq!(codes, ["LOAD_APPEND_NO_VALUES"]);
+}
+
+#[test]
+fn priorities_and_scalars() {
+    for (spelling, p) in [
+        ("EMERGENCY", Priority::Emergency),
+        ("alert", Priority::Alert),
+        ("Critical", Priority::Critical),
+        ("ERROR", Priority::Error),
+        ("warning", Priority::Warning),
+        ("NOTICE", Priority::Notice),
+        ("info", Priority::Informational),
+        ("INFORMATIONAL", Priority::Informational),
+        ("Debug", Priority::Debug),
+    ] {
+        let (loader, res) = load_str(&format!(
+            "- rule: r\n  condition: proc.name = x\n  desc: d\n  output: o\n  priority: {spelling}\n"
+        ));
+        assert!(res.successful());
+        assert_eq!(loader.ruleset().unwrap().rules[0].priority, p);
+    }
+    let (code, msg, item_type) = first_error(
+        "- rule: r\n  condition: proc.name = x\n  desc: d\n  output: o\n  priority: loud\n",
+    );
+    assert_eq!(
+        (code.as_str(), msg.as_str(), item_type.as_str()),
+        (
+            "LOAD_ERR_YAML_VALIDATE",
+            "Invalid priority",
+            "rule priority"
+        )
+    );
+    assert_eq!(
+        first_error("- rule: r\n  condition: x\n  desc: d\n  priority: INFO\n").1,
+        "Item has no mapping for key 'output'"
+    );
+    assert_eq!(
+        first_error("- rule: r\n  condition:\n  output: o\n  desc: d\n  priority: INFO\n").1,
+        "Mapping for key 'condition' is empty"
+    );
+    assert_eq!(
+        first_error("- rule: r\n  condition: \"\"\n  output: o\n  desc: d\n  priority: INFO\n").1,
+        "Value must be non-empty"
+    );
+    assert_eq!(
+        first_error(&format!(
+            "- rule: r\n  condition: proc.name = x\n{R}  enabled: maybe\n"
+        ))
+        .1,
+        "Can't decode YAML scalar value"
+    );
+    assert_eq!(
+        first_error("- list: l\n  items: x\n").1,
+        "Value is not a sequence"
+    );
+    assert_eq!(
+        first_error("a: b\n").1,
+        "Rules content is not yaml array of objects"
+    );
+    assert_eq!(first_error("just text\n").1, "Rules content is not yaml");
+    assert_eq!(
+        first_error("- [a]\n").1,
+        "Unexpected element type. Each element should be a yaml associative array."
+    );
+    // items keep their literal text
+    let rules = format!(
+        "- list: ports\n  items: [80, 0x1bb, 1.0]\n- rule: r\n  condition: proc.name in (ports)\n{R}"
+    );
+    assert_eq!(cond(&rules, "r"), "proc.name in (80, 0x1bb, 1.0)");
+}
+
+#[test]
+fn unknown_items_keys_and_sources() {
+    let codes = warning_codes(&format!(
+        "- foo: bar\n- rule: r\n  condition: proc.name = x\n{R}  colour: red\n- rule: s\n  condition: x\n{R}  source: k8s_audit\n"
+    ));
+    assert_eq!(
+        codes,
+        [
+            "LOAD_UNKNOWN_ITEM",
+            "LOAD_UNKNOWN_KEY",
+            "LOAD_UNKNOWN_SOURCE"
+        ]
+    );
+    let (_, res) = load_str(&format!(
+        "- rule: r\n  condition: proc.name = x\n{R}  colour: red\n"
+    ));
+    assert_eq!(
+        res.warnings[0].msg,
+        "Unknown key 'colour'. The key will be ignored."
+    );
+    let codes = warning_codes(&format!(
+        "- macro: bad-name\n  condition: proc.name = x\n- list: \"bad list\"\n  items: []\n- rule: r\n  condition: proc.name = x\n{R}"
+    ));
+    assert_eq!(
+        codes,
+        [
+            "LOAD_INVALID_MACRO_NAME",
+            "LOAD_INVALID_LIST_NAME",
+            "LOAD_UNUSED_MACRO",
+            "LOAD_UNUSED_LIST"
+        ]
+    );
+}
+
+#[test]
+fn engine_and_plugin_versions() {
+    assert!(
+        load_str("- required_engine_version: 0.57.0\n")
+            .1
+            .successful()
+    );
+    assert!(load_str("- required_engine_version: 10\n").1.successful());
+    let (code, msg, _) = first_error("- required_engine_version: 0.63.0\n");
+    assert_eq!(
+        (code.as_str(), msg.as_str()),
+        (
+            "LOAD_ERR_VALIDATE",
+            "Rules require engine version 0.63.0, but engine version is 0.62.0"
+        )
+    );
+    assert_eq!(
+        first_error("- required_engine_version: abc\n").1,
+        "Unable to parse engine version 'abc' as a semver string. Expected \"x.y.z\" semver format."
+    );
+    let req = "- required_plugin_versions:\n  - name: container\n    version: 0.4.0\n    alternatives:\n      - name: k8smeta\n        version: 0.1.0\n";
+    let (loader, res) = load_str(req);
+    assert!(res.successful());
+    assert_eq!(
+        loader.check_plugin_requirements(),
+        Err("Plugin requirement not satisfied, must load one of: container (>= 0.4.0), k8smeta (>= 0.1.0)".into())
+    );
+    let opts = LoadOptions {
+        loaded_plugins: vec![PluginVersion::container()],
+        lookup: permissive_lookup,
+        ..LoadOptions::default()
+    };
+    let mut loader = RulesLoader::new(opts);
+    loader.load_file("r.yaml", req);
+    assert_eq!(loader.check_plugin_requirements(), Ok(()));
+    let opts = LoadOptions {
+        loaded_plugins: vec![PluginVersion {
+            name: "container".into(),
+            version: "1.0.0".into(),
+        }],
+        lookup: permissive_lookup,
+        ..LoadOptions::default()
+    };
+    let mut loader = RulesLoader::new(opts);
+    loader.load_file("r.yaml", req);
+    assert_eq!(
+        loader.check_plugin_requirements(),
+        Err("Plugin 'container' version '1.0.0' is not compatible with required plugin version '0.4.0'".into())
+    );
+}
+
+#[test]
+fn outputs_compile_at_load() {
+    let (code, msg, item_type) = first_error(
+        "- rule: r\n  condition: proc.name = x\n  desc: d\n  output: \"%proc.name %\"\n  priority: INFO\n",
+    );
+    assert_eq!(
+        (code.as_str(), msg.as_str(), item_type.as_str()),
+        (
+            "LOAD_ERR_COMPILE_OUTPUT",
+            "invalid formatting syntax: formatting cannot end with a %",
+            "rule output"
+        )
+    );
+    let (_, res) = load_str(
+        "- rule: r\n  condition: proc.name = x\n  desc: d\n  output: \"%nofield\"\n  priority: INFO\n  skip-if-unknown-filter: true\n",
+    );
+    assert!(res.successful());
+    assert_eq!(res.warnings[0].code.code(), "LOAD_UNKNOWN_FILTER");
+    let rules = "- rule: r\n  condition: proc.name = x\n  desc: d\n  output: \"a %container.info b\"\n  priority: INFO\n";
+    let (loader, res) = load_str(rules);
+    assert_eq!(res.warnings[0].code.code(), "LOAD_DEPRECATED_ITEM");
+    assert_eq!(loader.ruleset().unwrap().rules[0].output, "a  b");
+    let opts = LoadOptions {
+        lookup: permissive_lookup,
+        extra_outputs: vec![ExtraOutput::container_suggested()],
+        ..LoadOptions::default()
+    };
+    let mut loader = RulesLoader::new(opts);
+    loader.load_file(
+        "r.yaml",
+        &format!("- rule: r\n  condition: proc.name = x\n{R}"),
+    );
+    assert_eq!(
+        loader.ruleset().unwrap().rules[0].output,
+        "o container_id=%container.id container_name=%container.name container_image_repository=%container.image.repository container_image_tag=%container.image.tag k8s_pod_name=%k8s.pod.name k8s_ns_name=%k8s.ns.name"
+    );
+}
+
+#[test]
+fn condition_errors_carry_positions() {
+    let (_, res) = load_str(
+        "- rule: r\n  condition: proc.name = x or(a) and b\n  desc: d\n  output: o\n  priority: INFO\n",
+    );
+    let text = res.verbose_text();
+    assert_eq!(
+        text,
+        "rules.yaml: Invalid\n1 Errors:\n\
+         In rules content: (rules.yaml:0:0)\n    rule 'r': (rules.yaml:0:2)\n    rule condition: (rules.yaml:1:13)\n    condition expression: (\"proc.name = x or(...\":2:34)\n\
+         ------\nproc.name = x or(a) and b\n                        ^\n------\n\
+         LOAD_ERR_COMPILE_CONDITION (Error compiling condition): unexpected token after ')', expecting 'or', 'and'\n"
+    );
+}
+
+#[test]
+fn selection_priority_and_matching() {
+    use crate::engine::{Matching, Scratch, Selector};
+    let rules = "- rule: r1\n  condition: proc.name = x\n  desc: d\n  output: o\n  priority: WARNING\n  tags: [a]\n\
+                 - rule: r2\n  condition: proc.name = x\n  desc: d\n  output: o\n  priority: DEBUG\n  tags: [b]\n\
+                 - rule: other\n  condition: proc.name = x\n  desc: d\n  output: o\n  priority: ERROR\n  enabled: false\n";
+    let names = |opts: LoadOptions| -> Vec<String> {
+        let mut loader = RulesLoader::new(LoadOptions {
+            lookup: permissive_lookup,
+            ..opts
+        });
+        assert!(loader.load_file("r.yaml", rules).successful());
+        loader
+            .ruleset()
+            .unwrap()
+            .enabled_rules()
+            .map(|r| r.name.clone())
+            .collect()
+    };
+    assert_eq!(names(LoadOptions::default()), ["r1", "r2"]);
+    assert_eq!(
+        names(LoadOptions {
+            min_priority: Priority::Notice,
+            ..LoadOptions::default()
+        }),
+        ["r1"]
+    );
+    assert_eq!(
+        names(LoadOptions {
+            selection: vec![
+                Selector::DisableTag("a".into()),
+                Selector::EnableRule("oth*".into())
+            ],
+            ..LoadOptions::default()
+        }),
+        ["r2", "other"]
+    );
+    assert_eq!(
+        names(LoadOptions {
+            selection: vec![
+                Selector::DisableRule("*".into()),
+                Selector::EnableTag("b".into())
+            ],
+            ..LoadOptions::default()
+        }),
+        ["r2"]
+    );
+
+    struct Ev(u16);
+    impl crate::fields::Extract for Ev {
+        fn evt_type(&self) -> u16 {
+            self.0
+        }
+        fn extract<'s>(
+            &'s mut self,
+            field: &crate::fields::FieldRef,
+            out: &mut Vec<crate::fields::Value<'s>>,
+        ) -> bool {
+            let v = match field.info {
+                "evt.type" => crate::event::table::name_of(self.0).unwrap_or("NA"),
+                _ => "x",
+            };
+            out.push(crate::fields::Value::Str(v.as_bytes().into()));
+            true
+        }
+    }
+    let rules = "- rule: a\n  condition: evt.type = open and proc.name = x\n  desc: d\n  output: o\n  priority: INFO\n\
+                 - rule: b\n  condition: evt.type in (open, execve) and proc.name = x\n  desc: d\n  output: o\n  priority: INFO\n\
+                 - rule: c\n  condition: evt.type = execve and proc.name = x\n  desc: d\n  output: o\n  priority: INFO\n";
+    let mut loader = RulesLoader::new(LoadOptions::default());
+    assert!(loader.load_file("r.yaml", rules).successful());
+    let rs = loader.ruleset().unwrap();
+    let open = crate::event::table::codes_for_name("open")[0];
+    let execve = crate::event::table::codes_for_name("execve")[0];
+    let run = |code: u16, mode: Matching| {
+        let (mut out, mut scratch) = (Vec::new(), Scratch::new());
+        rs.matches(&mut Ev(code), &mut scratch, mode, &mut out);
+        out
+    };
+    assert_eq!(run(open, Matching::First), [0]);
+    assert_eq!(run(open, Matching::All), [0, 1]);
+    assert_eq!(run(execve, Matching::All), [1, 2]);
+    assert_eq!(run(execve, Matching::First), [1]);
+    assert!(
+        run(
+            crate::event::table::codes_for_name("close")[0],
+            Matching::All
+        )
+        .is_empty()
+    );
+}
+
+fn json_eq(ours: &str, case: &str) {
+    let ours: serde_json::Value = serde_json::from_str(&normalise(ours)).unwrap();
+    let want: serde_json::Value = serde_json::from_str(&golden(case)).unwrap();
+    if ours != want {
+        let (o, w) = (
+            serde_json::to_string_pretty(&ours).unwrap(),
+            serde_json::to_string_pretty(&want).unwrap(),
+        );
+        assert_text_eq(&o, &w);
+    }
+}
+
+#[test]
+fn golden_l_rule_json() {
+    let (loader, _) = golden_loader(&[STABLE], crate::fields::lookup);
+    json_eq(
+        &loader
+            .describe_rule_json("Read sensitive file untrusted")
+            .unwrap(),
+        "l-rule-json",
+    );
+}
+
+#[test]
+fn golden_l_json() {
+    let (loader, _) = golden_loader(&[STABLE], crate::fields::lookup);
+    json_eq(&loader.describe_rules_json(), "L-stable-json");
+    let (loader, _) = golden_loader(&[STABLE, INCUBATING, SANDBOX], crate::fields::lookup);
+    json_eq(&loader.describe_rules_json(), "L-all-json");
+}
+
+/// Every falco-testing case that runs Falco with `-r` files and expects a successful start
+/// must load its rules files (in order) without errors.
+#[test]
+fn falco_testing_runtime_rules_load() {
+    let dir = shared_dir().join("conformance/falco-testing");
+    let cases: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("cases.json")).unwrap()).unwrap();
+    let mut checked = 0;
+    for case in cases["cases"].as_array().unwrap() {
+        let args: Vec<&str> = case["args"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|a| a.as_str())
+            .collect();
+        let expects_error = case["expect"].as_array().unwrap().iter().any(|e| {
+            (e["check"] == "error" && e["expect"] == true)
+                || (e["check"] == "exit_code" && e["equals"] != 0)
+        });
+        if args.contains(&"-V") || expects_error {
+            continue;
+        }
+        let files: Vec<String> = args
+            .windows(2)
+            .filter(|w| w[0] == "-r" && w[1].starts_with("{rules}"))
+            .map(|w| w[1].replace("{rules}", &dir.join("rules").display().to_string()))
+            .collect();
+        if files.is_empty() {
+            continue;
+        }
+        let mut loader = RulesLoader::new(LoadOptions::default());
+        for f in &files {
+            let r = loader.load_file(f, &std::fs::read_to_string(f).unwrap());
+            assert!(r.successful(), "{}: {}", case["id"], r.verbose_text());
+        }
+        assert!(loader.ruleset().is_some());
+        checked += 1;
+    }
+    assert!(checked > 40, "{checked} cases checked");
+    println!("{checked} cases");
+}
+
+#[test]
+fn schema_status_renderings() {
+    let mut r = LoadResult::new("f.yaml");
+    r.set_schema_status(vec!["failed for /0: unknown key".into()]);
+    assert_eq!(
+        r.summary_text(),
+        "f.yaml: Ok\n 1 schema warnings: [failed for /0: unknown key]"
+    );
+    assert_eq!(
+        r.verbose_text(),
+        "f.yaml: Ok\n1 Schema warnings:\n------\nfailed for /0: unknown key\n------\n"
+    );
+    let j = r.to_json();
+    assert_eq!(
+        (j["schema_valid"].clone(), j["schema_warnings"][0].clone()),
+        (false.into(), "failed for /0: unknown key".into())
+    );
+    r.set_schema_status(Vec::new());
+    assert!(r.to_json().get("schema_valid").is_none());
 }

@@ -8,6 +8,7 @@ pub mod container;
 pub mod fd;
 pub mod parse;
 pub mod path;
+pub mod seed;
 pub mod thread;
 pub mod users;
 
@@ -33,7 +34,79 @@ pub struct State {
 #[derive(Debug, Clone, Default)]
 pub struct Interfaces {
     pub ipv4: Vec<std::net::Ipv4Addr>,
+    /// Netmask of each `ipv4` address (same index).
+    pub ipv4_netmask: Vec<std::net::Ipv4Addr>,
     pub ipv6: Vec<std::net::Ipv6Addr>,
+}
+
+impl Interfaces {
+    /// `infer_ipv4_address`: the local address used to reach `dst` (exact match, same
+    /// subnet, else the first non-loopback interface; 0.0.0.0 when none).
+    pub fn infer_v4(&self, dst: std::net::Ipv4Addr) -> std::net::Ipv4Addr {
+        if self.ipv4.contains(&dst) {
+            return dst;
+        }
+        let d = u32::from(dst);
+        for (a, m) in self.ipv4.iter().zip(&self.ipv4_netmask) {
+            let m = u32::from(*m);
+            if u32::from(*a) & m == d & m {
+                return *a;
+            }
+        }
+        self.ipv4
+            .iter()
+            .copied()
+            .find(|a| *a != std::net::Ipv4Addr::LOCALHOST)
+            .unwrap_or(std::net::Ipv4Addr::UNSPECIFIED)
+    }
+
+    /// `infer_ipv6_address` (same subnet = same first 64 bits).
+    pub fn infer_v6(&self, dst: std::net::Ipv6Addr) -> std::net::Ipv6Addr {
+        if self.ipv6.contains(&dst) {
+            return dst;
+        }
+        if let Some(a) = self
+            .ipv6
+            .iter()
+            .find(|a| a.octets()[..8] == dst.octets()[..8])
+        {
+            return *a;
+        }
+        self.ipv6
+            .iter()
+            .copied()
+            .find(|a| *a != std::net::Ipv6Addr::LOCALHOST)
+            .unwrap_or(std::net::Ipv6Addr::UNSPECIFIED)
+    }
+
+    /// `sinsp_network_interfaces::update_fd`: fills a connection's missing endpoint.
+    pub fn update_fd(&self, f: &mut fd::FdInfo) {
+        use std::net::IpAddr;
+        if !f.ty.is_ip_socket() {
+            return;
+        }
+        let s = &mut f.sock;
+        if !s.sip.is_unspecified() && !s.dip.is_unspecified() {
+            return;
+        }
+        let infer = |ip: IpAddr| match ip {
+            IpAddr::V4(a) => IpAddr::V4(self.infer_v4(a)),
+            IpAddr::V6(a) => IpAddr::V6(self.infer_v6(a)),
+        };
+        if s.sip.is_unspecified() {
+            let new = infer(s.dip);
+            if new == s.dip && s.sport == s.dport {
+                return;
+            }
+            s.sip = new;
+        } else {
+            let new = infer(s.sip);
+            if new == s.sip && s.sport == s.dport {
+                return;
+            }
+            s.dip = new;
+        }
+    }
 }
 
 impl State {

@@ -45,7 +45,8 @@ pub struct ThreadInfo {
     pub exepath: Vec<u8>,
     pub args: Vec<Vec<u8>>,
     pub env: Vec<Vec<u8>>,
-    /// Working directory, always ending in `/` (meaningful on the main thread).
+    /// Working directory, ending in `/` once known (meaningful on the main thread); empty for
+    /// threads created without one, as libsinsp's.
     pub cwd: Vec<u8>,
     pub root: Vec<u8>,
     pub fdlimit: i64,
@@ -110,7 +111,7 @@ impl Default for ThreadInfo {
             exepath: Vec::new(),
             args: Vec::new(),
             env: Vec::new(),
-            cwd: b"/".to_vec(),
+            cwd: Vec::new(),
             root: Vec::new(),
             fdlimit: 0,
             flags: 0,
@@ -141,7 +142,7 @@ impl Default for ThreadInfo {
             lastexec_ts: 0,
             reaper_tid: -1,
             container_id: String::new(),
-            lastevent_fd: -1,
+            lastevent_fd: 0,
             lastevent_type: u16::MAX,
             last_event_data: Vec::new(),
             lastevent_data_valid: false,

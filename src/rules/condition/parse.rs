@@ -798,3 +798,233 @@ pub(crate) fn unescape_str(tok: &str) -> Result<String, String> {
     }
     Ok(String::from_utf8_lossy(&out).into_owned())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> Expr {
+        parse(s).unwrap_or_else(|e| panic!("{s:?}: {e}"))
+    }
+
+    fn perr(s: &str) -> String {
+        parse(s).expect_err(s).msg
+    }
+
+    /// Parses and prints back like libsinsp's `as_string`.
+    fn t(s: &str) -> String {
+        p(s).to_string()
+    }
+
+    #[test]
+    fn precedence_and_grouping() {
+        assert_eq!(t("a and b or c"), "((a and b) or c)");
+        assert_eq!(t("a or b and c"), "(a or (b and c))");
+        assert_eq!(t("not a and b"), "(not a and b)");
+        assert_eq!(t("a and (b or c)"), "(a and (b or c))");
+        assert_eq!(t("a and(b or c)"), "(a and (b or c))");
+        assert_eq!(t("a or (b) and c"), "(a or (b and c))");
+        assert_eq!(t("not not a"), "a");
+        assert_eq!(t("not(a)"), "not a");
+        assert_eq!(t("not  not(a)"), "a");
+    }
+
+    #[test]
+    fn or_paren_quirk() {
+        assert_eq!(
+            perr("a or(b) and c"),
+            "unexpected token after ')', expecting 'or', 'and'"
+        );
+        assert_eq!(perr("a orb"), "expected blank or '(' after 'or'");
+        assert_eq!(perr("a andb"), "expected blank or '(' after 'and'");
+    }
+
+    #[test]
+    fn checks_and_operators() {
+        assert_eq!(t("proc.name=bash"), "proc.name = bash");
+        assert_eq!(t("fd.typechar='f'"), "fd.typechar = f");
+        assert_eq!(t("proc.name != \"a b\""), "proc.name != \"a b\"");
+        assert_eq!(t("fd.num >= 0"), "fd.num >= 0");
+        assert_eq!(t("fd.num<=0x10"), "fd.num <= 0x10");
+        assert_eq!(t("proc.name exists"), "proc.name exists");
+        assert_eq!(
+            t("proc.name in (a, \"b c\", 'd')"),
+            "proc.name in (a, \"b c\", d)"
+        );
+        assert_eq!(t("proc.name in(a,b)"), "proc.name in (a, b)");
+        assert_eq!(t("proc.name in ()"), "proc.name in ()");
+        assert_eq!(
+            t("proc.name in shell_binaries"),
+            "proc.name in shell_binaries"
+        );
+        assert_eq!(
+            t("proc.name pmatch (/usr/bin)"),
+            "proc.name pmatch (/usr/bin)"
+        );
+        assert_eq!(t("fd.name glob /tmp/*"), "fd.name glob /tmp/*");
+        assert_eq!(t("proc.name regex '^a.*$'"), "proc.name regex ^a.*$");
+        assert_eq!(
+            t("proc.name = runc:[0:PARENT]"),
+            "proc.name = runc:[0:PARENT]"
+        );
+        assert_eq!(t("proc.name = <NA>"), "proc.name = <NA>");
+        assert_eq!(
+            perr("proc.name contains\"x\""),
+            format!("expected a valid check operator: one of {OPERATORS_MSG}")
+        );
+        assert_eq!(
+            perr("proc.name = a,b"),
+            "unexpected token after 'a', expecting 'or', 'and'"
+        );
+        assert_eq!(
+            perr("fd.num > abc"),
+            format!(
+                "expected a number value or a field with a valid transformer: {TRANSFORMERS_MSG}"
+            )
+        );
+        assert_eq!(perr("proc.name in (a,)"), "expected a string value");
+        assert_eq!(
+            perr("proc.name"),
+            format!("expected a valid check operator: one of {OPERATORS_MSG}")
+        );
+        assert_eq!(perr(""), "filter input string is empty");
+        assert_eq!(perr("(a"), "expected a ')' token");
+        assert_eq!(
+            perr("=a"),
+            "expected a '(' token, a field check, or an identifier"
+        );
+    }
+
+    #[test]
+    fn modifiers() {
+        assert_eq!(
+            t("proc.name startswith oneof (a, b)"),
+            "proc.name startswith oneof (a, b)"
+        );
+        assert_eq!(t("proc.name = allof (a)"), "proc.name = allof (a)");
+        assert_eq!(t("proc.name = anyof my_list"), "proc.name = anyof my_list");
+        // not a modifier when no list or identifier follows, or a keyword follows
+        assert_eq!(t("proc.name = oneof"), "proc.name = oneof");
+        assert_eq!(t("proc.name = oneof and a"), "(proc.name = oneof and a)");
+    }
+
+    #[test]
+    fn field_arguments_and_transformers() {
+        assert_eq!(t("proc.aname[2] = x"), "proc.aname[2] = x");
+        assert_eq!(t("k8s.pod.label[app] = x"), "k8s.pod.label[app] = x");
+        assert_eq!(t("evt.arg[0] = x"), "evt.arg[0] = x");
+        assert_eq!(
+            t("evt.arg.flags contains O_RDWR"),
+            "evt.arg.flags contains O_RDWR"
+        );
+        assert_eq!(t("proc.env[\"A B\"] = x"), "proc.env[\"A B\"] = x");
+        assert_eq!(t("tolower(proc.name) = bash"), "tolower(proc.name) = bash");
+        assert_eq!(
+            t("proc.name = val(proc.pname)"),
+            "proc.name = val(proc.pname)"
+        );
+        assert_eq!(t("len(proc.args) > 3"), "len(proc.args) > 3");
+        assert_eq!(
+            t("join(\"->\", (proc.name, proc.pname)) = x"),
+            "join(->,(proc.name,proc.pname)) = x"
+        );
+        assert_eq!(
+            perr("proc.aname[ = x"),
+            "expected a valid field argument: a quoted string or a bare string"
+        );
+        assert_eq!(perr("proc.aname[2 = x"), "expected a ']' token");
+    }
+
+    #[test]
+    fn quoting_quirks() {
+        // a string ending in an escaped backslash never closes
+        assert_eq!(
+            perr(r#"proc.name = "a\\""#),
+            "expected a string value or a field with a valid transformer: 'val', 'tolower', 'toupper', 'b64', 'basename', 'len', 'join', 'concat', 'getopt'"
+        );
+        // `\ ` yields a backslash and drops the space
+        assert_eq!(p(r#"proc.name = "a\ b""#), p(r#"proc.name = "a\\b""#));
+        let Expr::Binary { right, .. } = p(r#"proc.name = "a\ b""#) else {
+            panic!()
+        };
+        assert_eq!(
+            *right,
+            Expr::Value(
+                "a\\b".into(),
+                Pos {
+                    idx: 12,
+                    line: 1,
+                    col: 13
+                }
+            )
+        );
+        assert_eq!(
+            perr(r#"proc.name = "a\x""#),
+            "unsupported string escape sequence: \\x"
+        );
+        assert_eq!(
+            perr(r#"proc.name = 'a\"'"#),
+            "invalid \\\" escape in '-quoted string"
+        );
+        assert_eq!(
+            perr(r#"proc.name = "a\'""#),
+            "invalid \\' escape in \"-quoted string"
+        );
+        assert_eq!(t(r#"proc.name = "a\tb""#), r#"proc.name = "a\tb""#);
+    }
+
+    #[test]
+    fn positions() {
+        let e = parse("a and\n  b or").unwrap_err();
+        assert_eq!(e.msg, "expected blank or '(' after 'or'");
+        assert_eq!(
+            e.pos,
+            Pos {
+                idx: 12,
+                line: 2,
+                col: 7
+            }
+        );
+        let Expr::And(c, _) = p("a and\nproc.name = x") else {
+            panic!()
+        };
+        assert_eq!(
+            c[1].pos(),
+            Pos {
+                idx: 6,
+                line: 2,
+                col: 1
+            }
+        );
+    }
+
+    #[test]
+    fn depth_limit_hit_exactly() {
+        // each parenthesis costs five levels (or, and, not, check, embedded)
+        let nest = |n: usize| format!("{}a{}", "(".repeat(n), ")".repeat(n));
+        assert!(parse(&nest(199)).is_ok());
+        assert_eq!(
+            parse(&nest(200)).unwrap_err().msg,
+            "exceeded max depth limit of 1000"
+        );
+        assert!(parse_with_depth(&nest(1), 10).is_ok());
+        assert_eq!(
+            parse_with_depth(&nest(2), 10).unwrap_err().msg,
+            "exceeded max depth limit of 10"
+        );
+        assert!(parse_with_depth("a", 5).is_ok());
+        assert!(parse_with_depth("(a)", 5).is_err());
+    }
+
+    #[test]
+    fn partial_field_parse() {
+        let (e, n) = parse_field_or_transformer("proc.nameand%x").unwrap();
+        assert_eq!((e.to_string(), n), ("proc.nameand".to_string(), 12));
+        let (e, n) = parse_field_or_transformer("proc.name]").unwrap();
+        assert_eq!((e.to_string(), n), ("proc.name".to_string(), 9));
+        assert_eq!(
+            parse_field_or_transformer("foo").unwrap_err().msg,
+            "unexpected token after '"
+        );
+    }
+}

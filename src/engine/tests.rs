@@ -1,0 +1,492 @@
+//! Engine tests: every operator, transformer and missing-value rule against a map-backed
+//! [`Extract`].
+
+use std::collections::HashMap;
+
+use super::filter::{CompileError, Scratch, compile};
+use crate::fields::{ArgKind, ArgType, Extract, FieldArg, FieldInfo, FieldRef, FieldType, Value};
+use crate::rules::condition::parse;
+
+const fn fi(
+    name: &'static str,
+    ftype: FieldType,
+    arg: ArgKind,
+    arg_type: ArgType,
+    is_list: bool,
+) -> FieldInfo {
+    FieldInfo {
+        name,
+        class: "test",
+        ftype,
+        arg,
+        arg_type,
+        is_list,
+        hidden: false,
+        desc: "",
+    }
+}
+
+static FIELDS: &[FieldInfo] = &[
+    fi(
+        "proc.name",
+        FieldType::Charbuf,
+        ArgKind::None,
+        ArgType::Index,
+        false,
+    ),
+    fi(
+        "proc.pname",
+        FieldType::Charbuf,
+        ArgKind::None,
+        ArgType::Index,
+        false,
+    ),
+    fi(
+        "proc.cmdline",
+        FieldType::Charbuf,
+        ArgKind::None,
+        ArgType::Index,
+        false,
+    ),
+    fi(
+        "proc.aname",
+        FieldType::Charbuf,
+        ArgKind::Allowed,
+        ArgType::Index,
+        false,
+    ),
+    fi(
+        "proc.env",
+        FieldType::Charbuf,
+        ArgKind::Allowed,
+        ArgType::Key,
+        false,
+    ),
+    fi(
+        "fd.name",
+        FieldType::Fspath,
+        ArgKind::None,
+        ArgType::Index,
+        false,
+    ),
+    fi(
+        "fd.num",
+        FieldType::Int64,
+        ArgKind::None,
+        ArgType::Index,
+        false,
+    ),
+    fi(
+        "fd.port",
+        FieldType::Port,
+        ArgKind::None,
+        ArgType::Index,
+        false,
+    ),
+    fi(
+        "fd.ip",
+        FieldType::IpAddr,
+        ArgKind::None,
+        ArgType::Index,
+        false,
+    ),
+    fi(
+        "fd.cnet",
+        FieldType::IpNet,
+        ArgKind::None,
+        ArgType::Index,
+        false,
+    ),
+    fi(
+        "fd.types",
+        FieldType::Charbuf,
+        ArgKind::None,
+        ArgType::Index,
+        true,
+    ),
+    fi(
+        "user.uid",
+        FieldType::Uint32,
+        ArgKind::None,
+        ArgType::Index,
+        false,
+    ),
+    fi(
+        "evt.buffer",
+        FieldType::Bytebuf,
+        ArgKind::None,
+        ArgType::Index,
+        false,
+    ),
+    fi(
+        "evt.is_open_read",
+        FieldType::Bool,
+        ArgKind::None,
+        ArgType::Index,
+        false,
+    ),
+    fi(
+        "evt.type",
+        FieldType::Charbuf,
+        ArgKind::None,
+        ArgType::Index,
+        false,
+    ),
+    fi(
+        "evt.arg",
+        FieldType::Charbuf,
+        ArgKind::Allowed,
+        ArgType::IndexOrKey,
+        false,
+    ),
+];
+
+fn lookup(name: &str) -> Option<&'static FieldInfo> {
+    FIELDS.iter().find(|f| f.name == name)
+}
+
+/// Field values keyed by `name` or `name[arg]`.
+#[derive(Default)]
+struct MapEvent {
+    values: HashMap<String, Vec<Value<'static>>>,
+}
+
+impl MapEvent {
+    fn with(mut self, key: &str, vals: Vec<Value<'static>>) -> Self {
+        self.values.insert(key.to_string(), vals);
+        self
+    }
+    fn s(self, key: &str, v: &str) -> Self {
+        self.with(key, vec![Value::Str(v.as_bytes().to_vec().into())])
+    }
+}
+
+impl Extract for MapEvent {
+    fn evt_type(&self) -> u16 {
+        0
+    }
+    fn extract<'s>(&'s mut self, field: &FieldRef, out: &mut Vec<Value<'s>>) -> bool {
+        let key = match &field.arg {
+            None => field.info.to_string(),
+            Some(FieldArg::Index(i)) => format!("{}[{i}]", field.info),
+            Some(FieldArg::Key(k)) => format!("{}[{k}]", field.info),
+        };
+        match self.values.get(&key) {
+            Some(v) => {
+                out.extend(v.iter().cloned());
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+fn eval(cond: &str, ev: &mut MapEvent) -> bool {
+    let ast = parse(cond).unwrap();
+    let f = compile(&ast, lookup, &mut Vec::new()).unwrap_or_else(|e| panic!("{cond}: {e}"));
+    f.matches(ev, &mut Scratch::new())
+}
+
+fn compile_err(cond: &str) -> String {
+    let ast = parse(cond).unwrap();
+    let e: CompileError = compile(&ast, lookup, &mut Vec::new()).expect_err(cond);
+    e.msg
+}
+
+fn bash() -> MapEvent {
+    MapEvent::default()
+        .s("proc.name", "bash")
+        .s("proc.cmdline", "bash -c 'ls /tmp'")
+        .s("fd.name", "/usr/bin/ls")
+        .with("fd.num", vec![Value::Int(3)])
+        .with("user.uid", vec![Value::Uint(1000)])
+        .with("evt.is_open_read", vec![Value::Bool(true)])
+}
+
+#[test]
+fn string_operators() {
+    let ev = &mut bash();
+    assert!(eval("proc.name = bash", ev));
+    assert!(eval("proc.name == bash", ev));
+    assert!(!eval("proc.name = Bash", ev));
+    assert!(eval("proc.name != sh", ev));
+    // `<` and friends take numbers only at parse time; strings compare through val()
+    assert!(eval("proc.name <= val(proc.name)", ev));
+    assert!(!eval("proc.name < val(proc.name)", ev));
+    assert!(eval("proc.cmdline contains ls", ev));
+    assert!(eval("proc.cmdline icontains LS", ev));
+    assert!(!eval("proc.cmdline contains LS", ev));
+    assert!(eval("proc.name startswith ba", ev));
+    assert!(eval("proc.name endswith sh", ev));
+    assert!(eval("proc.name in (sh, bash)", ev));
+    assert!(!eval("proc.name in (sh, zsh)", ev));
+    assert!(eval("proc.name intersects (bash)", ev));
+    assert!(eval("proc.name exists", ev));
+    assert!(eval("proc.name regex 'ba.h'", ev));
+    assert!(!eval("proc.name regex 'ba'", ev), "regex is a full match");
+}
+
+#[test]
+fn glob_is_fnmatch_without_pathname() {
+    let ev = &mut bash();
+    assert!(eval("fd.name glob /usr/*", ev), "* matches /");
+    assert!(eval("fd.name glob '/usr/bin/l?'", ev));
+    assert!(eval("fd.name glob '/usr/bin/[a-l]s'", ev));
+    assert!(!eval("fd.name glob '/usr/bin/[!l]s'", ev));
+    assert!(eval("fd.name iglob /USR/*", ev));
+    assert!(!eval("fd.name glob /USR/*", ev));
+    assert!(!eval("fd.name glob /usr", ev), "anchored");
+    assert!(
+        eval(r#"fd.name glob /usr/bin/\l*"#, ev),
+        "backslash escapes the next character"
+    );
+    assert!(
+        !eval("fd.name glob '/usr/{bin,lib}/ls'", ev),
+        "no brace expansion"
+    );
+}
+
+#[test]
+fn pmatch_path_prefixes() {
+    let ev = &mut bash();
+    assert!(eval("fd.name pmatch (/usr/bin)", ev));
+    assert!(eval("fd.name pmatch (/etc, /usr)", ev));
+    assert!(!eval("fd.name pmatch (/usr/bi)", ev));
+    assert!(eval("fd.name pmatch (/usr/*/ls)", ev));
+    assert!(eval("fd.name pmatch (/usr/bin/ls)", ev));
+}
+
+#[test]
+fn numeric_and_bool_operators() {
+    let ev = &mut bash();
+    assert!(eval("fd.num = 3", ev));
+    assert!(eval("fd.num >= 0", ev));
+    assert!(eval("fd.num < 4", ev));
+    assert!(eval("fd.num in (1, 2, 3)", ev));
+    assert!(eval("user.uid > 999", ev));
+    assert!(eval("user.uid != 0", ev));
+    assert!(eval("evt.is_open_read = true", ev));
+    assert!(!eval("evt.is_open_read = false", ev));
+    assert_eq!(compile_err("fd.num = abc"), "abc is not a valid number");
+    assert_eq!(compile_err("fd.num = 0x10"), "0x10 is not a valid number");
+    assert_eq!(
+        compile_err("evt.is_open_read = True"),
+        "filter error: unrecognized boolean value True"
+    );
+    assert_eq!(
+        compile_err("fd.num contains 1"),
+        "filter error: 'contains' operator not supported for numeric filters"
+    );
+    assert_eq!(
+        compile_err("proc.name bcontains 61"),
+        "filter error: 'bcontains' operator not supported for string filters"
+    );
+}
+
+#[test]
+fn buffers() {
+    let ev = &mut MapEvent::default().with(
+        "evt.buffer",
+        vec![Value::Bytes(b"\xca\xfe\xba\xbe rest".to_vec().into())],
+    );
+    assert!(eval("evt.buffer bcontains cafebabe", ev));
+    assert!(eval("evt.buffer bstartswith CAFE", ev));
+    assert!(!eval("evt.buffer bstartswith babe", ev));
+    assert!(eval("evt.buffer contains rest", ev));
+    assert_eq!(
+        compile_err("evt.buffer bcontains xyz"),
+        "filter error: bcontains and bstartswith operator support hex strings only"
+    );
+}
+
+#[test]
+fn ip_and_networks() {
+    let ev = &mut MapEvent::default()
+        .with(
+            "fd.ip",
+            vec![
+                Value::Ip("10.0.0.1".parse().unwrap()),
+                Value::Ip("192.168.1.5".parse().unwrap()),
+            ],
+        )
+        .with("fd.cnet", vec![Value::Ip("10.1.2.3".parse().unwrap())])
+        .with("fd.port", vec![Value::Uint(80), Value::Uint(40000)]);
+    assert!(eval("fd.ip = 10.0.0.1", ev), "either endpoint");
+    assert!(
+        !eval("fd.ip != 10.0.0.1", ev),
+        "!= needs both endpoints to differ"
+    );
+    assert!(eval("fd.ip != 10.9.9.9", ev));
+    assert!(
+        eval("fd.cnet in (10.0.0.0/8, 172.16.0.0/12)", ev),
+        "CIDR containment"
+    );
+    assert!(eval("fd.port = http", ev), "service names");
+    assert!(eval("fd.port in (443, 80)", ev));
+    assert!(!eval("fd.port != 80", ev));
+    assert_eq!(
+        compile_err("fd.cnet = 10.0.0.0"),
+        "unrecognized IP network 10.0.0.0"
+    );
+}
+
+#[test]
+fn missing_field_makes_every_check_false() {
+    let ev = &mut MapEvent::default();
+    assert!(!eval("proc.name = bash", ev));
+    assert!(
+        !eval("proc.name != bash", ev),
+        "!= is false on a missing value"
+    );
+    assert!(eval("not proc.name = bash", ev), "not flips it to true");
+    assert!(eval("not proc.name in (\"<NA>\", \"N/A\")", ev));
+    assert!(!eval("proc.name exists", ev));
+}
+
+#[test]
+fn ancestors_without_index_match_any() {
+    let ev = &mut MapEvent::default()
+        .with(
+            "proc.aname",
+            vec![
+                Value::Str(b"sshd".to_vec().into()),
+                Value::Str(b"systemd".to_vec().into()),
+            ],
+        )
+        .s("proc.aname[1]", "sshd");
+    assert!(eval("proc.aname = systemd", ev));
+    assert!(
+        eval("proc.aname != systemd", ev),
+        "some ancestor is not systemd"
+    );
+    assert!(eval("proc.aname[1] = sshd", ev));
+    assert!(
+        !eval("proc.aname[2] = systemd", ev),
+        "index 2 is missing here"
+    );
+}
+
+#[test]
+fn list_fields() {
+    let ev = &mut MapEvent::default().with(
+        "fd.types",
+        vec![
+            Value::Str(b"file".to_vec().into()),
+            Value::Str(b"ipv4".to_vec().into()),
+        ],
+    );
+    assert!(eval("fd.types intersects (ipv4, ipv6)", ev));
+    assert!(!eval("fd.types in (ipv4, ipv6)", ev));
+    assert!(eval("fd.types in (file, ipv4, unix)", ev));
+    assert_eq!(
+        compile_err("fd.types = file"),
+        "filter error: '=' operator not supported list filters"
+    );
+}
+
+#[test]
+fn modifiers() {
+    let ev = &mut bash();
+    assert!(eval("proc.name startswith oneof (b, z)", ev));
+    assert!(
+        !eval("proc.name startswith oneof (b, ba)", ev),
+        "exactly one"
+    );
+    assert!(eval("proc.name startswith anyof (b, ba)", ev));
+    assert!(eval("proc.name contains allof (a, s, h)", ev));
+    assert!(!eval("proc.name contains allof (a, z)", ev));
+    assert!(!eval("proc.name = anyof ()", ev), "empty list is false");
+}
+
+#[test]
+fn transformers_and_val() {
+    let ev = &mut bash().s("proc.pname", "bash").s("proc.env[HOME]", "/root");
+    assert!(eval("toupper(proc.name) = BASH", ev));
+    assert!(eval("tolower(toupper(proc.name)) = bash", ev));
+    assert!(eval("basename(fd.name) = ls", ev));
+    assert!(eval("len(proc.name) = 4", ev));
+    assert!(eval("proc.name = val(proc.pname)", ev));
+    assert!(!eval("proc.name != val(proc.pname)", ev));
+    assert!(eval("proc.env[HOME] = /root", ev));
+    let ev = &mut MapEvent::default().s("proc.cmdline", "YmFzaA");
+    assert!(
+        eval("b64(proc.cmdline) = bash", ev),
+        "b64 decodes without padding"
+    );
+}
+
+#[test]
+fn evt_arg_forms() {
+    let ev = &mut MapEvent::default()
+        .s("evt.arg[flags]", "O_RDONLY")
+        .s("evt.arg[0]", "3");
+    assert!(eval("evt.arg.flags contains O_RD", ev));
+    assert!(eval("evt.arg[0] = 3", ev));
+}
+
+#[test]
+fn unknown_fields() {
+    assert_eq!(
+        compile_err("proc.nobody = x"),
+        "filter_check called with nonexistent field proc.nobody"
+    );
+    assert_eq!(
+        compile_err("proc.name[1] = x"),
+        "filter error: can't parse field expression 'proc.name[1]'"
+    );
+    assert_eq!(
+        compile_err("my_macro"),
+        "filter error: unexpected identifier 'my_macro'"
+    );
+}
+
+#[test]
+fn regex_warnings() {
+    let mut w = Vec::new();
+    compile(&parse("proc.name regex 'bash.*'").unwrap(), lookup, &mut w).unwrap();
+    assert_eq!(
+        w[0].msg,
+        "regex check with 'bash.*' may be optimized with simpler operators such as '=', 'contains', 'startswith', 'endswith'"
+    );
+    let mut w = Vec::new();
+    compile(
+        &parse("proc.name regex 'ba(s|t)h'").unwrap(),
+        lookup,
+        &mut w,
+    )
+    .unwrap();
+    assert!(w.is_empty());
+}
+
+#[test]
+fn output_formats() {
+    use super::format::Format;
+    let mut ev = bash();
+    let f = Format::compile(
+        "*start%proc.nameand%fd.num end %4proc.name|%6proc.name|%proc.pname",
+        lookup,
+    )
+    .unwrap();
+    assert_eq!(
+        f.render(&mut ev, &mut Scratch::new()).unwrap(),
+        "startbashand3 end bash|bash  |<NA>"
+    );
+    let f = Format::compile("%proc.name %proc.pname", lookup).unwrap();
+    assert_eq!(
+        f.render(&mut ev, &mut Scratch::new()),
+        None,
+        "without * a missing value fails"
+    );
+    assert_eq!(
+        Format::compile("a %", lookup).unwrap_err().msg,
+        "invalid formatting syntax: formatting cannot end with a %"
+    );
+    assert_eq!(
+        Format::compile("%proc.nobody", lookup).unwrap_err().msg,
+        "unknown filter: unexpected token after '"
+    );
+    assert_eq!(
+        Format::compile("%%proc.name", lookup).unwrap_err().msg,
+        "unknown filter: unexpected token after '"
+    );
+}
