@@ -10,12 +10,11 @@ use std::sync::atomic::Ordering;
 use super::AppError;
 use super::drops::{CaptureStats, DropManager, DropVerdict};
 use super::rules_glue::LoopContext;
-use crate::capture::{CaptureReader, Converter, Outcome, ReadItem};
 use crate::config::{AppendOutput, Config, Priority, RuleMatching};
+use crate::driver::replay::{ReplayDriver, ReplayItem};
 use crate::engine::Format;
 use crate::engine::format::Token;
 use crate::engine::{Matching, Ruleset, Scratch};
-use crate::event::Event;
 use crate::fields::Extract;
 use crate::fields::extract::{Extractor, render_json};
 use crate::output::Alert;
@@ -146,7 +145,7 @@ fn alert<E: Extract>(
 /// Replays `engine.replay.capture_file`.
 pub fn run_replay(cfg: &Config, ruleset: &Ruleset, ctx: &LoopContext) -> Result<(), AppError> {
     let path = &cfg.engine.replay_capture_file;
-    let mut reader = CaptureReader::open(Path::new(path)).map_err(|e| {
+    let mut driver = ReplayDriver::open(Path::new(path)).map_err(|e| {
         AppError::Fatal(format!(
             "An error occurred while opening the capture file {path}: {e}"
         ))
@@ -156,9 +155,10 @@ pub fn run_replay(cfg: &Config, ruleset: &Ruleset, ctx: &LoopContext) -> Result<
         .info(&format!("Replaying events from the capture file: {path}"));
     ctx.metrics_ready.store(true, Ordering::SeqCst);
 
-    let mut state = State::new(usize::try_from(cfg.thread_table_size).unwrap_or(usize::MAX));
+    let table_size = usize::try_from(cfg.thread_table_size).unwrap_or(usize::MAX);
+    let mut state = State::new(table_size);
     state.users.use_host_db = false;
-    let mut conv = Converter::new();
+    state.seed_capture(driver.metadata());
     let mut scratch = Scratch::new();
     let mut matched = Vec::new();
     let mode = match cfg.rule_matching {
@@ -187,7 +187,7 @@ pub fn run_replay(cfg: &Config, ruleset: &Ruleset, ctx: &LoopContext) -> Result<
             ctx.log.info("SIGUSR1 received, reopening outputs...");
             ctx.emitter.reopen();
         }
-        let item = match reader.next() {
+        let item = match driver.next() {
             Ok(Some(item)) => item,
             Ok(None) => break,
             Err(e) => {
@@ -195,21 +195,17 @@ pub fn run_replay(cfg: &Config, ruleset: &Ruleset, ctx: &LoopContext) -> Result<
                 break;
             }
         };
-        let ReadItem::Event(meta) = item else {
-            continue;
-        };
-        let record: Vec<u8> = match conv.convert(reader.record(), meta.offset) {
-            Ok(Outcome::Drop) => continue,
-            Ok(Outcome::Pass) => reader.record().to_vec(),
-            Ok(Outcome::Converted) => conv.output().to_vec(),
-            Err(e) => {
-                result = Err(AppError::Fatal(e.to_string()));
-                break;
+        let rev = match item {
+            ReplayItem::Event(rev) => rev,
+            ReplayItem::NewSection => {
+                let mut fresh = State::new(table_size);
+                fresh.users.use_host_db = false;
+                state = fresh;
+                state.seed_capture(driver.metadata());
+                continue;
             }
         };
-        let Ok(ev) = Event::decode(&record) else {
-            continue;
-        };
+        let ev = rev.event;
         let ts = ev.ts();
         if first_ts == 0 {
             first_ts = ts;
@@ -219,7 +215,7 @@ pub fn run_replay(cfg: &Config, ruleset: &Ruleset, ctx: &LoopContext) -> Result<
             break;
         }
         let mut ectx = state.process(&ev);
-        ectx.cpu = meta.cpuid;
+        ectx.cpu = rev.cpuid;
         match drops.process_event(ts, CaptureStats::default, &ctx.log) {
             DropVerdict::Continue => {}
             DropVerdict::Alert(msg) => ctx.emitter.internal(&msg),
@@ -231,7 +227,7 @@ pub fn run_replay(cfg: &Config, ruleset: &Ruleset, ctx: &LoopContext) -> Result<
                 break;
             }
         }
-        if meta.flags & 1 != 0 {
+        if !rev.rules_see() || ectx.filtered_out {
             continue; // parsed for state, never evaluated
         }
         let mut ex = Extractor {

@@ -139,22 +139,40 @@ fn load_options(
     }
 }
 
-/// `-L` / `-l RULE` output for the loaded rules.
+/// `-L` / `-l RULE` output for the loaded rules (text, or one JSON line).
 fn describe(
     loader: &crate::rules::RulesLoader,
     opts: &Options,
     json: bool,
 ) -> Result<String, AppError> {
-    if json {
-        return Err(missing("-L/-l with json_output"));
-    }
-    if opts.describe_rule.is_empty() {
-        Ok(loader.describe_rules_text())
-    } else {
-        loader
+    let one = !opts.describe_rule.is_empty();
+    match (json, one) {
+        (false, false) => Ok(loader.describe_rules_text()),
+        (false, true) => loader
             .describe_rule_text(&opts.describe_rule)
-            .map_err(AppError::Fatal)
+            .map_err(AppError::Fatal),
+        (true, false) => Ok(loader.describe_rules_json()),
+        (true, true) => loader
+            .describe_rule_json(&opts.describe_rule)
+            .map_err(AppError::Fatal),
     }
+}
+
+/// Sets a result's rules-schema status, computed on our YAML tree. saphyr is stricter than
+/// yaml-cpp on a few indentation forms the upstream files use; where it cannot read a file
+/// the rules loader read, the file is reported `ok` as the loader saw it.
+fn schema_status(
+    schema: &crate::config::Schema,
+    text: &str,
+    result: &mut crate::rules::LoadResult,
+) -> String {
+    let status = match crate::config::Node::parse(text) {
+        Ok(doc) => schema.validate(&doc),
+        Err(_) if result.successful() => crate::config::schema::VALIDATION_OK.to_string(),
+        Err(e) => format!("failed for <root>: {e}"),
+    };
+    result.set_schema_status(vec![status.clone()]);
+    status
 }
 
 /// `-V`: what to print on stdout, and the error summary when a file is invalid.
@@ -166,10 +184,12 @@ pub fn validate(
     log: &Logger,
 ) -> Result<(String, Option<String>), AppError> {
     use crate::rules::{RulesLoader, render_validate_json, render_validate_text};
+    let schema = crate::config::Schema::rules();
     let mut loader = RulesLoader::new(load_options(cfg, plugins, opts));
     let mut results = Vec::new();
     for (name, content) in contents {
-        let r = loader.load_file(name, content);
+        let mut r = loader.load_file(name, content);
+        schema_status(&schema, content, &mut r);
         loader
             .check_plugin_requirements()
             .map_err(AppError::Fatal)?;
@@ -187,11 +207,18 @@ pub fn validate(
     };
     let wants_describe = opts.describe_all_rules || !opts.describe_rule.is_empty();
     if successful && wants_describe {
+        let described = describe(&loader, opts, cfg.json_output)?;
         if cfg.json_output {
-            return Err(missing("-V with -L/-l and json_output"));
+            // nlohmann orders keys: falco_describe_results before falco_load_results.
+            let mut doc: std::collections::BTreeMap<String, serde_json::Value> =
+                serde_json::from_str(&stdout).unwrap_or_default();
+            let d: serde_json::Value = serde_json::from_str(&described).unwrap_or_default();
+            doc.insert("falco_describe_results".to_string(), d);
+            stdout = format!("{}\n", serde_json::to_string(&doc).unwrap_or_default());
+        } else {
+            stdout.push('\n');
+            stdout.push_str(&described);
         }
-        stdout.push('\n');
-        stdout.push_str(&describe(&loader, opts, false)?);
     }
     Ok((
         stdout,
@@ -229,16 +256,8 @@ pub fn load(
     log.info("Loading rules from:\n");
     let mut err = None;
     for (file, text) in contents {
-        let result = loader.load_file(file, text);
-        // saphyr is stricter than yaml-cpp on a few indentation forms the upstream files use;
-        // where it cannot read a file the rules loader read, the loader's verdict stands.
-        let status = match crate::config::Node::parse(text) {
-            Ok(doc) => schema.validate(&doc),
-            Err(_) if result.schema_valid() == Some(true) => {
-                crate::config::schema::VALIDATION_OK.to_string()
-            }
-            Err(e) => format!("failed for <root>: {e}"),
-        };
+        let mut result = loader.load_file(file, text);
+        let status = schema_status(&schema, text, &mut result);
         let level = if status == crate::config::schema::VALIDATION_OK {
             super::log::Level::Info
         } else {
