@@ -33,13 +33,13 @@ fn priority(p: crate::rules::Priority) -> Priority {
 
 /// One `append_output[].extra_fields` entry, compiled: a raw field (typed JSON value) or a
 /// format (rendered string). They only appear in JSON `output_fields`, never in the text.
-enum ExtraField {
+pub(crate) enum ExtraField {
     Raw(Format),
     Formatted(Format),
 }
 
 /// The extra fields that apply to each rule, in config order.
-fn compile_extra_fields(
+pub(crate) fn compile_extra_fields(
     cfg: &Config,
     ruleset: &Ruleset,
 ) -> Result<Vec<Vec<(String, ExtraField)>>, AppError> {
@@ -73,7 +73,7 @@ fn compile_extra_fields(
     Ok(per_rule)
 }
 
-fn add_extra_fields<E: Extract>(
+pub(crate) fn add_extra_fields<E: Extract>(
     extra: &[(String, ExtraField)],
     ex: &mut E,
     scratch: &mut Scratch,
@@ -106,7 +106,7 @@ fn add_extra_fields<E: Extract>(
 /// Builds the alert of `rule` for the current event: the rendered output (`*` semantics,
 /// missing values as `<NA>`) and the typed values of its fields (transformed fields are left
 /// out, as Falco's JSON formatter does).
-fn alert<E: Extract>(
+pub(crate) fn alert<E: Extract>(
     rule: &crate::engine::Rule,
     ex: &mut E,
     scratch: &mut Scratch,

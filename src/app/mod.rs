@@ -9,6 +9,7 @@
 
 pub mod drops;
 pub mod events;
+pub mod live;
 pub mod log;
 pub mod reload;
 pub mod rules_glue;
@@ -402,7 +403,7 @@ impl App {
     fn print_kernel_version(&mut self) -> Step {
         if !matches!(
             self.cfg().engine.kind,
-            EngineKind::Kmod | EngineKind::ModernEbpf
+            EngineKind::Kmod | EngineKind::ModernEbpf | EngineKind::Aya
         ) {
             return Ok(Flow::Proceed);
         }
@@ -790,7 +791,7 @@ impl App {
     fn configure_syscall_buffer_size(&mut self) -> Step {
         if !matches!(
             self.cfg().engine.kind,
-            EngineKind::Kmod | EngineKind::ModernEbpf
+            EngineKind::Kmod | EngineKind::ModernEbpf | EngineKind::Aya
         ) {
             return Ok(Flow::Proceed);
         }
@@ -986,10 +987,13 @@ impl App {
                 events::run_replay(self.cfg(), ruleset, &ctx)?;
                 Ok(Flow::Proceed)
             }
-            EngineKind::Kmod | EngineKind::ModernEbpf => {
+            EngineKind::Kmod | EngineKind::ModernEbpf | EngineKind::Aya => {
                 let ctx = self.loop_context(emitter);
-                rules_glue::process_events(self.cfg(), &ctx)?;
-                self.after_loop();
+                let ruleset = self
+                    .ruleset
+                    .as_ref()
+                    .ok_or_else(|| AppError::Fatal("no ruleset loaded".into()))?;
+                live::run_live(self.cfg(), ruleset, &ctx)?;
                 Ok(Flow::Proceed)
             }
         }
@@ -1003,6 +1007,7 @@ impl App {
             metrics_ready: Arc::clone(&self.metrics_ready),
             duration_s: self.opts.duration_to_tot,
             hostname: self.hostname.clone(),
+            verbose: self.opts.verbose,
         }
     }
 
@@ -1046,7 +1051,7 @@ fn plugin_refs(plugins: &[(String, String)]) -> Vec<(&str, &str)> {
 fn engine_name(kind: EngineKind) -> &'static str {
     match kind {
         EngineKind::Kmod => "kmod",
-        EngineKind::ModernEbpf => "modern_bpf",
+        EngineKind::ModernEbpf | EngineKind::Aya => "modern_bpf",
         EngineKind::Replay => "savefile",
         EngineKind::Nodriver => "nodriver",
     }

@@ -16,12 +16,6 @@ pub const CONTAINER_PLUGIN_NAME: &str = "container";
 /// Version the built-in container plugin reports (the one Falco 0.44.1 ships).
 pub const CONTAINER_PLUGIN_VERSION: &str = "0.7.1";
 
-fn missing(what: &str) -> AppError {
-    AppError::Fatal(format!(
-        "{what} is not available in this build of falco-rs yet"
-    ))
-}
-
 /// `-i`.
 pub fn ignored_events() -> Result<String, AppError> {
     Ok(crate::event::list::format_ignored_events())
@@ -310,10 +304,6 @@ pub struct LoopContext {
     pub duration_s: i64,
     /// `evt.hostname` (FALCO_HOSTNAME or gethostname()).
     pub hostname: String,
-}
-
-/// `process_events` for the live kernel engines (kmod, modern_ebpf).
-pub fn process_events(cfg: &Config, ctx: &LoopContext) -> Result<(), AppError> {
-    let _ = (cfg, ctx);
-    Err(missing("live capture (kmod / modern_ebpf drivers)"))
+    /// `-v`: print the driver counters at the end of the loop.
+    pub verbose: bool,
 }
