@@ -164,10 +164,8 @@ pub fn run_live(cfg: &Config, ruleset: &Ruleset, ctx: &LoopContext) -> Result<()
         );
     }
     let live_cfg = LiveConfig::from_config(cfg, &rules_syscalls(ruleset));
-    for src in ["syscall"] {
-        ctx.log
-            .info(&format!("Opening '{src}' source with modern BPF probe."));
-    }
+    ctx.log
+        .info("Opening 'syscall' source with modern BPF probe.");
     ctx.log.info(&format!(
         "One ring buffer every '{}' CPUs.",
         cfg.engine.buffers.cpus_for_each_buffer
@@ -291,10 +289,10 @@ pub fn run_live(cfg: &Config, ruleset: &Ruleset, ctx: &LoopContext) -> Result<()
         }
     }
     drv.stop();
-    if ctx.verbose {
-        if let Ok(s) = drv.stats() {
-            eprint!("Driver Events:{}\nDriver Drops:{}\n", s.n_evts, s.n_drops);
-        }
+    if ctx.verbose
+        && let Ok(s) = drv.stats()
+    {
+        eprint!("Driver Events:{}\nDriver Drops:{}\n", s.n_evts, s.n_drops);
     }
     eprint!("{}", drops.format_stats());
     result
