@@ -2,5 +2,6 @@
 
 mod daemon;
 mod goldens;
+mod live;
 mod outputs;
 mod util;
