@@ -223,3 +223,75 @@ fn tutorial_flow_with_a_real_prometheus() {
         "{summary}"
     );
 }
+
+/// `metrics.output_rule` and `metrics.output_file`: live events drive the snapshots.
+#[test]
+fn live_metrics_snapshots() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: live capture needs root");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("curl_rule.yaml"), CURL_RULE).unwrap();
+    let metrics_file = dir.path().join("metrics.jsonl");
+    let cfg = shared_dir().join("upstream/falco-0.44.1/falco.yaml");
+    let mut falco = Command::new(falco_bin())
+        .args([
+            "-c",
+            &cfg.to_string_lossy(),
+            "-o",
+            "load_plugins[]=container",
+            "-r",
+            &dir.path().join("curl_rule.yaml").to_string_lossy(),
+            "-o",
+            "log_syslog=false",
+            "-o",
+            "syslog_output.enabled=false",
+            "-o",
+            "webserver.enabled=false",
+            "-o",
+            "json_output=true",
+            "-o",
+            "metrics.enabled=true",
+            "-o",
+            "metrics.interval=1s",
+            "-o",
+            "metrics.output_rule=true",
+            "-o",
+            &format!("metrics.output_file={}", metrics_file.display()),
+        ])
+        .env_clear()
+        .env("PATH", STD_PATH)
+        .env("FALCO_HOSTNAME", "live-test")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = lines_of(falco.stdout.take().unwrap());
+    let stderr = lines_of(falco.stderr.take().unwrap());
+    let _falco = Killed(falco);
+    let started = wait_line(&stderr, &["One ring buffer every", "Error: "], 120).unwrap();
+    if started.starts_with("Error: ") {
+        eprintln!("skipped: the eBPF probe cannot run here: {started}");
+        return;
+    }
+    let line = wait_line(&stdout, &["Falco internal: metrics snapshot"], 60).expect("snapshot");
+    let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(v["priority"], "Informational");
+    assert_eq!(v["output"], "Falco metrics snapshot");
+    assert_eq!(v["source"], "internal");
+    let f = &v["output_fields"];
+    assert_eq!(f["falco.version"], "0.44.1");
+    assert_eq!(f["evt.hostname"], "live-test");
+    assert_eq!(f["scap.engine_name"], "modern_bpf");
+    assert!(f["falco.num_evts"].as_u64().unwrap() > 0);
+    assert!(f["falco.sha256_rules_file.curl_rule_yaml"].is_string());
+    assert!(f["falco.sha256_config_file.falco_yaml"].is_string());
+    assert!(f["scap.n_drops_perc"].is_number());
+    let text = std::fs::read_to_string(&metrics_file).unwrap();
+    let first: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert_eq!(first["sample"], 1);
+    assert_eq!(first["output_fields"]["falco.version"], "0.44.1");
+}

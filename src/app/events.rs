@@ -173,6 +173,7 @@ pub fn run_replay(cfg: &Config, ruleset: &Ruleset, ctx: &LoopContext) -> Result<
     );
     let extra_fields = compile_extra_fields(cfg, ruleset)?;
     let mut first_ts = 0u64;
+    let mut num_evts = 0u64;
     let mut result = Ok(());
     loop {
         if ctx.controls.terminate.load(Ordering::SeqCst) {
@@ -216,6 +217,10 @@ pub fn run_replay(cfg: &Config, ruleset: &Ruleset, ctx: &LoopContext) -> Result<
         }
         let mut ectx = state.process(&ev);
         ectx.cpu = rev.cpuid;
+        num_evts += 1;
+        if let Some(s) = ctx.snapshots.borrow_mut().as_mut() {
+            s.on_event(num_evts, || None, &ctx.emitter);
+        }
         match drops.process_event(ts, CaptureStats::default, &ctx.log) {
             DropVerdict::Continue => {}
             DropVerdict::Alert(msg) => ctx.emitter.internal(&msg),

@@ -206,6 +206,7 @@ pub fn run_live(cfg: &Config, ruleset: &Ruleset, ctx: &LoopContext) -> Result<()
     let mut scratch = Scratch::new();
     let mut matched = Vec::new();
     let mut first_ts = 0u64;
+    let mut num_evts = 0u64;
     let mut result = Ok(());
     let mut stop = false;
     while !stop {
@@ -249,6 +250,18 @@ pub fn run_live(cfg: &Config, ruleset: &Ruleset, ctx: &LoopContext) -> Result<()
             }
             let mut ectx = state.process(&ev);
             ectx.cpu = *cpu;
+            num_evts += 1;
+            if let Some(s) = ctx.snapshots.borrow_mut().as_mut() {
+                let drv = drv.as_ref();
+                s.on_event(
+                    num_evts,
+                    || {
+                        let st = stats_of(drv);
+                        Some((st.n_evts, st.n_drops))
+                    },
+                    &ctx.emitter,
+                );
+            }
             match drops.process_event(ts, || stats_of(drv.as_ref()), &ctx.log) {
                 DropVerdict::Continue => {}
                 DropVerdict::Alert(msg) => ctx.emitter.internal(&msg),

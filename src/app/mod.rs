@@ -13,6 +13,7 @@ pub mod live;
 pub mod log;
 pub mod reload;
 pub mod rules_glue;
+pub mod snapshots;
 
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -1008,6 +1009,14 @@ impl App {
             duration_s: self.opts.duration_to_tot,
             hostname: self.hostname.clone(),
             verbose: self.opts.verbose,
+            snapshots: std::cell::RefCell::new(snapshots::Snapshots::new(
+                self.cfg(),
+                self.metrics_info(),
+                Arc::clone(&self.counters),
+                (self.cfg().engine.kind != EngineKind::Replay)
+                    .then(|| engine_name(self.cfg().engine.kind)),
+                &self.log,
+            )),
         }
     }
 

@@ -306,4 +306,6 @@ pub struct LoopContext {
     pub hostname: String,
     /// `-v`: print the driver counters at the end of the loop.
     pub verbose: bool,
+    /// Periodic metrics snapshots, when configured.
+    pub snapshots: std::cell::RefCell<Option<super::snapshots::Snapshots>>,
 }
