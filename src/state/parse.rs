@@ -9,7 +9,7 @@ use crate::event::Event;
 use crate::event::table::{self, EF_CREATES_FD, EF_DESTROYS_FD, EF_USES_FD, EventInfo};
 
 use super::State;
-use super::container::{self, ContainerInfo, Mount};
+use super::container::{ContainerInfo, Mount};
 use super::fd::{FdInfo, FdType, L4Proto, SockInfo, flags as fdflags, sockinfo_text};
 use super::path::concatenate_paths;
 use super::thread::{ThreadInfo, clone_flags as cl, split_nul};
@@ -2083,20 +2083,9 @@ impl State {
         let Some(t) = self.threads.get(tid) else {
             return;
         };
-        let id = container::container_id_from_cgroups(t.cgroups.iter().map(|(_, p)| p.as_slice()));
-        if !id.is_empty()
-            && self.containers.get(&id).is_none()
-            && let Some(ty) = t
-                .cgroups
-                .iter()
-                .find_map(|(_, p)| container::matcher_type(&String::from_utf8_lossy(p)))
-        {
-            self.containers.insert(ContainerInfo {
-                id: id.clone(),
-                ty: ty.to_owned(),
-                ..ContainerInfo::default()
-            });
-        }
+        let id = self
+            .containers
+            .id_from_cgroups(t.cgroups.iter().map(|(_, p)| p.as_slice()));
         if let Some(t) = self.threads.get_mut(tid) {
             t.container_id = id;
         }
