@@ -6,8 +6,8 @@
  *   (non-EF_OLD_VERSION) exit event of libs 0.25.4 with all of its parameters, path arguments
  *   read at exit. Most events come from a declarative table (sc_table); process, socket and
  *   file-identity events have their own builders.
- * - tp_btf/sys_enter: the TOCTOU enter events that 0.25.4 live drivers still produce (open,
- *   openat, openat2, creat, connect).
+ * - tracepoint/syscalls/sys_enter_{open,openat,openat2,creat,connect}: the TOCTOU enter
+ *   events that 0.25.4 live drivers still produce.
  * - tp_btf/sched_process_exec: the successful execve/execveat exit (registers are gone by
  *   sys_exit); tp_btf/sched_process_exit: PROCEXIT_1_E; tp_btf/sched_process_fork: the child's
  *   clone exit where FRS_FLAG_FORK_FROM_TRACEPOINT asks for it.
@@ -1838,24 +1838,14 @@ int BPF_PROG(frs_sys_exit, struct pt_regs *regs, long ret) {
 	return emit_clone(task, clone_type, ret, clone_flags);
 }
 
-/* TOCTOU enter events of 0.25.4 live drivers. */
-SEC("tp_btf/sys_enter")
-int BPF_PROG(frs_sys_enter, struct pt_regs *regs, long id) {
-	__u32 nr = (__u32)id;
-	if(nr >= FRS_SYSCALL_TABLE_SIZE) {
-		return 0;
-	}
-	if(nr != NR_open && nr != NR_openat && nr != NR_openat2 && nr != NR_creat &&
-	   nr != NR_connect) {
-		return 0;
-	}
+/* TOCTOU enter events of 0.25.4 live drivers, from the per-syscall tracepoints (as the libs
+ * probe does) so that no other syscall pays for a sys_enter program. */
+static __noinline int emit_toctou_enter(__u32 nr, unsigned long a0, unsigned long a1,
+                                        unsigned long a2, unsigned long a3) {
 	if(!is_interesting(nr)) {
 		return 0;
 	}
 	struct ev ev;
-	unsigned long a0 = sc_arg(regs, 0);
-	unsigned long a1 = sc_arg(regs, 1);
-	unsigned long a2 = sc_arg(regs, 2);
 	switch(nr) {
 	case NR_open:
 		if(ev_start(&ev, PPME_SYSCALL_OPEN_E, 3))
@@ -1870,7 +1860,7 @@ int BPF_PROG(frs_sys_enter, struct pt_regs *regs, long id) {
 		push_u64(&ev, (__u64)(__s64)(int)a0);
 		push_user_str(&ev, a1);
 		push_u32(&ev, open_flags_to_scap((__u32)a2));
-		push_u32(&ev, (a2 & (O_CREAT | O_TMPFILE)) ? (__u32)(sc_arg(regs, 3) & 07777) : 0);
+		push_u32(&ev, (a2 & (O_CREAT | O_TMPFILE)) ? (__u32)(a3 & 07777) : 0);
 		break;
 	case NR_openat2: {
 		if(ev_start(&ev, PPME_SYSCALL_OPENAT2_E, 5))
@@ -1901,6 +1891,19 @@ int BPF_PROG(frs_sys_enter, struct pt_regs *regs, long id) {
 	}
 	return ev_submit(&ev, bpf_get_current_pid_tgid() & 0xffffffff);
 }
+
+#define TOCTOU_PROG(name)                                                                          \
+	SEC("tracepoint/syscalls/sys_enter_" #name)                                                \
+	int frs_enter_##name(struct trace_event_raw_sys_enter *ctx) {                              \
+		return emit_toctou_enter(NR_##name, ctx->args[0], ctx->args[1], ctx->args[2],      \
+		                         ctx->args[3]);                                            \
+	}
+
+TOCTOU_PROG(open)
+TOCTOU_PROG(openat)
+TOCTOU_PROG(openat2)
+TOCTOU_PROG(creat)
+TOCTOU_PROG(connect)
 
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(frs_sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm) {
