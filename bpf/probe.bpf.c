@@ -1892,18 +1892,21 @@ static __noinline int emit_toctou_enter(__u32 nr, unsigned long a0, unsigned lon
 	return ev_submit(&ev, bpf_get_current_pid_tgid() & 0xffffffff);
 }
 
-#define TOCTOU_PROG(name)                                                                          \
+/* Each tracepoint's record holds only its syscall's arguments: reading past them makes the
+ * attach fail (EACCES), so every program reads exactly its own. */
+#define ARG(ctx, i, n) ((i) < (n) ? (ctx)->args[(i) < (n) ? (i) : 0] : 0)
+#define TOCTOU_PROG(name, n)                                                                       \
 	SEC("tracepoint/syscalls/sys_enter_" #name)                                                \
 	int frs_enter_##name(struct trace_event_raw_sys_enter *ctx) {                              \
-		return emit_toctou_enter(NR_##name, ctx->args[0], ctx->args[1], ctx->args[2],      \
-		                         ctx->args[3]);                                            \
+		return emit_toctou_enter(NR_##name, ARG(ctx, 0, n), ARG(ctx, 1, n),                \
+		                         ARG(ctx, 2, n), ARG(ctx, 3, n));                          \
 	}
 
-TOCTOU_PROG(open)
-TOCTOU_PROG(openat)
-TOCTOU_PROG(openat2)
-TOCTOU_PROG(creat)
-TOCTOU_PROG(connect)
+TOCTOU_PROG(open, 3)
+TOCTOU_PROG(openat, 4)
+TOCTOU_PROG(openat2, 4)
+TOCTOU_PROG(creat, 2)
+TOCTOU_PROG(connect, 3)
 
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(frs_sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm) {
