@@ -1175,6 +1175,55 @@ static __always_inline int exe_from_memfd(struct file *exe) {
 	       name[4] == 'd' && name[5] == ':';
 }
 
+#define PPM_EXE_WRITABLE (1 << 0)
+#define PPM_EXE_UPPER_LAYER (1 << 1)
+#define PPM_EXE_LOWER_LAYER (1 << 3)
+#define OVERLAYFS_SUPER_MAGIC 0x794c7630
+
+/* Whether `task` may write its executable's inode (libs' EXE_WRITABLE: read-only or immutable
+ * files never are; the owner always is; else the mode bits for owner/group/other, or
+ * CAP_DAC_OVERRIDE / CAP_FOWNER). Supplementary groups are not searched. */
+static __always_inline int exe_writable(struct task_struct *task, struct inode *ino) {
+	__u16 mode = BPF_CORE_READ(ino, i_mode);
+	if((BPF_CORE_READ(ino, i_sb, s_flags) & 1 /* SB_RDONLY */) ||
+	   (BPF_CORE_READ(ino, i_flags) & 8 /* S_IMMUTABLE */)) {
+		return 0;
+	}
+	__u32 uid = BPF_CORE_READ(ino, i_uid.val);
+	__u32 gid = BPF_CORE_READ(ino, i_gid.val);
+	if(uid == (__u32)-1 || gid == (__u32)-1) {
+		return 0;
+	}
+	__u32 fsuid = BPF_CORE_READ(task, cred, fsuid.val);
+	if(fsuid == uid) {
+		return 1;
+	}
+	if(BPF_CORE_READ(task, cred, fsgid.val) == gid) {
+		mode >>= 3;
+	}
+	if(mode & 2 /* MAY_WRITE */) {
+		return 1;
+	}
+	__u64 eff = task_cap(task, 2);
+	return (eff & (1ull << 1 /* CAP_DAC_OVERRIDE */)) || (eff & (1ull << 3 /* CAP_FOWNER */));
+}
+
+/* PPM_EXE_UPPER_LAYER / PPM_EXE_LOWER_LAYER for an executable on overlayfs: the overlay
+ * inode's upper dentry follows its embedded vfs inode. */
+static __always_inline __u32 exe_overlay_layer(struct file *exe) {
+	struct dentry *d = BPF_CORE_READ(exe, f_path.dentry);
+	if(BPF_CORE_READ(d, d_sb, s_magic) != OVERLAYFS_SUPER_MAGIC) {
+		return 0;
+	}
+	char *vfs_inode = (char *)BPF_CORE_READ(d, d_inode);
+	struct dentry *upper = NULL;
+	bpf_probe_read_kernel(&upper, sizeof(upper), vfs_inode + bpf_core_type_size(struct inode));
+	if(upper && BPF_CORE_READ(upper, d_inode, i_ino) != 0) {
+		return PPM_EXE_UPPER_LAYER;
+	}
+	return PPM_EXE_LOWER_LAYER;
+}
+
 /* execve/execveat exit (31/30 parameters). `bprm` is set on success (sched_process_exec). */
 static __noinline int emit_execve(struct task_struct *task, __u16 type, long res,
                                   struct linux_binprm *bprm, unsigned long argv_filename) {
@@ -1209,8 +1258,14 @@ static __noinline int emit_execve(struct task_struct *task, __u16 type, long res
 	push_u32(&ev, BPF_CORE_READ(task, loginuid.val));
 	struct file *exe = BPF_CORE_READ(task, mm, exe_file);
 	__u32 flags = 0;
-	if(exe && exe_from_memfd(exe)) {
-		flags |= PPM_EXE_FROM_MEMFD;
+	if(exe) {
+		if(exe_from_memfd(exe)) {
+			flags |= PPM_EXE_FROM_MEMFD;
+		}
+		if(exe_writable(task, BPF_CORE_READ(exe, f_inode))) {
+			flags |= PPM_EXE_WRITABLE;
+		}
+		flags |= exe_overlay_layer(exe);
 	}
 	push_u32(&ev, flags);
 	push_u64(&ev, task_cap(task, 0));
