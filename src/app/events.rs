@@ -10,11 +10,11 @@ use std::sync::atomic::Ordering;
 use super::AppError;
 use super::drops::{CaptureStats, DropManager, DropVerdict};
 use super::rules_glue::LoopContext;
-use crate::capture::{CaptureReader, Converter, Outcome, ReadItem};
-use crate::config::{Config, Priority, RuleMatching};
+use crate::config::{AppendOutput, Config, Priority, RuleMatching};
+use crate::driver::replay::{ReplayDriver, ReplayItem};
+use crate::engine::Format;
 use crate::engine::format::Token;
 use crate::engine::{Matching, Ruleset, Scratch};
-use crate::event::Event;
 use crate::fields::Extract;
 use crate::fields::extract::{Extractor, render_json};
 use crate::output::Alert;
@@ -31,10 +31,82 @@ fn priority(p: crate::rules::Priority) -> Priority {
     Priority::ALL[i]
 }
 
+/// One `append_output[].extra_fields` entry, compiled: a raw field (typed JSON value) or a
+/// format (rendered string). They only appear in JSON `output_fields`, never in the text.
+pub(crate) enum ExtraField {
+    Raw(Format),
+    Formatted(Format),
+}
+
+/// The extra fields that apply to each rule, in config order.
+pub(crate) fn compile_extra_fields(
+    cfg: &Config,
+    ruleset: &Ruleset,
+) -> Result<Vec<Vec<(String, ExtraField)>>, AppError> {
+    let applies = |a: &AppendOutput, rule: &crate::engine::Rule| {
+        (a.match_source.is_empty() || a.match_source == rule.source)
+            && (a.match_rule.is_empty() || a.match_rule == rule.name)
+            && a.match_tags.iter().all(|t| rule.tags.contains(t))
+    };
+    let mut per_rule = Vec::with_capacity(ruleset.rules.len());
+    for rule in &ruleset.rules {
+        let mut fields = Vec::new();
+        for a in cfg.append_output.iter().filter(|a| applies(a, rule)) {
+            for (key, fmt) in &a.extra_fields {
+                let compiled = match fmt {
+                    None => ExtraField::Raw(
+                        Format::compile(&format!("*%{key}"), crate::fields::lookup).map_err(
+                            |e| AppError::Fatal(format!("append_output extra field {key}: {e}")),
+                        )?,
+                    ),
+                    Some(f) => ExtraField::Formatted(
+                        Format::compile(&format!("*{f}"), crate::fields::lookup).map_err(|e| {
+                            AppError::Fatal(format!("append_output extra field {key}: {e}"))
+                        })?,
+                    ),
+                };
+                fields.push((key.clone(), compiled));
+            }
+        }
+        per_rule.push(fields);
+    }
+    Ok(per_rule)
+}
+
+pub(crate) fn add_extra_fields<E: Extract>(
+    extra: &[(String, ExtraField)],
+    ex: &mut E,
+    scratch: &mut Scratch,
+    ts: u64,
+    out: &mut BTreeMap<String, serde_json::Value>,
+) {
+    for (key, field) in extra {
+        let value = match field {
+            ExtraField::Formatted(f) => {
+                serde_json::Value::from(f.render(ex, scratch).unwrap_or_default())
+            }
+            ExtraField::Raw(f) => {
+                let operand = f.tokens.iter().find_map(|t| match t {
+                    Token::Field { operand, .. } => Some(operand),
+                    Token::Literal(_) => None,
+                });
+                let mut vals = Vec::new();
+                match operand {
+                    Some(op) if ex.extract(&op.field, &mut vals) => {
+                        render_json(op.info, op.field.arg.as_ref(), &vals, ts)
+                    }
+                    _ => serde_json::Value::Null,
+                }
+            }
+        };
+        out.insert(key.clone(), value);
+    }
+}
+
 /// Builds the alert of `rule` for the current event: the rendered output (`*` semantics,
 /// missing values as `<NA>`) and the typed values of its fields (transformed fields are left
 /// out, as Falco's JSON formatter does).
-fn alert<E: Extract>(
+pub(crate) fn alert<E: Extract>(
     rule: &crate::engine::Rule,
     ex: &mut E,
     scratch: &mut Scratch,
@@ -73,7 +145,7 @@ fn alert<E: Extract>(
 /// Replays `engine.replay.capture_file`.
 pub fn run_replay(cfg: &Config, ruleset: &Ruleset, ctx: &LoopContext) -> Result<(), AppError> {
     let path = &cfg.engine.replay_capture_file;
-    let mut reader = CaptureReader::open(Path::new(path)).map_err(|e| {
+    let mut driver = ReplayDriver::open(Path::new(path)).map_err(|e| {
         AppError::Fatal(format!(
             "An error occurred while opening the capture file {path}: {e}"
         ))
@@ -83,9 +155,10 @@ pub fn run_replay(cfg: &Config, ruleset: &Ruleset, ctx: &LoopContext) -> Result<
         .info(&format!("Replaying events from the capture file: {path}"));
     ctx.metrics_ready.store(true, Ordering::SeqCst);
 
-    let mut state = State::new(usize::try_from(cfg.thread_table_size).unwrap_or(usize::MAX));
+    let table_size = usize::try_from(cfg.thread_table_size).unwrap_or(usize::MAX);
+    let mut state = State::new(table_size);
     state.users.use_host_db = false;
-    let mut conv = Converter::new();
+    state.seed_capture(driver.metadata());
     let mut scratch = Scratch::new();
     let mut matched = Vec::new();
     let mode = match cfg.rule_matching {
@@ -98,7 +171,9 @@ pub fn run_replay(cfg: &Config, ruleset: &Ruleset, ctx: &LoopContext) -> Result<
         false,
         crate::output::now_ns(),
     );
+    let extra_fields = compile_extra_fields(cfg, ruleset)?;
     let mut first_ts = 0u64;
+    let mut num_evts = 0u64;
     let mut result = Ok(());
     loop {
         if ctx.controls.terminate.load(Ordering::SeqCst) {
@@ -113,7 +188,7 @@ pub fn run_replay(cfg: &Config, ruleset: &Ruleset, ctx: &LoopContext) -> Result<
             ctx.log.info("SIGUSR1 received, reopening outputs...");
             ctx.emitter.reopen();
         }
-        let item = match reader.next() {
+        let item = match driver.next() {
             Ok(Some(item)) => item,
             Ok(None) => break,
             Err(e) => {
@@ -121,21 +196,17 @@ pub fn run_replay(cfg: &Config, ruleset: &Ruleset, ctx: &LoopContext) -> Result<
                 break;
             }
         };
-        let ReadItem::Event(meta) = item else {
-            continue;
-        };
-        let record: Vec<u8> = match conv.convert(reader.record(), meta.offset) {
-            Ok(Outcome::Drop) => continue,
-            Ok(Outcome::Pass) => reader.record().to_vec(),
-            Ok(Outcome::Converted) => conv.output().to_vec(),
-            Err(e) => {
-                result = Err(AppError::Fatal(e.to_string()));
-                break;
+        let rev = match item {
+            ReplayItem::Event(rev) => rev,
+            ReplayItem::NewSection => {
+                let mut fresh = State::new(table_size);
+                fresh.users.use_host_db = false;
+                state = fresh;
+                state.seed_capture(driver.metadata());
+                continue;
             }
         };
-        let Ok(ev) = Event::decode(&record) else {
-            continue;
-        };
+        let ev = rev.event;
         let ts = ev.ts();
         if first_ts == 0 {
             first_ts = ts;
@@ -145,7 +216,11 @@ pub fn run_replay(cfg: &Config, ruleset: &Ruleset, ctx: &LoopContext) -> Result<
             break;
         }
         let mut ectx = state.process(&ev);
-        ectx.cpu = meta.cpuid;
+        ectx.cpu = rev.cpuid;
+        num_evts += 1;
+        if let Some(s) = ctx.snapshots.borrow_mut().as_mut() {
+            s.on_event(num_evts, || None, &ctx.emitter);
+        }
         match drops.process_event(ts, CaptureStats::default, &ctx.log) {
             DropVerdict::Continue => {}
             DropVerdict::Alert(msg) => ctx.emitter.internal(&msg),
@@ -157,7 +232,7 @@ pub fn run_replay(cfg: &Config, ruleset: &Ruleset, ctx: &LoopContext) -> Result<
                 break;
             }
         }
-        if meta.flags & 1 != 0 {
+        if !rev.rules_see() || ectx.filtered_out {
             continue; // parsed for state, never evaluated
         }
         let mut ex = Extractor {
@@ -169,7 +244,14 @@ pub fn run_replay(cfg: &Config, ruleset: &Ruleset, ctx: &LoopContext) -> Result<
         matched.clear();
         ruleset.matches(&mut ex, &mut scratch, mode, &mut matched);
         for &i in &matched {
-            let a = alert(&ruleset.rules[i], &mut ex, &mut scratch, ts);
+            let mut a = alert(&ruleset.rules[i], &mut ex, &mut scratch, ts);
+            add_extra_fields(
+                &extra_fields[i],
+                &mut ex,
+                &mut scratch,
+                ts,
+                &mut a.output_fields,
+            );
             ctx.emitter.alert(&a);
         }
     }
