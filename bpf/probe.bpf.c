@@ -1059,8 +1059,10 @@ static __noinline void push_file_path(struct ev *ev, struct file *file) {
 	}
 	__u32 off = emit_components(ev, names, 0);
 	if(off == 0) {
-		ev->buf[OFF(ev->pos)] = '/';
-		off = 1;
+		/* No component: the dentry where the walk stopped names the file, as in libs
+		 * ("/" for the root, "memfd:NAME" for a memfd, which has no path). */
+		push_kernel_str(ev, BPF_CORE_READ(d, d_name.name), MAX_NAME);
+		return;
 	}
 	ev->buf[OFF(ev->pos + off)] = 0;
 	ev_len(ev, (__u16)(off + 1));

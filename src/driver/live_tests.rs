@@ -721,6 +721,8 @@ os.execv("/proc/self/fd/%d" % exe, ["frs-memfd"])
     .unwrap_or_else(|| panic!("{kind:?}: memfd execve"));
     let flags = u32::from_le_bytes(mx.params[19][..].try_into().unwrap());
     assert_ne!(flags & 4, 0, "{kind:?}: EXE_FROM_MEMFD in {flags:#x}");
+    // a memfd has no path: trusted_exepath is the dentry name, as libs reports it
+    assert_eq!(mx.params[27], b"memfd:frs-exe\0", "{kind:?}: memfd exepath");
 }
 
 #[cfg(feature = "libbpf")]
