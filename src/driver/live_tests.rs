@@ -225,6 +225,7 @@ fn aya_backend_sees_cat_workload() {
 }
 
 /// Parameters that legitimately differ between two runs: ids and memory counters.
+#[cfg(all(feature = "libbpf", feature = "aya"))]
 fn normalise(evs: &[Ev]) -> Vec<(u16, Vec<Option<Vec<u8>>>)> {
     evs.iter()
         .map(|e| {
