@@ -16,22 +16,49 @@ use crate::util::{Output, run_falco, shared_dir};
 
 /// Cases expected to fail for now, with why. Prefix match on `suite/case`.
 const KNOWN_FAILURES: &[(&str, &str)] = &[
-    ("cli/L-", "rules engine (-L) not merged yet"),
-    ("cli/V-", "rules engine (-V) not merged yet"),
-    ("cli/l-rule-", "rules engine (-l) not merged yet"),
-    ("cli/dry-run-all", "rules engine not merged yet"),
-    ("cli/i", "event listings (-i) not merged yet"),
     (
-        "cli/list-events",
-        "event listings (--list-events) not merged yet",
+        "cli/L-all-json",
+        "rules: -L JSON (describe as JSON) not on main yet",
     ),
     (
-        "cli/list-",
-        "field listings (--list, --list-plugins) not merged yet",
+        "cli/L-stable-json",
+        "rules: -L JSON (describe as JSON) not on main yet",
     ),
     (
-        "replay/",
-        "event pipeline (replay driver + engine) not merged yet",
+        "cli/l-rule-json",
+        "rules: -l JSON (describe as JSON) not on main yet",
+    ),
+    (
+        "replay/falco_cat_write.testing-list_append.",
+        "state: filtered-out open enter events (libs 0.25.4) not on main yet",
+    ),
+    (
+        "replay/falco_cat_write.testing-macro_append.",
+        "state: filtered-out open enter events (libs 0.25.4) not on main yet",
+    ),
+    (
+        "replay/falco_cat_write.testing-rule_exception_no_values.",
+        "state: filtered-out open enter events (libs 0.25.4) not on main yet",
+    ),
+    (
+        "replay/falco_cat_write.testing-single_rule.",
+        "state: filtered-out open enter events (libs 0.25.4) not on main yet",
+    ),
+    (
+        "replay/falco_cat_write.testing-single_rule_with_tags.",
+        "state: filtered-out open enter events (libs 0.25.4) not on main yet",
+    ),
+    (
+        "replay/falco_cat_write.testing-skip_unknown_evt.",
+        "state: filtered-out open enter events (libs 0.25.4) not on main yet",
+    ),
+    (
+        "replay/libs_test_ipv6_client.all-json-matchall",
+        "state: seeding from capture metadata (users, interfaces) not on main yet",
+    ),
+    (
+        "replay/triggers-",
+        "state: seeding from capture metadata (threads, fds) not on main yet",
     ),
 ];
 
@@ -221,15 +248,36 @@ fn run_suite(suite: &str) {
     let mut passed = Vec::new();
     let mut problems = Vec::new();
     let mut expected_failures = 0;
-    for c in cases(suite) {
+    let all = cases(suite);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results = std::sync::Mutex::new(vec![None; all.len()]);
+    std::thread::scope(|scope| {
+        for _ in 0..3 {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let Some(c) = all.get(i) else { break };
+                    let r = run_case(c);
+                    results.lock().unwrap()[i] = Some(r);
+                }
+            });
+        }
+    });
+    let results = results.into_inner().unwrap();
+    for (c, result) in all.iter().zip(results) {
         let name = format!("{}/{}", c.suite, c.name);
-        let result = run_case(&c);
+        let result = result.expect("every case ran");
         match (result, known_failure(&name)) {
             (None, None) => passed.push(name),
             (None, Some(_)) => problems.push(format!(
                 "UNEXPECTED PASS {name}: remove it from KNOWN_FAILURES"
             )),
-            (Some(_), Some(_)) => expected_failures += 1,
+            (Some(why), Some(reason)) => {
+                expected_failures += 1;
+                if std::env::var_os("FALCO_RS_GOLDENS_VERBOSE").is_some() {
+                    eprintln!("  known failure {name} ({reason}): {why}");
+                }
+            }
             (Some(why), None) => problems.push(format!("FAIL {name}: {why}")),
         }
     }

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// `shared/`: `FALCO_RS_SHARED` if set, else `<repo>/../shared`, else `/work/shared`.
 pub fn shared_dir() -> PathBuf {
@@ -47,19 +47,22 @@ pub fn run_falco(args: &[String], env: &[(String, String)], timeout: Duration) -
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("spawn falco");
-    let start = Instant::now();
-    loop {
-        if child.try_wait().expect("wait falco").is_some() {
-            break;
+    let child = cmd.spawn().expect("spawn falco");
+    let pid = child.id() as libc::pid_t;
+    // Collect the pipes on another thread so a large output never blocks the child.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    let out = match rx.recv_timeout(timeout) {
+        Ok(out) => out,
+        Err(_) => {
+            // SAFETY: signalling our own child by pid.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            rx.recv().expect("child output after kill")
         }
-        if start.elapsed() > timeout {
-            let _ = child.kill();
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(10));
     }
-    let out = child.wait_with_output().expect("collect falco output");
+    .expect("collect falco output");
     Output {
         stdout: out.stdout,
         stderr: out.stderr,

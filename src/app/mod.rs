@@ -7,6 +7,8 @@
 //! (exit 1, no teardown). A validated hot reload (watched file change or SIGHUP) ends the run
 //! with a restart request, and `main` runs everything again in the same process.
 
+pub mod drops;
+pub mod events;
 pub mod log;
 pub mod reload;
 pub mod rules_glue;
@@ -123,6 +125,11 @@ impl Emitter {
         }
     }
 
+    /// SIGUSR1: file and program outputs close and reopen.
+    pub fn reopen(&self) {
+        self.outputs.reopen();
+    }
+
     /// Emits one internal message (never filtered by `priority`, not counted as a match).
     pub fn internal(&self, msg: &InternalMsg) {
         if !self.outputs.push(self.format.internal(msg), msg.priority) {
@@ -148,6 +155,7 @@ struct App {
     rules_files: Vec<String>,
     rules_folders: Vec<String>,
     rules_in_load_order: Vec<String>,
+    ruleset: Option<crate::engine::ruleset::Ruleset>,
     outputs: Option<Outputs>,
     emitter: Option<Emitter>,
     stats: Arc<Mutex<Stats>>,
@@ -188,6 +196,7 @@ pub fn run(args: &[String], force_dry_run: bool) -> Result<Outcome, AppError> {
         rules_files: Vec::new(),
         rules_folders: Vec::new(),
         rules_in_load_order: Vec::new(),
+        ruleset: None,
         outputs: None,
         emitter: None,
         stats: Arc::new(Mutex::new(Stats::default())),
@@ -550,11 +559,11 @@ impl App {
         for f in &self.opts.validate_rules_filenames {
             self.log.info(&format!("   {f}\n"));
         }
-        let (stdout, ok) =
+        let (stdout, failure) =
             rules_glue::validate(&contents, self.cfg(), &self.plugins, &self.opts, &self.log)?;
         print!("{stdout}");
-        if !ok {
-            return Err(AppError::Fatal(stdout.trim_end().to_string()));
+        if let Some(summary) = failure {
+            return Err(AppError::Fatal(summary));
         }
         Ok(Flow::Exit)
     }
@@ -580,6 +589,7 @@ impl App {
         self.rules_folders = folders;
         let loaded = rules_glue::load(&contents, self.cfg(), &self.plugins, &self.opts, &self.log)?;
         self.rules_in_load_order = loaded.rule_names;
+        self.ruleset = loaded.ruleset;
         if let Some(described) = loaded.described {
             print!("{described}");
             return Ok(Flow::Exit);
@@ -938,14 +948,16 @@ impl App {
             return Ok(Flow::Exit);
         }
         let kind = self.cfg().engine.kind;
-        self.log.info(&format!(
-            "Loaded event sources: {}",
-            self.loaded_sources.join(", ")
-        ));
-        self.log.info(&format!(
-            "Enabled event sources: {}",
-            self.enabled_sources.join(", ")
-        ));
+        if kind != EngineKind::Replay {
+            self.log.info(&format!(
+                "Loaded event sources: {}",
+                self.loaded_sources.join(", ")
+            ));
+            self.log.info(&format!(
+                "Enabled event sources: {}",
+                self.enabled_sources.join(", ")
+            ));
+        }
         let emitter = self
             .emitter
             .clone()
@@ -960,18 +972,32 @@ impl App {
                 self.wait_without_events(&emitter);
                 Ok(Flow::Proceed)
             }
-            _ => {
-                let ctx = rules_glue::LoopContext {
-                    controls: Arc::clone(&self.controls),
-                    emitter,
-                    log: self.log.clone(),
-                    metrics_ready: Arc::clone(&self.metrics_ready),
-                    duration_s: self.opts.duration_to_tot,
-                };
+            EngineKind::Replay => {
+                let ctx = self.loop_context(emitter);
+                let ruleset = self
+                    .ruleset
+                    .take()
+                    .ok_or_else(|| AppError::Fatal("no ruleset loaded".into()))?;
+                events::run_replay(self.cfg(), ruleset, &ctx)?;
+                Ok(Flow::Proceed)
+            }
+            EngineKind::Kmod | EngineKind::ModernEbpf => {
+                let ctx = self.loop_context(emitter);
                 rules_glue::process_events(self.cfg(), &ctx)?;
                 self.after_loop();
                 Ok(Flow::Proceed)
             }
+        }
+    }
+
+    fn loop_context(&self, emitter: Emitter) -> rules_glue::LoopContext {
+        rules_glue::LoopContext {
+            controls: Arc::clone(&self.controls),
+            emitter,
+            log: self.log.clone(),
+            metrics_ready: Arc::clone(&self.metrics_ready),
+            duration_s: self.opts.duration_to_tot,
+            hostname: self.hostname.clone(),
         }
     }
 

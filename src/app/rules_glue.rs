@@ -9,7 +9,7 @@ use std::sync::atomic::AtomicBool;
 use super::log::Logger;
 use super::{AppError, Controls, Emitter};
 use crate::cli::{Options, OutputFormat};
-use crate::config::Config;
+use crate::config::{Config, RuleSelection};
 
 /// Name of the built-in container plugin.
 pub const CONTAINER_PLUGIN_NAME: &str = "container";
@@ -24,19 +24,28 @@ fn missing(what: &str) -> AppError {
 
 /// `-i`.
 pub fn ignored_events() -> Result<String, AppError> {
-    Err(missing("-i (ignored events listing)"))
+    Ok(crate::event::list::format_ignored_events())
 }
 
-/// `--list-events`.
+/// `--list-events` (markdown falls back to text, as Falco has no markdown event list).
 pub fn list_events(format: OutputFormat) -> Result<String, AppError> {
-    let _ = format;
-    Err(missing("--list-events"))
+    Ok(match format {
+        OutputFormat::Json => crate::event::list::format_list_events_json(),
+        OutputFormat::Text | OutputFormat::Markdown => {
+            crate::event::list::format_list_events_text()
+        }
+    })
 }
 
 /// `--list-plugins`, for the plugins selected by `load_plugins`.
 pub fn list_plugins(names: &[String]) -> Result<String, AppError> {
-    let _ = names;
-    Err(missing("--list-plugins"))
+    use crate::fields::listing::{CONTAINER_PLUGIN, render_plugins};
+    let plugins: Vec<_> = names
+        .iter()
+        .filter(|n| n.as_str() == CONTAINER_PLUGIN_NAME)
+        .map(|_| CONTAINER_PLUGIN)
+        .collect();
+    Ok(render_plugins(&plugins))
 }
 
 /// `--list[=SOURCE]`.
@@ -46,20 +55,141 @@ pub fn list_fields(
     names_only: bool,
     verbose: bool,
 ) -> Result<String, AppError> {
-    let _ = (source, format, names_only, verbose);
-    Err(missing("--list"))
+    use crate::fields::listing::{ListFormat, ListOptions, render_fields};
+    let opts = ListOptions {
+        source: (!source.is_empty()).then(|| source.to_string()),
+        verbose,
+        names_only,
+        format: match format {
+            OutputFormat::Text => ListFormat::Text,
+            OutputFormat::Markdown => ListFormat::Markdown,
+            OutputFormat::Json => ListFormat::Json,
+        },
+    };
+    render_fields(&opts).map_err(|e| AppError::Fatal(e.to_string()))
 }
 
-/// `-V`: returns what to print on stdout and whether every file is valid.
+fn rules_priority(p: crate::config::Priority) -> crate::rules::Priority {
+    crate::rules::Priority::ALL[p.number() as usize]
+}
+
+/// The rules loader options this configuration implies.
+fn load_options(cfg: &Config, plugins: &[(String, String)]) -> crate::rules::LoadOptions {
+    use crate::engine::ruleset::Selector;
+    use crate::rules::{ExtraOutput, LoadOptions, PluginVersion};
+    let container = plugins.iter().any(|(n, _)| n == CONTAINER_PLUGIN_NAME);
+    let mut extra_outputs = Vec::new();
+    for a in &cfg.append_output {
+        let base = ExtraOutput {
+            source: a.match_source.clone(),
+            tags: a.match_tags.iter().cloned().collect(),
+            rule: a.match_rule.clone(),
+            format: String::new(),
+        };
+        if !a.extra_output.is_empty() {
+            extra_outputs.push(ExtraOutput {
+                format: a.extra_output.clone(),
+                ..base.clone()
+            });
+        }
+        if a.suggested_output {
+            let mut parts = Vec::new();
+            if container && (a.match_source.is_empty() || a.match_source == "syscall") {
+                parts.push(ExtraOutput::container_suggested().format);
+            }
+            for key in cfg.static_fields.keys() {
+                parts.push(format!("static_{}=%static.{key}", key.replace('.', "_")));
+            }
+            if !parts.is_empty() {
+                extra_outputs.push(ExtraOutput {
+                    format: parts.join(" "),
+                    ..base
+                });
+            }
+        }
+    }
+    LoadOptions {
+        loaded_plugins: plugins
+            .iter()
+            .map(|(name, version)| PluginVersion {
+                name: name.clone(),
+                version: version.clone(),
+            })
+            .collect(),
+        extra_outputs,
+        min_priority: rules_priority(cfg.min_priority),
+        selection: cfg
+            .rules_selection
+            .iter()
+            .map(|s| match s {
+                RuleSelection::EnableRule(r) => Selector::EnableRule(r.clone()),
+                RuleSelection::DisableRule(r) => Selector::DisableRule(r.clone()),
+                RuleSelection::EnableTag(t) => Selector::EnableTag(t.clone()),
+                RuleSelection::DisableTag(t) => Selector::DisableTag(t.clone()),
+            })
+            .collect(),
+        ..LoadOptions::default()
+    }
+}
+
+/// `-L` / `-l RULE` output for the loaded rules.
+fn describe(
+    loader: &crate::rules::RulesLoader,
+    opts: &Options,
+    json: bool,
+) -> Result<String, AppError> {
+    if json {
+        return Err(missing("-L/-l with json_output"));
+    }
+    if opts.describe_rule.is_empty() {
+        Ok(loader.describe_rules_text())
+    } else {
+        loader
+            .describe_rule_text(&opts.describe_rule)
+            .map_err(AppError::Fatal)
+    }
+}
+
+/// `-V`: what to print on stdout, and the error summary when a file is invalid.
 pub fn validate(
     contents: &[(String, String)],
     cfg: &Config,
     plugins: &[(String, String)],
     opts: &Options,
     log: &Logger,
-) -> Result<(String, bool), AppError> {
-    let _ = (contents, cfg, plugins, opts, log);
-    Err(missing("the rules engine (-V)"))
+) -> Result<(String, Option<String>), AppError> {
+    use crate::rules::{RulesLoader, render_validate_json, render_validate_text};
+    let mut loader = RulesLoader::new(load_options(cfg, plugins));
+    let mut results = Vec::new();
+    for (name, content) in contents {
+        let r = loader.load_file(name, content);
+        loader
+            .check_plugin_requirements()
+            .map_err(AppError::Fatal)?;
+        if r.successful() && r.has_warnings() {
+            log.warning(&format!("{}\n", r.verbose_text()));
+        }
+        results.push(r);
+    }
+    let successful = results.iter().all(|r| r.successful());
+    let summary = render_validate_text(&results);
+    let mut stdout = if cfg.json_output {
+        render_validate_json(&results)
+    } else {
+        summary.clone()
+    };
+    let wants_describe = opts.describe_all_rules || !opts.describe_rule.is_empty();
+    if successful && wants_describe {
+        if cfg.json_output {
+            return Err(missing("-V with -L/-l and json_output"));
+        }
+        stdout.push('\n');
+        stdout.push_str(&describe(&loader, opts, false)?);
+    }
+    Ok((
+        stdout,
+        (!successful).then(|| summary.trim_end_matches('\n').to_string()),
+    ))
 }
 
 /// Result of loading the rules files.
@@ -68,6 +198,8 @@ pub struct Loaded {
     pub rule_names: Vec<String>,
     /// `-L` / `-l` output, when asked for.
     pub described: Option<String>,
+    /// The ruleset the event loop matches with.
+    pub ruleset: Option<crate::engine::ruleset::Ruleset>,
 }
 
 /// `load_rules_files`: logs `Loading rules from:` and each file's schema status, loads the
@@ -79,12 +211,20 @@ pub fn load(
     opts: &Options,
     log: &Logger,
 ) -> Result<Loaded, AppError> {
-    let _ = (cfg, plugins, opts);
+    use crate::rules::RulesLoader;
     let schema = crate::config::Schema::rules();
+    let mut loader = RulesLoader::new(load_options(cfg, plugins));
     log.info("Loading rules from:\n");
+    let mut err = None;
     for (file, text) in contents {
+        let result = loader.load_file(file, text);
+        // saphyr is stricter than yaml-cpp on a few indentation forms the upstream files use;
+        // where it cannot read a file the rules loader read, the loader's verdict stands.
         let status = match crate::config::Node::parse(text) {
             Ok(doc) => schema.validate(&doc),
+            Err(_) if result.schema_valid() == Some(true) => {
+                crate::config::schema::VALIDATION_OK.to_string()
+            }
             Err(e) => format!("failed for <root>: {e}"),
         };
         let level = if status == crate::config::schema::VALIDATION_OK {
@@ -93,8 +233,39 @@ pub fn load(
             super::log::Level::Warning
         };
         log.log(level, &format!("   {file} | schema validation: {status}\n"));
+        if !result.successful() {
+            err = Some(result.verbose_text());
+            break;
+        }
+        if result.has_warnings() {
+            log.warning(&format!("{}\n", result.verbose_text()));
+        }
     }
-    Err(missing("the rules engine"))
+    if let Err(e) = loader.check_plugin_requirements() {
+        err = Some(e);
+    }
+    if let Some(e) = err {
+        return Err(AppError::Fatal(e.trim_end_matches('\n').to_string()));
+    }
+    for sel in &cfg.rules_selection {
+        let line = match sel {
+            RuleSelection::EnableRule(r) => format!("Enabling rules with name: {r}"),
+            RuleSelection::DisableRule(r) => format!("Disabling rules with name: {r}"),
+            RuleSelection::EnableTag(t) => format!("Enabling rules with tag: {t}"),
+            RuleSelection::DisableTag(t) => format!("Disabling rules with tag: {t}"),
+        };
+        log.info(&format!("{line}\n"));
+    }
+    let described = if opts.describe_all_rules || !opts.describe_rule.is_empty() {
+        Some(describe(&loader, opts, cfg.json_output)?)
+    } else {
+        None
+    };
+    Ok(Loaded {
+        rule_names: loader.rule_names().into_iter().map(String::from).collect(),
+        described,
+        ruleset: loader.ruleset(),
+    })
 }
 
 /// What the event loop gets from the lifecycle.
@@ -106,10 +277,12 @@ pub struct LoopContext {
     pub metrics_ready: Arc<AtomicBool>,
     /// `-M`: stop after this many seconds of event time (0: never).
     pub duration_s: i64,
+    /// `evt.hostname` (FALCO_HOSTNAME or gethostname()).
+    pub hostname: String,
 }
 
-/// `process_events` for kmod, modern_ebpf and replay.
+/// `process_events` for the live kernel engines (kmod, modern_ebpf).
 pub fn process_events(cfg: &Config, ctx: &LoopContext) -> Result<(), AppError> {
     let _ = (cfg, ctx);
-    Err(missing("the event pipeline (driver + engine)"))
+    Err(missing("live capture (kmod / modern_ebpf drivers)"))
 }

@@ -32,11 +32,22 @@ pub struct Schema {
 }
 
 impl Schema {
-    /// The config schema.
+    /// The config schema, plus falco-rs's own keys (`metrics.falco_events_enabled`) so that
+    /// setting them is not reported as a schema failure. `--config-schema` still prints
+    /// Falco's schema unchanged.
     pub fn config() -> Schema {
-        Schema {
-            root: serde_json::from_str(CONFIG_SCHEMA).expect("config schema is valid JSON"),
+        let mut root: Value =
+            serde_json::from_str(CONFIG_SCHEMA).expect("config schema is valid JSON");
+        if let Some(props) = root
+            .pointer_mut("/definitions/Metrics/properties")
+            .and_then(Value::as_object_mut)
+        {
+            props.insert(
+                "falco_events_enabled".to_string(),
+                serde_json::json!({"type": "boolean"}),
+            );
         }
+        Schema { root }
     }
 
     /// The rules-file schema.
@@ -245,6 +256,7 @@ mod tests {
         assert_eq!(status("load_plugins: [container]\n"), "ok");
         assert_eq!(status("time_format_iso_8601: true\n"), "ok");
         assert!(status("engine: {}\n").starts_with("failed"));
+        assert_eq!(status("metrics: {falco_events_enabled: false}\n"), "ok");
     }
 
     #[test]

@@ -227,10 +227,77 @@ fn enter_fd_location(ppme: &str) -> usize {
     }
 }
 
+/// Per-code facts the parser tests on every event (computed once from the table).
+mod bit {
+    /// Never handed to rules (`sinsp_evt_filter`).
+    pub const FILTERED_OUT: u8 = 1 << 0;
+    /// Meta events parsed without a thread.
+    pub const META: u8 = 1 << 1;
+    pub const SCHEDSWITCH: u8 = 1 << 2;
+    /// The container plugin attaches a container id on success.
+    pub const NEW_PROCESS: u8 = 1 << 3;
+    pub const EXECVE_19_X: u8 = 1 << 4;
+    pub const EXECVEAT_E: u8 = 1 << 5;
+}
+
+fn bits_of(info: &EventInfo) -> u8 {
+    let mut b = 0;
+    if matches!(
+        info.ppme,
+        "SYSCALL_OPEN_E"
+            | "SYSCALL_OPENAT_2_E"
+            | "SYSCALL_OPENAT2_E"
+            | "SYSCALL_CREAT_E"
+            | "SOCKET_CONNECT_E"
+            | "SYSCALL_EXECVE_19_E"
+            | "SYSCALL_EXECVEAT_E"
+    ) {
+        b |= bit::FILTERED_OUT;
+    }
+    if matches!(
+        info.ppme,
+        "USER_ADDED_E"
+            | "USER_DELETED_E"
+            | "GROUP_ADDED_E"
+            | "GROUP_DELETED_E"
+            | "CONTAINER_JSON_2_E"
+            | "PLUGINEVENT_E"
+            | "ASYNCEVENT_E"
+    ) {
+        b |= bit::META;
+    }
+    if info.ppme == "SCHEDSWITCH_6_E" {
+        b |= bit::SCHEDSWITCH;
+    }
+    if matches!(
+        info.ppme,
+        "SYSCALL_CLONE_20_X"
+            | "SYSCALL_FORK_20_X"
+            | "SYSCALL_VFORK_20_X"
+            | "SYSCALL_CLONE3_X"
+            | "SYSCALL_EXECVE_16_X"
+            | "SYSCALL_EXECVE_17_X"
+            | "SYSCALL_EXECVE_18_X"
+            | "SYSCALL_EXECVE_19_X"
+            | "SYSCALL_EXECVEAT_X"
+            | "SYSCALL_CHROOT_X"
+    ) {
+        b |= bit::NEW_PROCESS;
+    }
+    if info.ppme == "SYSCALL_EXECVE_19_X" {
+        b |= bit::EXECVE_19_X;
+    }
+    if info.ppme == "SYSCALL_EXECVEAT_E" {
+        b |= bit::EXECVEAT_E;
+    }
+    b
+}
+
 /// Per-code dispatch data, computed once per [`Parser`].
 #[derive(Debug, Clone)]
 pub struct Parser {
     kinds: Vec<Kind>,
+    bits: Vec<u8>,
     exit_fd: Vec<i8>,
     enter_fd: Vec<u8>,
     /// Boot time in ns since the epoch (machine info block), for pid-namespace start times.
@@ -250,6 +317,7 @@ impl Default for Parser {
         let all = table::all();
         Parser {
             kinds: all.iter().map(kind_of).collect(),
+            bits: all.iter().map(bits_of).collect(),
             exit_fd: all.iter().map(|i| exit_fd_location(i.ppme)).collect(),
             enter_fd: all
                 .iter()
@@ -282,6 +350,10 @@ pub struct EventCtx {
     pub first_ts: u64,
     /// CPU the event was captured on (set by the caller from the event block).
     pub cpu: u16,
+    /// libsinsp parses the event but never hands it to rules (`sinsp_evt_filter`): the
+    /// TOCTOU and fallback enter events (open, openat, openat2, creat, connect, execve,
+    /// execveat). The caller also filters `SCAP_DF_STATE_ONLY` capture events.
+    pub filtered_out: bool,
 }
 
 fn param<'a>(ev: &Event<'a>, i: usize) -> Option<&'a [u8]> {
@@ -459,6 +531,15 @@ fn decode_addr(b: &[u8]) -> Option<Addr<'_>> {
     }
 }
 
+/// The event's fd in `threads` (a free function so the interfaces stay borrowable).
+fn event_fd_in(threads: &mut super::ThreadTable, tid: i64) -> Option<&mut FdInfo> {
+    let fd = threads.get(tid)?.lastevent_fd;
+    if fd == -1 {
+        return None;
+    }
+    threads.fd_table_mut(tid)?.get_mut(fd)
+}
+
 /// `update_ipv4_addresses_and_ports` / the IPv6 flavour: returns whether anything changed.
 fn set_addresses(
     fd: &mut FdInfo,
@@ -533,6 +614,7 @@ impl State {
 
         let code = usize::from(info.code);
         let kind = self.parser.kinds.get(code).copied().unwrap_or(Kind::None);
+        let bits = self.parser.bits.get(code).copied().unwrap_or(0);
         let fd_event = info.flags & (EF_CREATES_FD | EF_USES_FD | EF_DESTROYS_FD) != 0;
         let tid = ev.tid() as i64;
 
@@ -544,23 +626,30 @@ impl State {
             prev_ts,
             first_ts: self.parser.first_ts,
             cpu: 0,
+            filtered_out: bits & bit::FILTERED_OUT != 0,
         };
 
-        let meta = matches!(
-            kind,
-            Kind::UserEvt | Kind::GroupEvt | Kind::ContainerJson | Kind::AsyncEvent
-        ) || info.ppme == "PLUGINEVENT_E";
         let skip_reset = info.flags & table::EF_SKIPPARSERESET != 0;
-        let has_thread = if meta || skip_reset {
+        let has_thread = if bits & bit::META != 0 || skip_reset {
             false
         } else {
-            self.reset(ev, kind)
+            self.reset(ev, kind, bits)
         };
 
-        let old_name = if has_thread && fd_event {
-            self.event_fd(tid).map(|f| f.name.clone())
+        // `m_oldname`: the name of the event's fd when `reset` looked it up; fds created by
+        // the event start with an empty old name (dup/fcntl clones keep the original's). Only
+        // the parsers that rename an existing fd need the old name itself.
+        let renames = matches!(kind, Kind::Read | Kind::Write | Kind::Connect | Kind::Bind);
+        let old_fd = if has_thread && fd_event {
+            self.event_fd(tid)
+                .is_some()
+                .then(|| self.threads.get(tid).map_or(-1, |t| t.lastevent_fd))
         } else {
             None
+        };
+        let old_name = match old_fd {
+            Some(_) if renames => self.event_fd(tid).map(|f| f.name.clone()),
+            _ => None,
         };
 
         let res = return_value(ev);
@@ -718,25 +807,23 @@ impl State {
         }
 
         // Container plugin: new processes get their container id.
-        if matches!(kind, Kind::Clone | Kind::Execve) || info.ppme == "SYSCALL_CHROOT_X" {
-            if res.is_some_and(|r| r >= 0) {
-                self.attach_container_id(tid);
-            }
-        } else if matches!(
-            info.ppme,
-            "SYSCALL_EXECVE_16_X" | "SYSCALL_EXECVE_17_X" | "SYSCALL_EXECVE_18_X"
-        ) && res.is_some_and(|r| r >= 0)
-        {
+        if bits & bit::NEW_PROCESS != 0 && res.is_some_and(|r| r >= 0) {
             self.attach_container_id(tid);
         }
 
         if has_thread || self.threads.contains(tid) {
             ctx.tid = self.threads.contains(tid).then_some(tid);
         }
-        if let Some(old) = old_name
+        if has_thread
+            && fd_event
+            && let Some(t) = self.threads.get(tid)
             && let Some(f) = self.event_fd(tid)
         {
-            ctx.fd_name_changed = f.name != old;
+            ctx.fd_name_changed = match old_fd {
+                Some(fd) if fd == t.lastevent_fd => old_name.is_some_and(|old| f.name != old),
+                _ if matches!(kind, Kind::Dup | Kind::Fcntl) => false,
+                _ => !f.name.is_empty(),
+            };
         }
         if let Some(t) = self.threads.get_mut(tid) {
             t.prevevent_ts = t.lastevent_ts;
@@ -770,26 +857,28 @@ impl State {
     }
 
     fn event_fd_mut(&mut self, tid: i64) -> Option<&mut FdInfo> {
-        let fd = self.threads.get(tid)?.lastevent_fd;
-        if fd == -1 {
-            return None;
-        }
-        self.threads.fd_table_mut(tid)?.get_mut(fd)
+        event_fd_in(&mut self.threads, tid)
     }
 
     /// `sinsp_parser::reset`: finds (or creates) the thread and the event's fd. Returns
     /// whether the event has a thread.
-    fn reset(&mut self, ev: &Event<'_>, kind: Kind) -> bool {
+    fn reset(&mut self, ev: &Event<'_>, kind: Kind, bits: u8) -> bool {
         let info = ev.info();
         let tid = ev.tid() as i64;
-        let query_os =
-            !matches!(kind, Kind::Clone | Kind::ProcExit) && info.ppme != "SCHEDSWITCH_6_E";
+        let schedswitch = bits & bit::SCHEDSWITCH != 0;
+        let query_os = !matches!(kind, Kind::Clone | Kind::ProcExit) && !schedswitch;
         let present = if query_os {
+            if !self.threads.contains(tid)
+                && let Some(root) = self.proc_root.clone()
+            {
+                // Live mode: look the thread up in /proc before inventing a placeholder.
+                self.lookup_proc(&root, tid);
+            }
             self.threads.get_or_placeholder(tid).is_some()
         } else {
             self.threads.contains(tid)
         };
-        if !present || info.ppme == "SCHEDSWITCH_6_E" {
+        if !present || schedswitch {
             return present;
         }
         let code = info.code;
@@ -810,8 +899,12 @@ impl State {
             }
             return true;
         }
-        let execveat_pair = info.ppme == "SYSCALL_EXECVE_19_X"
-            && table::by_code(t.lastevent_type).is_some_and(|i| i.ppme == "SYSCALL_EXECVEAT_E");
+        let execveat_pair = bits & bit::EXECVE_19_X != 0
+            && self
+                .parser
+                .bits
+                .get(usize::from(t.lastevent_type))
+                .is_some_and(|b| b & bit::EXECVEAT_E != 0);
         if execveat_pair || u32::from(code) == u32::from(t.lastevent_type) + 1 {
             t.lastevent_data_valid = true;
         } else {
@@ -1686,7 +1779,8 @@ impl State {
         };
         let tuple = tuple_idx.and_then(|i| param(ev, i)).map(<[u8]>::to_vec);
         let ports = self.bound_and_client_ports(tid);
-        let Some(f) = self.event_fd_mut(tid) else {
+        let interfaces = &self.interfaces;
+        let Some(f) = event_fd_in(&mut self.threads, tid) else {
             return;
         };
         if f.ty.is_ip_socket() {
@@ -1726,6 +1820,7 @@ impl State {
                 if f.sock.l4proto == L4Proto::Unknown {
                     f.sock.l4proto = L4Proto::Udp;
                 }
+                interfaces.update_fd(f);
                 if f.is_role_none() {
                     let (bound, client) = &ports;
                     // `set_net_role_by_guessing`: server if it owns the port and the client

@@ -1,0 +1,152 @@
+//! Added cost per syscall of the live drivers: getpid (captured by no rule: the probe only
+//! looks it up) and openat+close (captured) loops, without a driver and with each backend
+//! attached and drained by a consumer thread, against Falco 0.44.1's figures in
+//! ../shared/bench/README.md (+28 ns per getpid, +582 ns per openat+close pair).
+//!
+//! Run as root: `cargo bench --bench driver_overhead` (FRS_BENCH_ITERS: loop count;
+//! FRS_BENCH_NO_ENTER=1: without the TOCTOU enter events; FRS_BENCH_PROG_STATS=1 with
+//! `sysctl kernel.bpf_stats_enabled=1`: per-program run time; FRS_BENCH_HOLD_SECS: keep each
+//! driver attached that long for an external workload).
+
+use std::ffi::CString;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use falco_rs::driver::{EngineKind, LiveConfig, open_live};
+
+const FALCO_GETPID_NS: f64 = 28.0;
+const FALCO_OPEN_CLOSE_NS: f64 = 582.0;
+
+fn getpid_loop(n: u64) -> f64 {
+    let t = Instant::now();
+    for _ in 0..n {
+        // SAFETY: raw getpid has no arguments and no side effects.
+        unsafe { libc::syscall(libc::SYS_getpid) };
+    }
+    t.elapsed().as_nanos() as f64 / n as f64
+}
+
+fn open_close_loop(n: u64) -> f64 {
+    let path = CString::new("/etc/hostname").unwrap();
+    let t = Instant::now();
+    for _ in 0..n {
+        // SAFETY: valid NUL-terminated path; the fd is closed right away.
+        unsafe {
+            let fd = libc::syscall(
+                libc::SYS_openat,
+                libc::AT_FDCWD,
+                path.as_ptr(),
+                libc::O_RDONLY,
+            );
+            libc::syscall(libc::SYS_close, fd);
+        }
+    }
+    t.elapsed().as_nanos() as f64 / n as f64
+}
+
+fn best_of(f: impl Fn(u64) -> f64, n: u64) -> f64 {
+    (0..5).map(|_| f(n)).fold(f64::INFINITY, f64::min)
+}
+
+struct Running {
+    stop: Arc<AtomicBool>,
+    events: Arc<AtomicU64>,
+    handle: std::thread::JoinHandle<(u64, u64)>,
+}
+
+/// Opens and starts the driver on a consumer thread that drains until stopped.
+fn run_driver(kind: EngineKind, toctou_enter: bool) -> Option<Running> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let events = Arc::new(AtomicU64::new(0));
+    let (tx, rx) = mpsc::channel();
+    let (s, e) = (Arc::clone(&stop), Arc::clone(&events));
+    let handle = std::thread::spawn(move || {
+        let cfg = LiveConfig {
+            toctou_enter,
+            ..LiveConfig::default()
+        };
+        let mut drv = match open_live(kind, &cfg).and_then(|mut d| {
+            d.start()?;
+            Ok(d)
+        }) {
+            Ok(d) => d,
+            Err(err) => {
+                let _ = tx.send(Err(err.to_string()));
+                return (0, 0);
+            }
+        };
+        let _ = tx.send(Ok(()));
+        while !s.load(Ordering::Relaxed) {
+            let mut n = 0u64;
+            let _ = drv.next_batch(Duration::from_millis(20), &mut |_| n += 1);
+            e.fetch_add(n, Ordering::Relaxed);
+        }
+        let st = drv.stats().unwrap_or_default();
+        (st.n_evts, st.n_drops)
+    });
+    match rx.recv() {
+        Ok(Ok(())) => Some(Running {
+            stop,
+            events,
+            handle,
+        }),
+        Ok(Err(msg)) => {
+            eprintln!("{kind:?}: cannot start: {msg}");
+            None
+        }
+        Err(_) => None,
+    }
+}
+
+fn main() {
+    let n: u64 = std::env::var("FRS_BENCH_ITERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let base_getpid = best_of(getpid_loop, n);
+    let base_open = best_of(open_close_loop, n / 4);
+    println!("baseline: getpid {base_getpid:.0} ns/call, openat+close {base_open:.0} ns/pair");
+    // FRS_BENCH_NO_ENTER=1: without the TOCTOU enter events (sys_enter not attached)
+    let toctou_enter = std::env::var_os("FRS_BENCH_NO_ENTER").is_none();
+    for kind in [EngineKind::ModernEbpf, EngineKind::Aya] {
+        let Some(r) = run_driver(kind, toctou_enter) else {
+            continue;
+        };
+        if let Some(secs) = std::env::var("FRS_BENCH_HOLD_SECS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+        {
+            // keep the driver attached for an external workload
+            println!("{kind:?}: attached for {secs} s");
+            std::thread::sleep(Duration::from_secs(secs));
+        }
+        let g = best_of(getpid_loop, n);
+        let o = best_of(open_close_loop, n / 4);
+        if std::env::var_os("FRS_BENCH_PROG_STATS").is_some() {
+            // with `sysctl kernel.bpf_stats_enabled=1`: per-program run time and count
+            if let Ok(out) = std::process::Command::new("bpftool")
+                .args(["prog", "show"])
+                .output()
+            {
+                for line in String::from_utf8_lossy(&out.stdout).lines() {
+                    if line.contains("frs_") {
+                        println!("  {}", line.trim());
+                    }
+                }
+            }
+        }
+        r.stop.store(true, Ordering::Relaxed);
+        let (kernel_evts, drops) = r.handle.join().unwrap_or((0, 0));
+        let (dg, doc) = (g - base_getpid, o - base_open);
+        println!(
+            "{kind:?}: getpid {g:.0} ns (+{dg:.0} ns, Falco +{FALCO_GETPID_NS:.0} ns, ratio {:.2}); \
+             openat+close {o:.0} ns (+{doc:.0} ns, Falco +{FALCO_OPEN_CLOSE_NS:.0} ns, ratio {:.2}); \
+             {} events drained, {kernel_evts} in kernel, {drops} drops",
+            dg / FALCO_GETPID_NS,
+            doc / FALCO_OPEN_CLOSE_NS,
+            r.events.load(Ordering::Relaxed),
+        );
+    }
+}

@@ -1,0 +1,191 @@
+//! The `modern_ebpf` live driver: loads the probe through libbpf-rs (vendored libbpf),
+//! attaches its tp_btf programs and drains the ring buffers on a short timer.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use libbpf_rs::{Link, MapCore, MapFlags, MapHandle, Object, ObjectBuilder, RingBuffer};
+
+use super::abi::{self, Counters};
+use super::live::{self, RecordBatch};
+use super::{Batch, Driver, DriverError, DriverStats, LiveConfig, RawEvent};
+
+/// The libbpf-rs backend (engine.kind `modern_ebpf` / `libbpf`).
+pub struct LibbpfDriver {
+    // Field order is drop order: the ring buffer and links go before the object.
+    ring: RingBuffer<'static>,
+    links: Vec<Link>,
+    counters: MapHandle,
+    obj: Object,
+    batch: Rc<RefCell<RecordBatch>>,
+    sys_enter: bool,
+    drain_interval: Duration,
+}
+
+fn load_err(e: libbpf_rs::Error) -> DriverError {
+    if e.kind() == libbpf_rs::ErrorKind::PermissionDenied {
+        DriverError::MissingCapability("CAP_BPF")
+    } else {
+        DriverError::Load(format!("{e:#}"))
+    }
+}
+
+impl LibbpfDriver {
+    /// Checks privileges, mounts what is missing, loads the probe and fills its tables.
+    pub fn open(cfg: &LiveConfig) -> Result<LibbpfDriver, DriverError> {
+        live::check_privileges()?;
+        live::ensure_mounts()?;
+        live::raise_memlock();
+        let cpus = live::possible_cpus();
+        let layout = live::buffer_layout(cfg.buf_size_preset, cfg.cpus_for_each_buffer, cpus)?;
+
+        let mut open = ObjectBuilder::default()
+            .open_memory(abi::PROBE_OBJECT)
+            .map_err(load_err)?;
+        for mut map in open.maps_mut() {
+            let name = map.name().to_string_lossy().into_owned();
+            if let Some(i) = name.strip_prefix("rb_").and_then(|i| i.parse::<u32>().ok()) {
+                let size = if i < layout.n_buffers {
+                    layout.bytes
+                } else {
+                    4096
+                };
+                map.set_max_entries(size).map_err(load_err)?;
+            } else if name == abi::MAP_SCRATCH {
+                map.set_max_entries(cpus).map_err(load_err)?;
+            }
+        }
+        let obj = open.load().map_err(load_err)?;
+
+        let handle = |name: &str| -> Result<MapHandle, DriverError> {
+            let map = obj
+                .maps()
+                .find(|m| m.name() == name)
+                .ok_or_else(|| DriverError::Load(format!("map {name} missing from the probe")))?;
+            MapHandle::try_from(&map).map_err(load_err)
+        };
+        let settings = handle(abi::MAP_SETTINGS)?;
+        let value = live::settings(cfg, &layout).to_bytes();
+        settings
+            .update(&0u32.to_ne_bytes(), &value, MapFlags::ANY)
+            .map_err(load_err)?;
+        let interesting = handle(abi::MAP_INTERESTING)?;
+        for (nr, on) in live::interesting_table(&cfg.syscalls)
+            .into_iter()
+            .enumerate()
+        {
+            if on != 0 {
+                interesting
+                    .update(&(nr as u32).to_ne_bytes(), &[on], MapFlags::ANY)
+                    .map_err(load_err)?;
+            }
+        }
+        let counters = handle(abi::MAP_COUNTERS)?;
+
+        let batch = Rc::new(RefCell::new(RecordBatch::default()));
+        let mut builder = libbpf_rs::RingBufferBuilder::new();
+        let rbs: Vec<MapHandle> = (0..layout.n_buffers as usize)
+            .map(|i| handle(abi::ringbuf_name(i)))
+            .collect::<Result<_, _>>()?;
+        for (i, rb) in rbs.iter().enumerate() {
+            let b = Rc::clone(&batch);
+            builder
+                .add(rb, move |rec: &[u8]| {
+                    b.borrow_mut().push(i as u16, rec);
+                    0
+                })
+                .map_err(|e| DriverError::RingBuffer(format!("{e:#}")))?;
+        }
+        let ring = builder
+            .build()
+            .map_err(|e| DriverError::RingBuffer(format!("{e:#}")))?;
+
+        Ok(LibbpfDriver {
+            ring,
+            links: Vec::new(),
+            counters,
+            obj,
+            batch,
+            sys_enter: cfg.toctou_enter && live::needs_sys_enter(&cfg.syscalls),
+            drain_interval: cfg.drain_interval,
+        })
+    }
+
+    fn drain(&mut self) -> Result<(), DriverError> {
+        self.ring
+            .consume()
+            .map_err(|e| DriverError::RingBuffer(format!("{e:#}")))
+    }
+}
+
+impl Driver for LibbpfDriver {
+    fn name(&self) -> &'static str {
+        "modern_ebpf"
+    }
+
+    fn start(&mut self) -> Result<(), DriverError> {
+        if !self.links.is_empty() {
+            return Ok(());
+        }
+        for (prog_name, _tp) in abi::PROGRAMS {
+            if prog_name == "frs_sys_enter" && !self.sys_enter {
+                continue;
+            }
+            let prog = self
+                .obj
+                .progs_mut()
+                .find(|p| p.name() == prog_name)
+                .ok_or_else(|| DriverError::Attach {
+                    prog: prog_name,
+                    msg: "missing".into(),
+                })?;
+            let link = prog.attach().map_err(|e| DriverError::Attach {
+                prog: prog_name,
+                msg: format!("{e:#}"),
+            })?;
+            self.links.push(link);
+        }
+        Ok(())
+    }
+
+    fn next_batch(
+        &mut self,
+        timeout: Duration,
+        sink: &mut dyn FnMut(RawEvent<'_>),
+    ) -> Result<Batch, DriverError> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            self.drain()?;
+            if !self.batch.borrow().is_empty() {
+                return Ok(Batch::Events(self.batch.borrow_mut().deliver(sink)));
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Ok(Batch::Timeout);
+            }
+            std::thread::sleep(self.drain_interval.min(deadline - now));
+        }
+    }
+
+    fn stats(&self) -> Result<DriverStats, DriverError> {
+        let per_cpu = self
+            .counters
+            .lookup_percpu(&0u32.to_ne_bytes(), MapFlags::ANY)
+            .map_err(load_err)?
+            .unwrap_or_default();
+        let mut total = Counters::default();
+        for v in per_cpu {
+            total.add(&Counters::from_bytes(&v));
+        }
+        Ok(DriverStats {
+            n_evts: total.n_evts,
+            n_drops: total.n_drops(),
+            counters: total,
+        })
+    }
+
+    fn stop(&mut self) {
+        self.links.clear();
+    }
+}

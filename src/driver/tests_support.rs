@@ -1,0 +1,36 @@
+//! Test helpers of the driver module: where ../shared is, and whether live BPF tests may run.
+
+use std::path::PathBuf;
+
+/// `$FALCO_RS_SHARED`, else `<repo>/../shared`, else `/work/shared`.
+pub fn shared_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("FALCO_RS_SHARED") {
+        return PathBuf::from(d);
+    }
+    let beside = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared");
+    if beside.is_dir() {
+        return beside;
+    }
+    PathBuf::from("/work/shared")
+}
+
+/// True when live BPF tests can run (root and kernel BTF). When they cannot: under CI=true
+/// the test fails, elsewhere it is skipped with a message.
+#[allow(dead_code)]
+pub fn bpf_available(test: &str) -> bool {
+    let root = nix::unistd::geteuid().is_root();
+    let btf = std::path::Path::new("/sys/kernel/btf/vmlinux").exists();
+    if root && btf {
+        return true;
+    }
+    let why = if !root {
+        "not running as root"
+    } else {
+        "no /sys/kernel/btf/vmlinux"
+    };
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{test}: BPF is required in CI but unavailable: {why}");
+    }
+    eprintln!("{test}: skipped ({why})");
+    false
+}
