@@ -3,5 +3,7 @@
 mod daemon;
 mod goldens;
 mod inspect_sysdig;
+mod live;
+mod outputs;
 mod pipeline;
 mod util;

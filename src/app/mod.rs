@@ -9,9 +9,11 @@
 
 pub mod drops;
 pub mod events;
+pub mod live;
 pub mod log;
 pub mod reload;
 pub mod rules_glue;
+pub mod snapshots;
 
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -362,6 +364,11 @@ impl App {
         for w in &cfg.warnings {
             self.log.warning(w);
         }
+        if !cfg.static_fields.is_empty() {
+            self.log.warning(
+                "static_fields: the static.* fields are not supported by this build of falco-rs yet and are not added to outputs",
+            );
+        }
         self.log.info(&format!(
             "Falco version: {} ({})\n",
             crate::version::FALCO_VERSION,
@@ -397,7 +404,7 @@ impl App {
     fn print_kernel_version(&mut self) -> Step {
         if !matches!(
             self.cfg().engine.kind,
-            EngineKind::Kmod | EngineKind::ModernEbpf
+            EngineKind::Kmod | EngineKind::ModernEbpf | EngineKind::Aya
         ) {
             return Ok(Flow::Proceed);
         }
@@ -785,7 +792,7 @@ impl App {
     fn configure_syscall_buffer_size(&mut self) -> Step {
         if !matches!(
             self.cfg().engine.kind,
-            EngineKind::Kmod | EngineKind::ModernEbpf
+            EngineKind::Kmod | EngineKind::ModernEbpf | EngineKind::Aya
         ) {
             return Ok(Flow::Proceed);
         }
@@ -976,15 +983,18 @@ impl App {
                 let ctx = self.loop_context(emitter);
                 let ruleset = self
                     .ruleset
-                    .take()
+                    .as_ref()
                     .ok_or_else(|| AppError::Fatal("no ruleset loaded".into()))?;
                 events::run_replay(self.cfg(), ruleset, &ctx)?;
                 Ok(Flow::Proceed)
             }
-            EngineKind::Kmod | EngineKind::ModernEbpf => {
+            EngineKind::Kmod | EngineKind::ModernEbpf | EngineKind::Aya => {
                 let ctx = self.loop_context(emitter);
-                rules_glue::process_events(self.cfg(), &ctx)?;
-                self.after_loop();
+                let ruleset = self
+                    .ruleset
+                    .as_ref()
+                    .ok_or_else(|| AppError::Fatal("no ruleset loaded".into()))?;
+                live::run_live(self.cfg(), ruleset, &ctx)?;
                 Ok(Flow::Proceed)
             }
         }
@@ -998,6 +1008,15 @@ impl App {
             metrics_ready: Arc::clone(&self.metrics_ready),
             duration_s: self.opts.duration_to_tot,
             hostname: self.hostname.clone(),
+            verbose: self.opts.verbose,
+            snapshots: std::cell::RefCell::new(snapshots::Snapshots::new(
+                self.cfg(),
+                self.metrics_info(),
+                Arc::clone(&self.counters),
+                (self.cfg().engine.kind != EngineKind::Replay)
+                    .then(|| engine_name(self.cfg().engine.kind)),
+                &self.log,
+            )),
         }
     }
 
@@ -1041,7 +1060,7 @@ fn plugin_refs(plugins: &[(String, String)]) -> Vec<(&str, &str)> {
 fn engine_name(kind: EngineKind) -> &'static str {
     match kind {
         EngineKind::Kmod => "kmod",
-        EngineKind::ModernEbpf => "modern_bpf",
+        EngineKind::ModernEbpf | EngineKind::Aya => "modern_bpf",
         EngineKind::Replay => "savefile",
         EngineKind::Nodriver => "nodriver",
     }

@@ -367,11 +367,13 @@ impl Priority {
     }
 }
 
-/// `engine.kind`.
+/// `engine.kind`. Beyond Falco's four kinds, falco-rs accepts `libbpf` (= modern_ebpf) and
+/// `aya` (the same probe loaded through aya).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EngineKind {
     Kmod,
     ModernEbpf,
+    Aya,
     Replay,
     Nodriver,
 }
@@ -412,6 +414,8 @@ pub struct EngineBuffers {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Engine {
     pub kind: EngineKind,
+    /// The `engine.kind` text as configured.
+    pub kind_name: String,
     pub buffers: EngineBuffers,
     pub replay_capture_file: String,
 }
@@ -670,7 +674,8 @@ impl Config {
         let kind_str = raw.get_string("engine.kind", "kmod");
         let kind = match kind_str.as_str() {
             "kmod" => EngineKind::Kmod,
-            "modern_ebpf" => EngineKind::ModernEbpf,
+            "modern_ebpf" | "libbpf" => EngineKind::ModernEbpf,
+            "aya" => EngineKind::Aya,
             "replay" => EngineKind::Replay,
             "nodriver" => EngineKind::Nodriver,
             _ => {
@@ -701,6 +706,7 @@ impl Config {
         }
         let engine = Engine {
             kind,
+            kind_name: kind_str.clone(),
             buffers,
             replay_capture_file,
         };

@@ -469,6 +469,188 @@ fn resource_utilization() -> Option<Vec<Sample>> {
     ])
 }
 
+/// `falco::utils::sanitize_rule_name`: `[^a-zA-Z0-9_:]` → `_`, runs of `_` squeezed, one
+/// trailing `_` dropped.
+pub fn sanitize_name(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for c in name.chars() {
+        let c = if c.is_ascii_alphanumeric() || c == '_' || c == ':' {
+            c
+        } else {
+            '_'
+        };
+        if c == '_' && out.ends_with('_') {
+            continue;
+        }
+        out.push(c);
+    }
+    if out.ends_with('_') {
+        out.pop();
+    }
+    out
+}
+
+impl Counters {
+    /// Total matches and per-rule counts (first-match order).
+    pub fn rule_counts(&self) -> (u64, Vec<(String, u64)>) {
+        let rules = self.rules.lock().expect("rules counters lock");
+        let mut per_rule: Vec<(String, u64)> = Vec::new();
+        for (k, n) in rules.iter() {
+            match per_rule.iter_mut().find(|(r, _)| *r == k.rule) {
+                Some((_, m)) => *m += n,
+                None => per_rule.push((k.rule.clone(), *n)),
+            }
+        }
+        (per_rule.iter().map(|(_, n)| n).sum(), per_rule)
+    }
+}
+
+/// What a metrics snapshot (`metrics.output_rule` / `metrics.output_file`) reports.
+#[derive(Debug, Clone, Default)]
+pub struct SnapshotInput<'a> {
+    pub info: Option<&'a Info>,
+    pub source: &'a str,
+    /// `scap.engine_name` (absent in replay).
+    pub engine_name: Option<&'a str>,
+    /// Events processed so far and at the previous snapshot.
+    pub num_evts: u64,
+    pub num_evts_prev: u64,
+    /// Seconds since the previous snapshot (0 for the first).
+    pub delta_sec: f64,
+    /// Driver counters now and at the previous snapshot, when the source has them.
+    pub scap: Option<((u64, u64), (u64, u64))>,
+    pub convert_memory_to_mb: bool,
+    pub include_empty_values: bool,
+    pub rules_counters_enabled: bool,
+    pub resource_utilization_enabled: bool,
+}
+
+/// The `output_fields` of a snapshot (Falco's `stats_writer::collector`), keys sorted.
+pub fn snapshot_fields(
+    input: &SnapshotInput<'_>,
+    counters: &Counters,
+    now_ns: u64,
+) -> BTreeMap<String, Value> {
+    let mut f = BTreeMap::new();
+    let mut put = |k: &str, v: Value| {
+        f.insert(k.to_string(), v);
+    };
+    put("evt.time", Value::from(now_ns));
+    put("falco.version", Value::from(crate::version::FALCO_VERSION));
+    put(
+        "falco.outputs_queue_num_drops",
+        Value::from(counters.outputs_queue_drops.load(Ordering::SeqCst)),
+    );
+    if let Some(info) = input.info {
+        put("falco.reload_ts", Value::from(info.reload_ts_ns));
+        put("falco.start_ts", Value::from(info.start_ts_ns));
+        put(
+            "falco.duration_sec",
+            Value::from(now_ns.saturating_sub(info.start_ts_ns) / 1_000_000_000),
+        );
+        put(
+            "falco.kernel_release",
+            Value::from(info.kernel_release.clone()),
+        );
+        put("evt.hostname", Value::from(info.hostname.clone()));
+        put("falco.host_boot_ts", Value::from(info.host_boot_ts_ns));
+        put("falco.host_num_cpus", Value::from(info.num_cpus));
+        for (file, sha) in &info.rules_files {
+            put(
+                &format!("falco.sha256_rules_file.{}", sanitize_name(file)),
+                Value::from(sha.clone()),
+            );
+        }
+        for (file, sha) in &info.config_files {
+            put(
+                &format!("falco.sha256_config_file.{}", sanitize_name(file)),
+                Value::from(sha.clone()),
+            );
+        }
+    }
+    put("evt.source", Value::from(input.source));
+    if let Some(e) = input.engine_name {
+        put("scap.engine_name", Value::from(e));
+    }
+    if input.num_evts_prev != 0 && input.delta_sec > 0.0 {
+        let rate = (input.num_evts - input.num_evts_prev) as f64 / input.delta_sec;
+        put(
+            "falco.evts_rate_sec",
+            Value::from((rate * 10.0).round() / 10.0),
+        );
+    }
+    put("falco.num_evts", Value::from(input.num_evts));
+    put("falco.num_evts_prev", Value::from(input.num_evts_prev));
+    if input.rules_counters_enabled {
+        let (total, per_rule) = counters.rule_counts();
+        put("falco.rules.matches_total", Value::from(total));
+        for (rule, n) in per_rule {
+            if n > 0 || input.include_empty_values {
+                put(
+                    &format!("falco.rules.{}", sanitize_name(&rule)),
+                    Value::from(n),
+                );
+            }
+        }
+    }
+    if input.resource_utilization_enabled
+        && let Some(samples) = resource_utilization()
+    {
+        for s in samples {
+            // falcosecurity_falco_memory_rss_bytes → falco.memory_rss_(mb|kb)
+            let Some(base) = s.name.strip_prefix("falcosecurity_falco_") else {
+                continue;
+            };
+            let (name, value) = match (base.strip_suffix("_bytes"), s.value) {
+                (Some(b), Number::Double(d)) if input.convert_memory_to_mb => {
+                    (format!("falco.{b}_mb"), Value::from(d / 1_048_576.0))
+                }
+                (Some(b), Number::Double(d)) => {
+                    (format!("falco.{b}_kb"), Value::from((d / 1024.0) as u64))
+                }
+                (None, Number::Double(d)) => (
+                    format!("falco.{}", base.replace("_ratio", "_perc")),
+                    Value::from(d * 100.0),
+                ),
+                (Some(b), Number::Int(i)) => (format!("falco.{b}_bytes"), Value::from(i as i64)),
+                (None, Number::Int(i)) => (
+                    format!("falco.{}", base.trim_end_matches("_total")),
+                    Value::from(i as i64),
+                ),
+            };
+            let empty = value.as_f64() == Some(0.0);
+            if !empty || input.include_empty_values {
+                put(&name, value);
+            }
+        }
+    }
+    let mut perc = 0.0;
+    if let Some(((evts, drops), (evts_prev, drops_prev))) = input.scap {
+        put("scap.n_evts", Value::from(evts));
+        put("scap.n_evts_prev", Value::from(evts_prev));
+        put("scap.n_drops", Value::from(drops));
+        put("scap.n_drops_prev", Value::from(drops_prev));
+        let (de, dd) = (
+            evts.saturating_sub(evts_prev),
+            drops.saturating_sub(drops_prev),
+        );
+        let per_sec = |d: u64| {
+            if input.delta_sec > 0.0 {
+                d as f64 / input.delta_sec
+            } else {
+                0.0
+            }
+        };
+        put("scap.evts_rate_sec", Value::from(per_sec(de)));
+        put("scap.evts_drop_rate_sec", Value::from(per_sec(dd)));
+        if de > 0 {
+            perc = 100.0 * dd as f64 / de as f64;
+        }
+    }
+    put("scap.n_drops_perc", Value::from(perc));
+    f
+}
+
 /// `sha256` of a file as lowercase hex (empty when unreadable).
 pub fn sha256_file(path: &str) -> String {
     use sha2::{Digest, Sha256};
@@ -612,6 +794,59 @@ mod tests {
              falco_events{hostname=\"node1\",k8s_ns_name=\"<NA>\",k8s_pod_name=\"\",priority=\"4\",rule=\"DetectCurlCommandExecution\",source=\"syscall\",tags=\",a,b,\"} 2\n"
         );
         assert_eq!(c.matches_of("DetectCurlCommandExecution"), 2);
+    }
+
+    #[test]
+    fn snapshot_names() {
+        assert_eq!(
+            sanitize_name("Read sensitive file untrusted"),
+            "Read_sensitive_file_untrusted"
+        );
+        assert_eq!(sanitize_name("falco_rules.yaml"), "falco_rules_yaml");
+        assert_eq!(sanitize_name("a -- b!"), "a_b");
+        let c = Counters::default();
+        let fields = BTreeMap::new();
+        c.on_match(&Match {
+            rule: "Read sensitive file untrusted",
+            priority: Priority::Warning,
+            source: "syscall",
+            tags: &[],
+            hostname: "h",
+            output_fields: &fields,
+        });
+        let info = Info {
+            rules_files: vec![("falco_rules.yaml".into(), "ab".into())],
+            hostname: "h".into(),
+            ..Info::default()
+        };
+        let input = SnapshotInput {
+            info: Some(&info),
+            source: "syscall",
+            engine_name: Some("modern_bpf"),
+            num_evts: 30,
+            num_evts_prev: 10,
+            delta_sec: 2.0,
+            scap: Some(((1000, 10), (500, 0))),
+            convert_memory_to_mb: true,
+            rules_counters_enabled: true,
+            resource_utilization_enabled: true,
+            ..SnapshotInput::default()
+        };
+        let f = snapshot_fields(&input, &c, 5);
+        assert_eq!(
+            f["falco.rules.Read_sensitive_file_untrusted"],
+            Value::from(1u64)
+        );
+        assert_eq!(f["falco.rules.matches_total"], Value::from(1u64));
+        assert_eq!(
+            f["falco.sha256_rules_file.falco_rules_yaml"],
+            Value::from("ab")
+        );
+        assert_eq!(f["falco.evts_rate_sec"], Value::from(10.0));
+        assert_eq!(f["scap.n_drops_perc"], Value::from(2.0));
+        assert_eq!(f["evt.source"], Value::from("syscall"));
+        assert!(f["falco.memory_rss_mb"].as_f64().unwrap() > 0.0);
+        assert_eq!(f["falco.version"], Value::from("0.44.1"));
     }
 
     #[test]
