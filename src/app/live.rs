@@ -190,13 +190,47 @@ pub fn run_live(cfg: &Config, ruleset: &Ruleset, ctx: &LoopContext) -> Result<()
     let extra_fields = compile_extra_fields(cfg, ruleset)?;
     let stats_of = |d: &dyn driver::Driver| -> CaptureStats {
         d.stats()
-            .map(|s| CaptureStats {
-                n_evts: s.n_evts,
-                n_drops: s.n_drops,
-                ..CaptureStats::default()
+            .map(|s| {
+                let c = &s.counters;
+                CaptureStats {
+                    n_evts: s.n_evts,
+                    n_drops: s.n_drops,
+                    n_drops_buffer: c.n_drops_buffer,
+                    n_drops_buffer_clone_fork_exit: c.n_drops_buffer_clone_fork_exit,
+                    n_drops_buffer_execve_exit: c.n_drops_buffer_execve_exit,
+                    n_drops_buffer_connect_exit: c.n_drops_buffer_connect_exit,
+                    n_drops_buffer_open_exit: c.n_drops_buffer_open_exit,
+                    n_drops_buffer_dir_file_exit: c.n_drops_buffer_dir_file_exit,
+                    n_drops_buffer_other_interest_exit: c.n_drops_buffer_other_interest_exit,
+                    n_drops_buffer_close_exit: c.n_drops_buffer_close_exit,
+                    n_drops_buffer_proc_exit: c.n_drops_buffer_proc_exit,
+                    n_drops_scratch_map: c.n_drops_scratch_map,
+                    n_drops_pf: c.n_drops_pf,
+                    n_drops_bug: 0,
+                }
             })
             .unwrap_or_default()
     };
+    let publish = |st: &CaptureStats| {
+        *ctx.scap_counters.lock().expect("scap counters lock") =
+            Some(crate::metrics::ScapCounters {
+                n_evts: st.n_evts,
+                n_drops: st.n_drops,
+                n_drops_scratch_map: st.n_drops_scratch_map,
+                drops_buffer_exit: [
+                    st.n_drops_buffer_clone_fork_exit,
+                    st.n_drops_buffer_execve_exit,
+                    st.n_drops_buffer_connect_exit,
+                    st.n_drops_buffer_open_exit,
+                    st.n_drops_buffer_dir_file_exit,
+                    st.n_drops_buffer_other_interest_exit,
+                    st.n_drops_buffer_close_exit,
+                    st.n_drops_buffer_proc_exit,
+                ],
+            });
+    };
+    let mut last_publish = std::time::Instant::now();
+    publish(&stats_of(drv.as_ref()));
     let mut drops = DropManager::new(
         &cfg.syscall_event_drops,
         stats_of(drv.as_ref()),
@@ -226,6 +260,10 @@ pub fn run_live(cfg: &Config, ruleset: &Ruleset, ctx: &LoopContext) -> Result<()
         let batch = drv.next_batch(Duration::from_millis(100), &mut |raw| {
             records.push((raw.cpu, raw.flags, raw.data.to_vec()));
         });
+        if last_publish.elapsed() >= Duration::from_secs(1) {
+            last_publish = std::time::Instant::now();
+            publish(&stats_of(drv.as_ref()));
+        }
         match batch {
             Ok(Batch::Events(_)) => {}
             Ok(Batch::Timeout) => continue,
