@@ -142,6 +142,25 @@ pub fn metadata_from_proc(entries: &[ProcEntry]) -> Metadata {
     meta
 }
 
+/// `Falco internal: timeouts notification` after `max` consecutive driver timeouts.
+fn timeouts_notification(max: u64, first_ts: u64) -> crate::output::InternalMsg {
+    let rule = "Falco internal: timeouts notification";
+    let mut fields = std::collections::BTreeMap::new();
+    let last = if first_ts == 0 {
+        "none".to_string()
+    } else {
+        crate::output::format_time_local(first_ts)
+    };
+    fields.insert("last_event_time".to_string(), serde_json::Value::from(last));
+    crate::output::InternalMsg {
+        time_ns: crate::output::now_ns(),
+        priority: crate::config::Priority::Debug,
+        rule: rule.to_string(),
+        msg: format!("{rule}. {max} consecutive timeouts without event."),
+        fields,
+    }
+}
+
 /// The syscall names the enabled rules need (the driver adds Falco's base set).
 fn rules_syscalls(ruleset: &Ruleset) -> BTreeSet<String> {
     ruleset
@@ -241,6 +260,7 @@ pub fn run_live(cfg: &Config, ruleset: &Ruleset, ctx: &LoopContext) -> Result<()
     let mut matched = Vec::new();
     let mut first_ts = 0u64;
     let mut num_evts = 0u64;
+    let mut timeouts = 0u64;
     let mut result = Ok(());
     let mut stop = false;
     while !stop {
@@ -265,8 +285,18 @@ pub fn run_live(cfg: &Config, ruleset: &Ruleset, ctx: &LoopContext) -> Result<()
             publish(&stats_of(drv.as_ref()));
         }
         match batch {
-            Ok(Batch::Events(_)) => {}
-            Ok(Batch::Timeout) => continue,
+            Ok(Batch::Events(_)) => timeouts = 0,
+            Ok(Batch::Timeout) => {
+                timeouts += 1;
+                if timeouts > cfg.syscall_event_timeouts_max_consecutives {
+                    ctx.emitter.internal(&timeouts_notification(
+                        cfg.syscall_event_timeouts_max_consecutives,
+                        first_ts,
+                    ));
+                    timeouts = 0;
+                }
+                continue;
+            }
             Ok(Batch::Eof) => break,
             Err(e) => {
                 result = Err(AppError::Fatal(e.to_string()));
