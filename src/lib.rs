@@ -25,6 +25,7 @@ pub mod event;
 pub mod fields;
 pub mod metrics;
 pub mod output;
+pub mod pipeline;
 pub mod rules;
 pub mod server;
 pub mod state;

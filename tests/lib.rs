@@ -2,6 +2,8 @@
 
 mod daemon;
 mod goldens;
+mod inspect_sysdig;
 mod live;
 mod outputs;
+mod pipeline;
 mod util;

@@ -280,6 +280,8 @@ pub const SYSCALLS: &[(&str, u32)] = &[
     ("mount", 165),
     ("umount2", 166),
     ("init_module", 175),
+    ("epoll_create", 213),
+    ("inotify_init", 253),
     ("openat", 257),
     ("mkdirat", 258),
     ("unlinkat", 263),
@@ -288,7 +290,11 @@ pub const SYSCALLS: &[(&str, u32)] = &[
     ("symlinkat", 266),
     ("fchmodat", 268),
     ("unshare", 272),
+    ("signalfd", 282),
+    ("timerfd_create", 283),
+    ("eventfd", 284),
     ("accept4", 288),
+    ("signalfd4", 289),
     ("eventfd2", 290),
     ("epoll_create1", 291),
     ("dup3", 292),
@@ -305,6 +311,7 @@ pub const SYSCALLS: &[(&str, u32)] = &[
     ("clone3", 435),
     ("close_range", 436),
     ("openat2", 437),
+    ("pidfd_getfd", 438),
 ];
 
 /// The x86-64 number of syscall `name`, if the probe handles it.

@@ -118,7 +118,7 @@ impl AyaDriver {
             links: Vec::new(),
             ebpf,
             batch: RecordBatch::default(),
-            sys_enter: live::needs_sys_enter(&cfg.syscalls),
+            sys_enter: cfg.toctou_enter && live::needs_sys_enter(&cfg.syscalls),
             drain_interval: cfg.drain_interval,
         })
     }

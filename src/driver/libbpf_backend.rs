@@ -107,7 +107,7 @@ impl LibbpfDriver {
             counters,
             obj,
             batch,
-            sys_enter: live::needs_sys_enter(&cfg.syscalls),
+            sys_enter: cfg.toctou_enter && live::needs_sys_enter(&cfg.syscalls),
             drain_interval: cfg.drain_interval,
         })
     }

@@ -127,8 +127,33 @@ impl Format {
                 Token::Literal(s) => out.push_str(s),
                 Token::Field { operand, width, .. } => {
                     let mut vals = Vec::new();
-                    let text = if ex.extract(&operand.field, &mut vals) && !vals.is_empty() {
-                        render_values(&vals, operand.is_list)
+                    let present = match super::filter::operand_values(operand, ex) {
+                        Some(v) => {
+                            vals.extend(v);
+                            true
+                        }
+                        None => false,
+                    };
+                    let vals: Option<Vec<Value<'_>>> = if present {
+                        vals.into_iter()
+                            .map(|v| super::filter::apply_transformers(&operand.transformers, v))
+                            .collect()
+                    } else {
+                        None
+                    };
+                    let text = if let Some(vals) = vals {
+                        if operand.transformers.is_empty()
+                            && super::filter::catalog_flags(operand.info).is_some()
+                        {
+                            let t = crate::fields::extract::render_text(
+                                operand.info,
+                                operand.field.arg.as_ref(),
+                                &vals,
+                            );
+                            String::from_utf8_lossy(&t).into_owned()
+                        } else {
+                            render_values(&vals, operand.is_list)
+                        }
                     } else {
                         if self.require_all_values {
                             return None;

@@ -35,6 +35,11 @@ fn s(v: impl Into<Vec<u8>>) -> Value<'static> {
     Value::Str(Cow::Owned(v.into()))
 }
 
+/// A string value borrowed from the state (no allocation).
+fn sb(v: &[u8]) -> Value<'_> {
+    Value::Str(Cow::Borrowed(v))
+}
+
 fn u(v: u64) -> Value<'static> {
     Value::Uint(v)
 }
@@ -583,12 +588,10 @@ impl<'a, 'e> Extractor<'a, 'e> {
         }
     }
 
-    fn extract_evt(
-        &self,
-        name: &str,
-        arg: Option<&FieldArg>,
-        out: &mut Vec<Value<'static>>,
-    ) -> bool {
+    fn extract_evt<'o>(&self, name: &str, arg: Option<&FieldArg>, out: &mut Vec<Value<'o>>) -> bool
+    where
+        'a: 'o,
+    {
         let ev = self.ev;
         let ts = ev.ts();
         let info = ev.info();
@@ -748,7 +751,10 @@ impl<'a, 'e> Extractor<'a, 'e> {
         true
     }
 
-    fn raw_param(&self, idx: usize, out: &mut Vec<Value<'static>>) -> bool {
+    fn raw_param<'o>(&self, idx: usize, out: &mut Vec<Value<'o>>) -> bool
+    where
+        'a: 'o,
+    {
         let Some(p) = self.ev.info().params.get(idx) else {
             return false;
         };
@@ -760,19 +766,21 @@ impl<'a, 'e> Extractor<'a, 'e> {
             buf[..n].copy_from_slice(raw.get(..n)?);
             Some(u64::from_le_bytes(buf))
         };
+        // The engine compares DYNAMIC fields as strings: numbers go out as decimal text.
+        let text = |n: String| Some(s(n));
         let v = match p.ptype {
-            ParamType::Int8 => int(1).map(|v| i(i64::from(v as u8 as i8))),
-            ParamType::Int16 => int(2).map(|v| i(i64::from(v as u16 as i16))),
-            ParamType::Int32 => int(4).map(|v| i(i64::from(v as u32 as i32))),
+            ParamType::Int8 => int(1).and_then(|v| text((v as u8 as i8).to_string())),
+            ParamType::Int16 => int(2).and_then(|v| text((v as u16 as i16).to_string())),
+            ParamType::Int32 => int(4).and_then(|v| text((v as u32 as i32).to_string())),
             ParamType::Int64 | ParamType::Errno | ParamType::Fd | ParamType::Pid => {
-                int(8).map(|v| i(v as i64))
+                int(8).and_then(|v| text((v as i64).to_string()))
             }
             ParamType::Charbuf | ParamType::Fspath | ParamType::FsRelPath => {
                 let end = memchr::memchr(0, raw).unwrap_or(raw.len());
                 Some(s(&raw[..end]))
             }
             _ => match p.ptype.fixed_size() {
-                Some(n) if n <= 8 => int(n).map(u),
+                Some(n) if n <= 8 => int(n).and_then(|v| text(v.to_string())),
                 _ => Some(Value::Bytes(Cow::Owned(raw.to_vec()))),
             },
         };
@@ -785,7 +793,10 @@ impl<'a, 'e> Extractor<'a, 'e> {
         }
     }
 
-    fn abspath(&self, arg: Option<&FieldArg>, out: &mut Vec<Value<'static>>) -> bool {
+    fn abspath<'o>(&self, arg: Option<&FieldArg>, out: &mut Vec<Value<'o>>) -> bool
+    where
+        'a: 'o,
+    {
         let Some(FieldArg::Key(which)) = arg else {
             return false;
         };
@@ -928,12 +939,10 @@ impl<'a, 'e> Extractor<'a, 'e> {
         }
     }
 
-    fn extract_fd(
-        &self,
-        name: &str,
-        arg: Option<&FieldArg>,
-        out: &mut Vec<Value<'static>>,
-    ) -> bool {
+    fn extract_fd<'o>(&self, name: &str, arg: Option<&FieldArg>, out: &mut Vec<Value<'o>>) -> bool
+    where
+        'a: 'o,
+    {
         if !self.ctx.fd_event {
             return false;
         }
@@ -947,7 +956,7 @@ impl<'a, 'e> Extractor<'a, 'e> {
         let v = match name {
             "fd.num" => i(t.lastevent_fd),
             "fd.name" => match f {
-                Some(f) => s(f.name.clone()),
+                Some(f) => sb(&f.name),
                 None => match self.fdname_from_event(false) {
                     Some(n) => s(n),
                     None => return false,
@@ -1032,7 +1041,7 @@ impl<'a, 'e> Extractor<'a, 'e> {
                     return false;
                 };
                 let port = name == "fd.port" || name == "fd.proto";
-                let vals: Vec<Value<'static>> = match f.ty {
+                let vals: Vec<Value<'a>> = match f.ty {
                     FdType::Ipv4Sock | FdType::Ipv6Sock if port => {
                         vec![u(u64::from(f.sock.sport)), u(u64::from(f.sock.dport))]
                     }
@@ -1215,12 +1224,10 @@ impl<'a, 'e> Extractor<'a, 'e> {
         true
     }
 
-    fn extract_proc(
-        &self,
-        name: &str,
-        arg: Option<&FieldArg>,
-        out: &mut Vec<Value<'static>>,
-    ) -> bool {
+    fn extract_proc<'o>(&self, name: &str, arg: Option<&FieldArg>, out: &mut Vec<Value<'o>>) -> bool
+    where
+        'a: 'o,
+    {
         let threads = &self.state.threads;
         if name == "thread.tid" {
             let tid = self.ev.tid() as i64;
@@ -1253,9 +1260,8 @@ impl<'a, 'e> Extractor<'a, 'e> {
         };
         // Ancestor fields: with an index, that ancestor; without, every ancestor (any-match in
         // conditions, space-joined in outputs).
-        let ancestors = |get: &dyn Fn(&ThreadInfo) -> Value<'static>,
-                         out: &mut Vec<Value<'static>>| {
-            match index {
+        let ancestors =
+            |get: &dyn Fn(&'a ThreadInfo) -> Value<'a>, out: &mut Vec<Value<'o>>| match index {
                 Some(n) => match u32::try_from(n).ok().and_then(|n| threads.ancestor(t, n)) {
                     Some(a) => {
                         out.push(get(a));
@@ -1274,8 +1280,7 @@ impl<'a, 'e> Extractor<'a, 'e> {
                     });
                     out.len() > before
                 }
-            }
-        };
+            };
         let v = match name {
             "proc.pid" => {
                 if !(-1..=i64::from(u32::MAX)).contains(&t.pid) {
@@ -1283,9 +1288,9 @@ impl<'a, 'e> Extractor<'a, 'e> {
                 }
                 i(t.pid)
             }
-            "proc.exe" => s(t.exe.clone()),
-            "proc.name" => s(t.comm.clone()),
-            "proc.exepath" => s(t.exepath.clone()),
+            "proc.exe" => sb(&t.exe),
+            "proc.name" => sb(&t.comm),
+            "proc.exepath" => sb(&t.exepath),
             "proc.args" => match index {
                 Some(n) => s(usize::try_from(n)
                     .ok()
@@ -1309,7 +1314,7 @@ impl<'a, 'e> Extractor<'a, 'e> {
             "proc.cmdnargs" => u(t.args.len() as u64),
             "proc.cmdlenargs" => u(t.args.iter().map(|a| a.len() as u64).sum()),
             "proc.env" => match key {
-                Some(k) => s(t.env_value(k.as_bytes())),
+                Some(k) => s(threads.main_thread(t).unwrap_or(t).env_value(k.as_bytes())),
                 None => {
                     let mut o = Vec::new();
                     let env_owner = threads.main_thread(t).unwrap_or(t);
@@ -1317,7 +1322,7 @@ impl<'a, 'e> Extractor<'a, 'e> {
                     s(o)
                 }
             },
-            "proc.cwd" => s(threads.cwd(t)),
+            "proc.cwd" => sb(threads.cwd(t)),
             "proc.tty" => u(u64::from(t.tty)),
             "proc.sid" => i(t.sid),
             "proc.vpgid" => i(t.vpgid),
@@ -1357,24 +1362,24 @@ impl<'a, 'e> Extractor<'a, 'e> {
                 _ => return false,
             },
             "proc.pname" => match threads.ancestor(t, 1) {
-                Some(p) => s(p.comm.clone()),
+                Some(p) => sb(&p.comm),
                 None => return false,
             },
             "proc.pexe" => match threads.ancestor(t, 1) {
-                Some(p) => s(p.exe.clone()),
+                Some(p) => sb(&p.exe),
                 None => return false,
             },
             "proc.pexepath" => match threads.ancestor(t, 1) {
-                Some(p) => s(p.exepath.clone()),
+                Some(p) => sb(&p.exepath),
                 None => return false,
             },
             "proc.pcmdline" => match threads.ancestor(t, 1) {
                 Some(p) => s(cmdline(p)),
                 None => return false,
             },
-            "proc.aname" => return ancestors(&|a| s(a.comm.clone()), out),
-            "proc.aexe" => return ancestors(&|a| s(a.exe.clone()), out),
-            "proc.aexepath" => return ancestors(&|a| s(a.exepath.clone()), out),
+            "proc.aname" => return ancestors(&|a| sb(&a.comm), out),
+            "proc.aexe" => return ancestors(&|a| sb(&a.exe), out),
+            "proc.aexepath" => return ancestors(&|a| sb(&a.exepath), out),
             "proc.acmdline" => return ancestors(&|a| s(cmdline(a)), out),
             "proc.aargs" => return ancestors(&|a| s(args(a)), out),
             "proc.apid" => {
@@ -1387,7 +1392,7 @@ impl<'a, 'e> Extractor<'a, 'e> {
             "proc.aenv" => {
                 if key.is_none() && index.unwrap_or(0) < 1 {
                     let mut o = Vec::new();
-                    t.env_joined(&mut o);
+                    threads.main_thread(t).unwrap_or(t).env_joined(&mut o);
                     s(o)
                 } else {
                     let mut mt = match threads.main_thread(t) {
@@ -1594,7 +1599,10 @@ impl<'a, 'e> Extractor<'a, 'e> {
         true
     }
 
-    fn extract_user(&self, name: &str, out: &mut Vec<Value<'static>>) -> bool {
+    fn extract_user<'o>(&self, name: &str, out: &mut Vec<Value<'o>>) -> bool
+    where
+        'a: 'o,
+    {
         let Some(t) = self.thread() else {
             return false;
         };
@@ -1609,7 +1617,7 @@ impl<'a, 'e> Extractor<'a, 'e> {
                 {
                     s(c.user.clone())
                 } else {
-                    s(users.user_name(cid, t.uid))
+                    sb(users.user_name(cid, t.uid))
                 }
             }
             "user.homedir" => match users.user(cid, t.uid) {
@@ -1626,16 +1634,19 @@ impl<'a, 'e> Extractor<'a, 'e> {
             } else {
                 -1
             }),
-            "user.loginname" => s(users.user_name(cid, t.loginuid)),
+            "user.loginname" => sb(users.user_name(cid, t.loginuid)),
             "group.gid" => u(u64::from(t.gid)),
-            "group.name" => s(users.group_name(cid, t.gid)),
+            "group.name" => sb(users.group_name(cid, t.gid)),
             _ => return false,
         };
         out.push(v);
         true
     }
 
-    fn extract_fspath(&self, name: &str, out: &mut Vec<Value<'static>>) -> bool {
+    fn extract_fspath<'o>(&self, name: &str, out: &mut Vec<Value<'o>>) -> bool
+    where
+        'a: 'o,
+    {
         let ppme = self.ev.info().ppme;
         // (path param, dirfd param) for the single-path events; (source, target) pairs.
         let (path, source, target): (Option<usize>, Option<usize>, Option<usize>) = match ppme {
@@ -1686,12 +1697,15 @@ impl<'a, 'e> Extractor<'a, 'e> {
         true
     }
 
-    fn extract_container(
+    fn extract_container<'o>(
         &self,
         name: &str,
         arg: Option<&FieldArg>,
-        out: &mut Vec<Value<'static>>,
-    ) -> bool {
+        out: &mut Vec<Value<'o>>,
+    ) -> bool
+    where
+        'a: 'o,
+    {
         let Some(t) = self.thread() else {
             return false;
         };
@@ -1699,7 +1713,7 @@ impl<'a, 'e> Extractor<'a, 'e> {
         let info = self.state.containers.get(cid);
         match name {
             "container.id" => {
-                out.push(s(info.map_or(cid, |c| c.id.as_str())));
+                out.push(sb(info.map_or(cid, |c| c.id.as_str()).as_bytes()));
                 return true;
             }
             "container.start_ts" => {
@@ -1752,7 +1766,7 @@ impl<'a, 'e> Extractor<'a, 'e> {
         };
         let v = match name {
             "container.full_id" => s(c.full_id.clone()),
-            "container.name" => s(c.name.clone()),
+            "container.name" => sb(c.name.as_bytes()),
             "container.image" => s(c.image.clone()),
             "container.image.id" => s(c.image_id.clone()),
             "container.type" => s(c.ty.clone()),
@@ -1794,7 +1808,7 @@ impl<'a, 'e> Extractor<'a, 'e> {
                     _ => s(m.propagation.clone()),
                 }
             }
-            "container.image.repository" => s(c.image_repo.clone()),
+            "container.image.repository" => sb(c.image_repo.as_bytes()),
             "container.image.tag" => s(c.image_tag.clone()),
             "container.image.digest" => s(c.image_digest.clone()),
             "container.healthcheck" | "container.liveness_probe" | "container.readiness_probe" => {
@@ -1864,7 +1878,7 @@ fn nonzero(v: u64) -> Option<Value<'static>> {
     (v != 0).then(|| u(v))
 }
 
-fn push_opt(out: &mut Vec<Value<'static>>, v: Option<Value<'static>>) -> bool {
+fn push_opt<'v>(out: &mut Vec<Value<'v>>, v: Option<Value<'v>>) -> bool {
     match v {
         Some(v) => {
             out.push(v);
@@ -1874,7 +1888,7 @@ fn push_opt(out: &mut Vec<Value<'static>>, v: Option<Value<'static>>) -> bool {
     }
 }
 
-fn out_str(out: &mut Vec<Value<'static>>, v: &str) -> bool {
+fn out_str(out: &mut Vec<Value<'_>>, v: &str) -> bool {
     out.push(s(v));
     true
 }
@@ -2054,21 +2068,18 @@ impl Extract for Extractor<'_, '_> {
     fn extract<'s>(&'s mut self, field: &FieldRef, out: &mut Vec<Value<'s>>) -> bool {
         let name = field.info;
         let arg = field.arg.as_ref();
-        let mut vals: Vec<Value<'static>> = Vec::new();
-        let ok = match name.split('.').next().unwrap_or("") {
-            "evt" | "syscall" => self.extract_evt(name, arg, &mut vals),
+        match name.split('.').next().unwrap_or("") {
+            "evt" | "syscall" => self.extract_evt(name, arg, out),
             "proc" if name.starts_with("proc.is_container_") => {
-                self.extract_container(name, arg, &mut vals)
+                self.extract_container(name, arg, out)
             }
-            "proc" | "thread" => self.extract_proc(name, arg, &mut vals),
-            "user" | "group" => self.extract_user(name, &mut vals),
-            "fd" => self.extract_fd(name, arg, &mut vals),
-            "fs" => self.extract_fspath(name, &mut vals),
-            "container" | "k8s" => self.extract_container(name, arg, &mut vals),
+            "proc" | "thread" => self.extract_proc(name, arg, out),
+            "user" | "group" => self.extract_user(name, out),
+            "fd" => self.extract_fd(name, arg, out),
+            "fs" => self.extract_fspath(name, out),
+            "container" | "k8s" => self.extract_container(name, arg, out),
             _ => false,
-        };
-        out.extend(vals);
-        ok
+        }
     }
 }
 
@@ -2099,6 +2110,15 @@ pub fn render_text(info: &FieldInfo, arg: Option<&FieldArg>, values: &[Value<'_>
         return o;
     }
     values.first().map(one).unwrap_or_default()
+}
+
+/// Output text of a field for an alert line: [`render_text`], UTF-8-sanitised as libsinsp's
+/// formatter does (control characters, C1 controls and invalid sequences become U+FFFD).
+pub fn render_output(info: &FieldInfo, arg: Option<&FieldArg>, values: &[Value<'_>]) -> String {
+    let raw = render_text(info, arg, values);
+    let mut out = Vec::with_capacity(raw.len());
+    sanitize_into(&mut out, &raw);
+    String::from_utf8(out).unwrap_or_default()
 }
 
 /// Ancestor fields that yield one value per ancestor when used without an index.
@@ -2244,6 +2264,25 @@ mod tests {
             ts_to_iso_8601(1_717_000_000_123_456_789),
             "2024-05-29T16:26:40.123456789+0000"
         );
+    }
+
+    #[test]
+    fn outputs_are_sanitised_and_typed() {
+        let cmdline = super::super::lookup("proc.cmdline").unwrap();
+        let v = [Value::Str(Cow::Borrowed(b"echo a\tb\xff".as_slice()))];
+        assert_eq!(render_output(cmdline, None, &v), "echo a\u{FFFD}b\u{FFFD}");
+        let dev = super::super::lookup("fd.dev").unwrap();
+        assert_eq!(render_output(dev, None, &[Value::Uint(0x803)]), "803");
+        let usage = super::super::lookup("proc.fdusage").unwrap();
+        assert_eq!(render_output(usage, None, &[Value::Double(12.345)]), "12.3");
+        let aname = super::super::lookup("proc.aname").unwrap();
+        let anc = [
+            Value::Str(Cow::Borrowed(b"bash".as_slice())),
+            Value::Str(Cow::Borrowed(b"sshd".as_slice())),
+        ];
+        assert_eq!(render_output(aname, None, &anc), "bash sshd");
+        let types = super::super::lookup("fd.types").unwrap();
+        assert_eq!(render_output(types, None, &anc), "(bash,sshd)");
     }
 
     #[test]

@@ -330,7 +330,7 @@ impl RulesLoader {
     }
 
     fn describe_line(name: &str, desc: &str) -> String {
-        format!("{:<50} {}\n", name, wrap_text(desc, 51, 110) + "\n")
+        two_columns(name, &(wrap_text(desc, 51, 110) + "\n"))
     }
 
     /// `-L` text: every compiled rule with its wrapped description.
@@ -357,17 +357,25 @@ impl RulesLoader {
             .as_ref()
             .and_then(|o| o.rules.iter().find(|r| r.name == name));
         match (info, compiled) {
-            (Some(info), Some(_)) => Ok(format!(
-                "{:<50} {}\n{:<50} {}\n{}",
-                "Rule",
-                "Description",
-                "----",
-                "-----------",
-                Self::describe_line(name, &info.desc)
-            )),
+            (Some(info), Some(_)) => Ok(two_columns("Rule", "Description")
+                + &two_columns("----", "-----------")
+                + &Self::describe_line(name, &info.desc)),
             _ => Err(format!("Rule \"{name}\" is not loaded")),
         }
     }
+}
+
+/// Falco's `format_two_columns`: `snprintf("%-50s %s")` into a 4096-byte buffer (at most 4094
+/// bytes kept), then a newline.
+fn two_columns(l: &str, r: &str) -> String {
+    let mut line = l.as_bytes().to_vec();
+    line.resize(line.len().max(50), b' ');
+    line.push(b' ');
+    line.extend_from_slice(r.as_bytes());
+    line.truncate(4094);
+    let mut s = String::from_utf8_lossy(&line).into_owned();
+    s.push('\n');
+    s
 }
 
 /// Falco's `wrap_text`: words (split on whitespace) joined by spaces, new lines indented.

@@ -637,16 +637,19 @@ impl State {
         };
 
         // `m_oldname`: the name of the event's fd when `reset` looked it up; fds created by
-        // the event start with an empty old name (dup/fcntl clones keep the original's).
-        let old_name = if has_thread && fd_event {
-            self.event_fd(tid).map(|f| {
-                (
-                    f.name.clone(),
-                    self.threads.get(tid).map_or(-1, |t| t.lastevent_fd),
-                )
-            })
+        // the event start with an empty old name (dup/fcntl clones keep the original's). Only
+        // the parsers that rename an existing fd need the old name itself.
+        let renames = matches!(kind, Kind::Read | Kind::Write | Kind::Connect | Kind::Bind);
+        let old_fd = if has_thread && fd_event {
+            self.event_fd(tid)
+                .is_some()
+                .then(|| self.threads.get(tid).map_or(-1, |t| t.lastevent_fd))
         } else {
             None
+        };
+        let old_name = match old_fd {
+            Some(_) if renames => self.event_fd(tid).map(|f| f.name.clone()),
+            _ => None,
         };
 
         let res = return_value(ev);
@@ -816,8 +819,8 @@ impl State {
             && let Some(t) = self.threads.get(tid)
             && let Some(f) = self.event_fd(tid)
         {
-            ctx.fd_name_changed = match &old_name {
-                Some((old, fd)) if *fd == t.lastevent_fd => f.name != *old,
+            ctx.fd_name_changed = match old_fd {
+                Some(fd) if fd == t.lastevent_fd => old_name.is_some_and(|old| f.name != old),
                 _ if matches!(kind, Kind::Dup | Kind::Fcntl) => false,
                 _ => !f.name.is_empty(),
             };
@@ -865,6 +868,12 @@ impl State {
         let schedswitch = bits & bit::SCHEDSWITCH != 0;
         let query_os = !matches!(kind, Kind::Clone | Kind::ProcExit) && !schedswitch;
         let present = if query_os {
+            if !self.threads.contains(tid)
+                && let Some(root) = self.proc_root.clone()
+            {
+                // Live mode: look the thread up in /proc before inventing a placeholder.
+                self.lookup_proc(&root, tid);
+            }
             self.threads.get_or_placeholder(tid).is_some()
         } else {
             self.threads.contains(tid)
