@@ -61,6 +61,20 @@ pub fn main() -> ExitCode {
         .skip(1)
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
+    // `falco inspect ...`: sysdig-style capture reading for rule authors (falco-rs only).
+    if args.first().map(String::as_str) == Some("inspect") {
+        let stdout = std::io::stdout();
+        let mut out = std::io::BufWriter::new(stdout.lock());
+        return match crate::pipeline::inspect::run(&args[1..], &mut out) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                use std::io::Write;
+                let _ = out.flush();
+                eprintln!("Error: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     loop {
         match run(&args, false) {
             Ok(Outcome::Exit) => return ExitCode::SUCCESS,
@@ -980,11 +994,12 @@ impl App {
             .ok_or_else(|| AppError::Fatal("outputs are not initialized".into()))?;
         match kind {
             EngineKind::Nodriver => {
+                // Nothing to open: the sources are "open" as soon as they are announced.
+                self.metrics_ready.store(true, Ordering::SeqCst);
                 for src in &self.enabled_sources {
                     self.log
                         .info(&format!("Opening '{src}' source with no driver"));
                 }
-                self.metrics_ready.store(true, Ordering::SeqCst);
                 self.wait_without_events(&emitter);
                 Ok(Flow::Proceed)
             }
