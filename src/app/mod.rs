@@ -941,7 +941,11 @@ impl App {
             routes,
         )
         .map_err(|e| {
-            self.log.error(&format!("falco_webserver: {e:?}"));
+            if let crate::server::ServerError::Start { address, source } = &e {
+                self.log.error(&format!(
+                    "falco_webserver: cannot listen on {address}: {source}"
+                ));
+            }
             AppError::Runtime(e.to_string())
         })?;
         self.webserver = Some(server);
