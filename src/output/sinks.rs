@@ -379,18 +379,7 @@ impl HttpSink {
         if let Some(config) = &self.tls {
             return self.post_tls(std::sync::Arc::clone(config), msg).await;
         }
-        let mut req = hyper::Request::post(&self.cfg.url)
-            .header("Content-Type", self.content_type)
-            .header("User-Agent", &self.cfg.user_agent)
-            .header("Accept", "*/*");
-        if self.cfg.compress_uploads {
-            req = req.header("TE", "gzip").header("Connection", "TE");
-        }
-        let req = req
-            .body(http_body_util::Full::new(bytes::Bytes::from(
-                msg.to_string(),
-            )))
-            .map_err(|e| format!("URL using bad/illegal format or missing URL ({e})"))?;
+        let req = self.request(msg)?;
         let resp = self
             .client
             .request(req)
