@@ -2,7 +2,7 @@
 #   make live   build and run the daemon live (default config, upstream rules)
 #   make test   install what the tests need, then run every test
 SHELL := /bin/bash
-APT_PACKAGES := clang llvm libbpf-dev libelf-dev zlib1g-dev pkg-config bpftool make curl sysdig prometheus python3-yaml
+APT_PACKAGES := clang llvm libbpf-dev libelf-dev zlib1g-dev pkg-config bpftool make curl sysdig prometheus python3-yaml openssl
 SHARED ?= $(abspath ../shared)
 RULES_CACHE := $(CURDIR)/.cache/upstream-rules
 
