@@ -59,6 +59,9 @@ pub fn main() -> ExitCode {
         .skip(1)
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
+    if args.first().is_some_and(|a| a == "inspect") {
+        return crate::pipeline::inspect::main(&args[1..]);
+    }
     loop {
         match run(&args, false) {
             Ok(Outcome::Exit) => return ExitCode::SUCCESS,
