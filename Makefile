@@ -43,6 +43,7 @@ unit:
 
 conformance: rules
 	cargo build --release
+	conformance/run --selftest
 	conformance/run --falco target/release/falco --shared $(SHARED)
 
 test: deps rules lint unit conformance
