@@ -31,7 +31,7 @@ build: deps
 	cargo build --release
 
 live: build rules
-	./target/release/falco -o load_plugins[]=container \
+	./target/release/falco -c $(RULES_CACHE)/falco.yaml -o load_plugins[]=container \
 	  -r $(RULES_CACHE)/falco_rules.yaml
 
 lint:
