@@ -205,6 +205,20 @@ fn tutorial_flow_with_a_real_prometheus() {
     );
     assert!(matches.is_some(), "rules_matches_total not scraped");
 
+    let body = http_get(port, "/metrics").expect("/metrics");
+    let evts = body
+        .lines()
+        .find_map(|l| l.strip_prefix("falcosecurity_scap_n_evts_total "))
+        .and_then(|v| v.parse::<u64>().ok())
+        .expect("falcosecurity_scap_n_evts_total");
+    assert!(evts > 0);
+    assert!(body.contains(
+        "falcosecurity_scap_engine_name_info{engine_name=\"modern_bpf\",evt_source=\"syscall\"} 1\n"
+    ));
+    assert!(
+        body.contains("falcosecurity_scap_n_drops_buffer_total{dir=\"exit\",drop=\"clone_fork\"} ")
+    );
+
     // SAFETY: signalling our own child by pid.
     unsafe { libc::kill(falco.0.id() as libc::pid_t, libc::SIGTERM) };
     wait_line(&stderr, &["SIGINT received, exiting..."], 30).expect("graceful stop");

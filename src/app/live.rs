@@ -142,6 +142,25 @@ pub fn metadata_from_proc(entries: &[ProcEntry]) -> Metadata {
     meta
 }
 
+/// `Falco internal: timeouts notification` after `max` consecutive driver timeouts.
+fn timeouts_notification(max: u64, first_ts: u64) -> crate::output::InternalMsg {
+    let rule = "Falco internal: timeouts notification";
+    let mut fields = std::collections::BTreeMap::new();
+    let last = if first_ts == 0 {
+        "none".to_string()
+    } else {
+        crate::output::format_time_local(first_ts)
+    };
+    fields.insert("last_event_time".to_string(), serde_json::Value::from(last));
+    crate::output::InternalMsg {
+        time_ns: crate::output::now_ns(),
+        priority: crate::config::Priority::Debug,
+        rule: rule.to_string(),
+        msg: format!("{rule}. {max} consecutive timeouts without event."),
+        fields,
+    }
+}
+
 /// The syscall names the enabled rules need (the driver adds Falco's base set).
 fn rules_syscalls(ruleset: &Ruleset) -> BTreeSet<String> {
     ruleset
@@ -190,13 +209,47 @@ pub fn run_live(cfg: &Config, ruleset: &Ruleset, ctx: &LoopContext) -> Result<()
     let extra_fields = compile_extra_fields(cfg, ruleset)?;
     let stats_of = |d: &dyn driver::Driver| -> CaptureStats {
         d.stats()
-            .map(|s| CaptureStats {
-                n_evts: s.n_evts,
-                n_drops: s.n_drops,
-                ..CaptureStats::default()
+            .map(|s| {
+                let c = &s.counters;
+                CaptureStats {
+                    n_evts: s.n_evts,
+                    n_drops: s.n_drops,
+                    n_drops_buffer: c.n_drops_buffer,
+                    n_drops_buffer_clone_fork_exit: c.n_drops_buffer_clone_fork_exit,
+                    n_drops_buffer_execve_exit: c.n_drops_buffer_execve_exit,
+                    n_drops_buffer_connect_exit: c.n_drops_buffer_connect_exit,
+                    n_drops_buffer_open_exit: c.n_drops_buffer_open_exit,
+                    n_drops_buffer_dir_file_exit: c.n_drops_buffer_dir_file_exit,
+                    n_drops_buffer_other_interest_exit: c.n_drops_buffer_other_interest_exit,
+                    n_drops_buffer_close_exit: c.n_drops_buffer_close_exit,
+                    n_drops_buffer_proc_exit: c.n_drops_buffer_proc_exit,
+                    n_drops_scratch_map: c.n_drops_scratch_map,
+                    n_drops_pf: c.n_drops_pf,
+                    n_drops_bug: 0,
+                }
             })
             .unwrap_or_default()
     };
+    let publish = |st: &CaptureStats| {
+        *ctx.scap_counters.lock().expect("scap counters lock") =
+            Some(crate::metrics::ScapCounters {
+                n_evts: st.n_evts,
+                n_drops: st.n_drops,
+                n_drops_scratch_map: st.n_drops_scratch_map,
+                drops_buffer_exit: [
+                    st.n_drops_buffer_clone_fork_exit,
+                    st.n_drops_buffer_execve_exit,
+                    st.n_drops_buffer_connect_exit,
+                    st.n_drops_buffer_open_exit,
+                    st.n_drops_buffer_dir_file_exit,
+                    st.n_drops_buffer_other_interest_exit,
+                    st.n_drops_buffer_close_exit,
+                    st.n_drops_buffer_proc_exit,
+                ],
+            });
+    };
+    let mut last_publish = std::time::Instant::now();
+    publish(&stats_of(drv.as_ref()));
     let mut drops = DropManager::new(
         &cfg.syscall_event_drops,
         stats_of(drv.as_ref()),
@@ -207,6 +260,7 @@ pub fn run_live(cfg: &Config, ruleset: &Ruleset, ctx: &LoopContext) -> Result<()
     let mut matched = Vec::new();
     let mut first_ts = 0u64;
     let mut num_evts = 0u64;
+    let mut timeouts = 0u64;
     let mut result = Ok(());
     let mut stop = false;
     while !stop {
@@ -226,9 +280,23 @@ pub fn run_live(cfg: &Config, ruleset: &Ruleset, ctx: &LoopContext) -> Result<()
         let batch = drv.next_batch(Duration::from_millis(100), &mut |raw| {
             records.push((raw.cpu, raw.flags, raw.data.to_vec()));
         });
+        if last_publish.elapsed() >= Duration::from_secs(1) {
+            last_publish = std::time::Instant::now();
+            publish(&stats_of(drv.as_ref()));
+        }
         match batch {
-            Ok(Batch::Events(_)) => {}
-            Ok(Batch::Timeout) => continue,
+            Ok(Batch::Events(_)) => timeouts = 0,
+            Ok(Batch::Timeout) => {
+                timeouts += 1;
+                if timeouts > cfg.syscall_event_timeouts_max_consecutives {
+                    ctx.emitter.internal(&timeouts_notification(
+                        cfg.syscall_event_timeouts_max_consecutives,
+                        first_ts,
+                    ));
+                    timeouts = 0;
+                }
+                continue;
+            }
             Ok(Batch::Eof) => break,
             Err(e) => {
                 result = Err(AppError::Fatal(e.to_string()));

@@ -61,6 +61,9 @@ pub fn main() -> ExitCode {
         .skip(1)
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
+    if args.first().is_some_and(|a| a == "inspect") {
+        return crate::pipeline::inspect::main(&args[1..]);
+    }
     loop {
         match run(&args, false) {
             Ok(Outcome::Exit) => return ExitCode::SUCCESS,
@@ -165,6 +168,8 @@ struct App {
     runtime: Option<tokio::runtime::Runtime>,
     webserver: Option<Webserver>,
     metrics_ready: Arc<AtomicBool>,
+    /// Driver counters of the live source, refreshed by the event loop for `/metrics`.
+    scap_counters: Arc<Mutex<Option<metrics::ScapCounters>>>,
     controls: Arc<Controls>,
     watcher: Option<Arc<Mutex<Option<reload::Watcher>>>>,
     reload_ts_ns: u64,
@@ -206,6 +211,7 @@ pub fn run(args: &[String], force_dry_run: bool) -> Result<Outcome, AppError> {
         runtime: None,
         webserver: None,
         metrics_ready: Arc::new(AtomicBool::new(false)),
+        scap_counters: Arc::new(Mutex::new(None)),
         controls: Arc::new(Controls::default()),
         watcher: None,
         reload_ts_ns: 0,
@@ -693,8 +699,12 @@ impl App {
                 .debug("Skipping signal handlers creation in dry-run\n");
             return Ok(Flow::Proceed);
         }
+        // The webserver's threadiness sizes the runtime it is served from.
+        let workers = usize::try_from(self.cfg().webserver.threadiness)
+            .unwrap_or(1)
+            .clamp(1, 64);
         let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
+            .worker_threads(workers)
             .thread_name("falco-rt")
             .enable_all()
             .build()
@@ -889,13 +899,15 @@ impl App {
                     .outputs
                     .as_ref()
                     .map(|o| Arc::clone(o.handle().counters()));
+                let scap_counters = Arc::clone(&self.scap_counters);
                 Some(Arc::new(move || {
                     if let Some(d) = &drops {
                         counters
                             .outputs_queue_drops
                             .store(d.drops.load(Ordering::SeqCst), Ordering::SeqCst);
                     }
-                    metrics::render_prometheus(&info, &counters, output::now_ns())
+                    let scap = *scap_counters.lock().expect("scap counters lock");
+                    metrics::render_prometheus(&info, &counters, scap.as_ref(), output::now_ns())
                 }))
             } else {
                 None
@@ -918,7 +930,11 @@ impl App {
             routes,
         )
         .map_err(|e| {
-            self.log.error(&format!("falco_webserver: {e:?}"));
+            if let crate::server::ServerError::Start { address, source } = &e {
+                self.log.error(&format!(
+                    "falco_webserver: cannot listen on {address}: {source}"
+                ));
+            }
             AppError::Runtime(e.to_string())
         })?;
         self.webserver = Some(server);
@@ -971,11 +987,12 @@ impl App {
             .ok_or_else(|| AppError::Fatal("outputs are not initialized".into()))?;
         match kind {
             EngineKind::Nodriver => {
+                // Nothing to open: the sources are "open" as soon as they are announced.
+                self.metrics_ready.store(true, Ordering::SeqCst);
                 for src in &self.enabled_sources {
                     self.log
                         .info(&format!("Opening '{src}' source with no driver"));
                 }
-                self.metrics_ready.store(true, Ordering::SeqCst);
                 self.wait_without_events(&emitter);
                 Ok(Flow::Proceed)
             }
@@ -1009,6 +1026,7 @@ impl App {
             duration_s: self.opts.duration_to_tot,
             hostname: self.hostname.clone(),
             verbose: self.opts.verbose,
+            scap_counters: Arc::clone(&self.scap_counters),
             snapshots: std::cell::RefCell::new(snapshots::Snapshots::new(
                 self.cfg(),
                 self.metrics_info(),

@@ -306,6 +306,8 @@ pub struct LoopContext {
     pub hostname: String,
     /// `-v`: print the driver counters at the end of the loop.
     pub verbose: bool,
+    /// Driver counters published for `/metrics` (live sources).
+    pub scap_counters: Arc<std::sync::Mutex<Option<crate::metrics::ScapCounters>>>,
     /// Periodic metrics snapshots, when configured.
     pub snapshots: std::cell::RefCell<Option<super::snapshots::Snapshots>>,
 }

@@ -284,8 +284,36 @@ pub struct Info {
     pub num_cpus: u64,
 }
 
-/// The full `/metrics` body.
-pub fn render_prometheus(info: &Info, counters: &Counters, now_ns: u64) -> String {
+/// Kernel-side counters of the syscall source, as `/metrics` exposes them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ScapCounters {
+    pub n_evts: u64,
+    pub n_drops: u64,
+    pub n_drops_scratch_map: u64,
+    /// Exit-event buffer drops: clone_fork, execve, connect, open, dir_file, other_interest,
+    /// close, proc.
+    pub drops_buffer_exit: [u64; 8],
+}
+
+/// Drop categories of `falcosecurity_scap_n_drops_buffer_total{dir="exit"}`, in Falco's order.
+pub const DROP_CATEGORIES: [&str; 8] = [
+    "clone_fork",
+    "execve",
+    "connect",
+    "open",
+    "dir_file",
+    "other_interest",
+    "close",
+    "proc",
+];
+
+/// The full `/metrics` body. `scap` holds the driver counters of a live source.
+pub fn render_prometheus(
+    info: &Info,
+    counters: &Counters,
+    scap: Option<&ScapCounters>,
+    now_ns: u64,
+) -> String {
     use Kind::*;
     let int = |v: u64| Number::Int(i128::from(v));
     let mut s = vec![
@@ -319,6 +347,30 @@ pub fn render_prometheus(info: &Info, counters: &Counters, now_ns: u64) -> Strin
                 .label("engine_name", engine)
                 .label("evt_source", source),
         );
+    }
+    if let Some(c) = scap {
+        s.push(Sample::new(
+            "falcosecurity_scap_n_evts_total",
+            Counter,
+            int(c.n_evts),
+        ));
+        for (name, v) in DROP_CATEGORIES.iter().zip(c.drops_buffer_exit) {
+            s.push(
+                Sample::new("falcosecurity_scap_n_drops_buffer_total", Counter, int(v))
+                    .label("dir", "exit")
+                    .label("drop", name),
+            );
+        }
+        s.push(Sample::new(
+            "falcosecurity_scap_n_drops_scratch_map_total",
+            Counter,
+            int(c.n_drops_scratch_map),
+        ));
+        s.push(Sample::new(
+            "falcosecurity_scap_n_drops_total",
+            Counter,
+            int(c.n_drops),
+        ));
     }
     if let Some(res) = resource_utilization() {
         s.extend(res);
@@ -864,7 +916,17 @@ mod tests {
             host_boot_ts_ns: 3,
             num_cpus: 2,
         };
-        let body = render_prometheus(&info, &Counters::default(), 2_000_000_002);
+        let scap = ScapCounters {
+            n_evts: 7,
+            ..ScapCounters::default()
+        };
+        let body = render_prometheus(&info, &Counters::default(), Some(&scap), 2_000_000_002);
+        assert!(body.contains("falcosecurity_scap_n_evts_total 7\n"));
+        assert!(
+            body.contains(
+                "falcosecurity_scap_n_drops_buffer_total{dir=\"exit\",drop=\"proc\"} 0\n"
+            )
+        );
         let names: Vec<&str> = body
             .lines()
             .filter(|l| !l.starts_with('#'))
