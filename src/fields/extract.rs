@@ -583,12 +583,7 @@ impl<'a, 'e> Extractor<'a, 'e> {
         }
     }
 
-    fn extract_evt(
-        &self,
-        name: &str,
-        arg: Option<&FieldArg>,
-        out: &mut Vec<Value<'static>>,
-    ) -> bool {
+    fn extract_evt(&self, name: &str, arg: Option<&FieldArg>, out: &mut Vec<Value<'_>>) -> bool {
         let ev = self.ev;
         let ts = ev.ts();
         let info = ev.info();
@@ -748,7 +743,7 @@ impl<'a, 'e> Extractor<'a, 'e> {
         true
     }
 
-    fn raw_param(&self, idx: usize, out: &mut Vec<Value<'static>>) -> bool {
+    fn raw_param(&self, idx: usize, out: &mut Vec<Value<'_>>) -> bool {
         let Some(p) = self.ev.info().params.get(idx) else {
             return false;
         };
@@ -785,7 +780,7 @@ impl<'a, 'e> Extractor<'a, 'e> {
         }
     }
 
-    fn abspath(&self, arg: Option<&FieldArg>, out: &mut Vec<Value<'static>>) -> bool {
+    fn abspath(&self, arg: Option<&FieldArg>, out: &mut Vec<Value<'_>>) -> bool {
         let Some(FieldArg::Key(which)) = arg else {
             return false;
         };
@@ -928,12 +923,7 @@ impl<'a, 'e> Extractor<'a, 'e> {
         }
     }
 
-    fn extract_fd(
-        &self,
-        name: &str,
-        arg: Option<&FieldArg>,
-        out: &mut Vec<Value<'static>>,
-    ) -> bool {
+    fn extract_fd(&self, name: &str, arg: Option<&FieldArg>, out: &mut Vec<Value<'_>>) -> bool {
         if !self.ctx.fd_event {
             return false;
         }
@@ -1215,12 +1205,7 @@ impl<'a, 'e> Extractor<'a, 'e> {
         true
     }
 
-    fn extract_proc(
-        &self,
-        name: &str,
-        arg: Option<&FieldArg>,
-        out: &mut Vec<Value<'static>>,
-    ) -> bool {
+    fn extract_proc(&self, name: &str, arg: Option<&FieldArg>, out: &mut Vec<Value<'_>>) -> bool {
         let threads = &self.state.threads;
         if name == "thread.tid" {
             let tid = self.ev.tid() as i64;
@@ -1253,9 +1238,8 @@ impl<'a, 'e> Extractor<'a, 'e> {
         };
         // Ancestor fields: with an index, that ancestor; without, every ancestor (any-match in
         // conditions, space-joined in outputs).
-        let ancestors = |get: &dyn Fn(&ThreadInfo) -> Value<'static>,
-                         out: &mut Vec<Value<'static>>| {
-            match index {
+        let ancestors =
+            |get: &dyn Fn(&ThreadInfo) -> Value<'static>, out: &mut Vec<Value<'_>>| match index {
                 Some(n) => match u32::try_from(n).ok().and_then(|n| threads.ancestor(t, n)) {
                     Some(a) => {
                         out.push(get(a));
@@ -1274,8 +1258,7 @@ impl<'a, 'e> Extractor<'a, 'e> {
                     });
                     out.len() > before
                 }
-            }
-        };
+            };
         let v = match name {
             "proc.pid" => {
                 if !(-1..=i64::from(u32::MAX)).contains(&t.pid) {
@@ -1594,7 +1577,7 @@ impl<'a, 'e> Extractor<'a, 'e> {
         true
     }
 
-    fn extract_user(&self, name: &str, out: &mut Vec<Value<'static>>) -> bool {
+    fn extract_user(&self, name: &str, out: &mut Vec<Value<'_>>) -> bool {
         let Some(t) = self.thread() else {
             return false;
         };
@@ -1635,7 +1618,7 @@ impl<'a, 'e> Extractor<'a, 'e> {
         true
     }
 
-    fn extract_fspath(&self, name: &str, out: &mut Vec<Value<'static>>) -> bool {
+    fn extract_fspath(&self, name: &str, out: &mut Vec<Value<'_>>) -> bool {
         let ppme = self.ev.info().ppme;
         // (path param, dirfd param) for the single-path events; (source, target) pairs.
         let (path, source, target): (Option<usize>, Option<usize>, Option<usize>) = match ppme {
@@ -1690,7 +1673,7 @@ impl<'a, 'e> Extractor<'a, 'e> {
         &self,
         name: &str,
         arg: Option<&FieldArg>,
-        out: &mut Vec<Value<'static>>,
+        out: &mut Vec<Value<'_>>,
     ) -> bool {
         let Some(t) = self.thread() else {
             return false;
@@ -1864,7 +1847,7 @@ fn nonzero(v: u64) -> Option<Value<'static>> {
     (v != 0).then(|| u(v))
 }
 
-fn push_opt(out: &mut Vec<Value<'static>>, v: Option<Value<'static>>) -> bool {
+fn push_opt(out: &mut Vec<Value<'_>>, v: Option<Value<'static>>) -> bool {
     match v {
         Some(v) => {
             out.push(v);
@@ -1874,7 +1857,7 @@ fn push_opt(out: &mut Vec<Value<'static>>, v: Option<Value<'static>>) -> bool {
     }
 }
 
-fn out_str(out: &mut Vec<Value<'static>>, v: &str) -> bool {
+fn out_str(out: &mut Vec<Value<'_>>, v: &str) -> bool {
     out.push(s(v));
     true
 }
@@ -2054,21 +2037,18 @@ impl Extract for Extractor<'_, '_> {
     fn extract<'s>(&'s mut self, field: &FieldRef, out: &mut Vec<Value<'s>>) -> bool {
         let name = field.info;
         let arg = field.arg.as_ref();
-        let mut vals: Vec<Value<'static>> = Vec::new();
-        let ok = match name.split('.').next().unwrap_or("") {
-            "evt" | "syscall" => self.extract_evt(name, arg, &mut vals),
+        match name.split('.').next().unwrap_or("") {
+            "evt" | "syscall" => self.extract_evt(name, arg, out),
             "proc" if name.starts_with("proc.is_container_") => {
-                self.extract_container(name, arg, &mut vals)
+                self.extract_container(name, arg, out)
             }
-            "proc" | "thread" => self.extract_proc(name, arg, &mut vals),
-            "user" | "group" => self.extract_user(name, &mut vals),
-            "fd" => self.extract_fd(name, arg, &mut vals),
-            "fs" => self.extract_fspath(name, &mut vals),
-            "container" | "k8s" => self.extract_container(name, arg, &mut vals),
+            "proc" | "thread" => self.extract_proc(name, arg, out),
+            "user" | "group" => self.extract_user(name, out),
+            "fd" => self.extract_fd(name, arg, out),
+            "fs" => self.extract_fspath(name, out),
+            "container" | "k8s" => self.extract_container(name, arg, out),
             _ => false,
-        };
-        out.extend(vals);
-        ok
+        }
     }
 }
 
