@@ -28,38 +28,6 @@ const KNOWN_FAILURES: &[(&str, &str)] = &[
         "cli/l-rule-json",
         "rules: -l JSON (describe as JSON) not on main yet",
     ),
-    (
-        "replay/falco_cat_write.testing-list_append.",
-        "state: filtered-out open enter events (libs 0.25.4) not on main yet",
-    ),
-    (
-        "replay/falco_cat_write.testing-macro_append.",
-        "state: filtered-out open enter events (libs 0.25.4) not on main yet",
-    ),
-    (
-        "replay/falco_cat_write.testing-rule_exception_no_values.",
-        "state: filtered-out open enter events (libs 0.25.4) not on main yet",
-    ),
-    (
-        "replay/falco_cat_write.testing-single_rule.",
-        "state: filtered-out open enter events (libs 0.25.4) not on main yet",
-    ),
-    (
-        "replay/falco_cat_write.testing-single_rule_with_tags.",
-        "state: filtered-out open enter events (libs 0.25.4) not on main yet",
-    ),
-    (
-        "replay/falco_cat_write.testing-skip_unknown_evt.",
-        "state: filtered-out open enter events (libs 0.25.4) not on main yet",
-    ),
-    (
-        "replay/libs_test_ipv6_client.all-json-matchall",
-        "state: seeding from capture metadata (users, interfaces) not on main yet",
-    ),
-    (
-        "replay/triggers-",
-        "state: seeding from capture metadata (threads, fds) not on main yet",
-    ),
 ];
 
 fn known_failure(name: &str) -> Option<&'static str> {

@@ -308,7 +308,7 @@ impl FdInfo {
 /// The fds of one process (shared by its threads).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FdTable {
-    fds: HashMap<i64, FdInfo>,
+    fds: HashMap<i64, FdInfo, foldhash::fast::RandomState>,
 }
 
 impl FdTable {

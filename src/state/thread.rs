@@ -261,7 +261,8 @@ pub fn split_nul(buf: &[u8]) -> Vec<Vec<u8>> {
 /// The thread table, bounded like libsinsp's: when full, new threads are dropped (counted).
 #[derive(Debug, Clone)]
 pub struct ThreadTable {
-    threads: HashMap<i64, ThreadInfo>,
+    /// foldhash: the table is looked up on every event, SipHash showed in replay profiles.
+    threads: HashMap<i64, ThreadInfo, foldhash::fast::RandomState>,
     max_size: usize,
     /// Threads not added because the table was full (`n_drops_full_threadtable`).
     pub drops_full: u64,
@@ -276,7 +277,7 @@ impl Default for ThreadTable {
 impl ThreadTable {
     pub fn new(max_size: usize) -> ThreadTable {
         ThreadTable {
-            threads: HashMap::new(),
+            threads: HashMap::default(),
             max_size,
             drops_full: 0,
         }
