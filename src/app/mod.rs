@@ -639,7 +639,7 @@ impl App {
                 .unwrap_or_default();
         let doc = serde_json::json!({
             "cmdline": std::iter::once("falco".to_string()).chain(self.args.iter().cloned()).collect::<Vec<_>>().join(" "),
-            "config": self.raw.root.to_flow(),
+            "config": self.raw.root.to_support_flow(),
             "engine_info": versions,
             "rules_files": rules,
             "system_info": {"machine": s(uts.machine()), "nodename": s(uts.nodename()), "release": s(uts.release()), "sysname": s(uts.sysname()), "version": s(uts.version())},
