@@ -6,8 +6,8 @@
  *   (non-EF_OLD_VERSION) exit event of libs 0.25.4 with all of its parameters, path arguments
  *   read at exit. Most events come from a declarative table (sc_table); process, socket and
  *   file-identity events have their own builders.
- * - tp_btf/sys_enter: the TOCTOU enter events that 0.25.4 live drivers still produce (open,
- *   openat, openat2, creat, connect).
+ * - tracepoint/syscalls/sys_enter_{open,openat,openat2,creat,connect}: the TOCTOU enter
+ *   events that 0.25.4 live drivers still produce.
  * - tp_btf/sched_process_exec: the successful execve/execveat exit (registers are gone by
  *   sys_exit); tp_btf/sched_process_exit: PROCEXIT_1_E; tp_btf/sched_process_fork: the child's
  *   clone exit where FRS_FLAG_FORK_FROM_TRACEPOINT asks for it.
@@ -1059,8 +1059,10 @@ static __noinline void push_file_path(struct ev *ev, struct file *file) {
 	}
 	__u32 off = emit_components(ev, names, 0);
 	if(off == 0) {
-		ev->buf[OFF(ev->pos)] = '/';
-		off = 1;
+		/* No component: the dentry where the walk stopped names the file, as in libs
+		 * ("/" for the root, "memfd:NAME" for a memfd, which has no path). */
+		push_kernel_str(ev, BPF_CORE_READ(d, d_name.name), MAX_NAME);
+		return;
 	}
 	ev->buf[OFF(ev->pos + off)] = 0;
 	ev_len(ev, (__u16)(off + 1));
@@ -1175,6 +1177,55 @@ static __always_inline int exe_from_memfd(struct file *exe) {
 	       name[4] == 'd' && name[5] == ':';
 }
 
+#define PPM_EXE_WRITABLE (1 << 0)
+#define PPM_EXE_UPPER_LAYER (1 << 1)
+#define PPM_EXE_LOWER_LAYER (1 << 3)
+#define OVERLAYFS_SUPER_MAGIC 0x794c7630
+
+/* Whether `task` may write its executable's inode (libs' EXE_WRITABLE: read-only or immutable
+ * files never are; the owner always is; else the mode bits for owner/group/other, or
+ * CAP_DAC_OVERRIDE / CAP_FOWNER). Supplementary groups are not searched. */
+static __always_inline int exe_writable(struct task_struct *task, struct inode *ino) {
+	__u16 mode = BPF_CORE_READ(ino, i_mode);
+	if((BPF_CORE_READ(ino, i_sb, s_flags) & 1 /* SB_RDONLY */) ||
+	   (BPF_CORE_READ(ino, i_flags) & 8 /* S_IMMUTABLE */)) {
+		return 0;
+	}
+	__u32 uid = BPF_CORE_READ(ino, i_uid.val);
+	__u32 gid = BPF_CORE_READ(ino, i_gid.val);
+	if(uid == (__u32)-1 || gid == (__u32)-1) {
+		return 0;
+	}
+	__u32 fsuid = BPF_CORE_READ(task, cred, fsuid.val);
+	if(fsuid == uid) {
+		return 1;
+	}
+	if(BPF_CORE_READ(task, cred, fsgid.val) == gid) {
+		mode >>= 3;
+	}
+	if(mode & 2 /* MAY_WRITE */) {
+		return 1;
+	}
+	__u64 eff = task_cap(task, 2);
+	return (eff & (1ull << 1 /* CAP_DAC_OVERRIDE */)) || (eff & (1ull << 3 /* CAP_FOWNER */));
+}
+
+/* PPM_EXE_UPPER_LAYER / PPM_EXE_LOWER_LAYER for an executable on overlayfs: the overlay
+ * inode's upper dentry follows its embedded vfs inode. */
+static __always_inline __u32 exe_overlay_layer(struct file *exe) {
+	struct dentry *d = BPF_CORE_READ(exe, f_path.dentry);
+	if(BPF_CORE_READ(d, d_sb, s_magic) != OVERLAYFS_SUPER_MAGIC) {
+		return 0;
+	}
+	char *vfs_inode = (char *)BPF_CORE_READ(d, d_inode);
+	struct dentry *upper = NULL;
+	bpf_probe_read_kernel(&upper, sizeof(upper), vfs_inode + bpf_core_type_size(struct inode));
+	if(upper && BPF_CORE_READ(upper, d_inode, i_ino) != 0) {
+		return PPM_EXE_UPPER_LAYER;
+	}
+	return PPM_EXE_LOWER_LAYER;
+}
+
 /* execve/execveat exit (31/30 parameters). `bprm` is set on success (sched_process_exec). */
 static __noinline int emit_execve(struct task_struct *task, __u16 type, long res,
                                   struct linux_binprm *bprm, unsigned long argv_filename) {
@@ -1209,8 +1260,14 @@ static __noinline int emit_execve(struct task_struct *task, __u16 type, long res
 	push_u32(&ev, BPF_CORE_READ(task, loginuid.val));
 	struct file *exe = BPF_CORE_READ(task, mm, exe_file);
 	__u32 flags = 0;
-	if(exe && exe_from_memfd(exe)) {
-		flags |= PPM_EXE_FROM_MEMFD;
+	if(exe) {
+		if(exe_from_memfd(exe)) {
+			flags |= PPM_EXE_FROM_MEMFD;
+		}
+		if(exe_writable(task, BPF_CORE_READ(exe, f_inode))) {
+			flags |= PPM_EXE_WRITABLE;
+		}
+		flags |= exe_overlay_layer(exe);
 	}
 	push_u32(&ev, flags);
 	push_u64(&ev, task_cap(task, 0));
@@ -1838,24 +1895,14 @@ int BPF_PROG(frs_sys_exit, struct pt_regs *regs, long ret) {
 	return emit_clone(task, clone_type, ret, clone_flags);
 }
 
-/* TOCTOU enter events of 0.25.4 live drivers. */
-SEC("tp_btf/sys_enter")
-int BPF_PROG(frs_sys_enter, struct pt_regs *regs, long id) {
-	__u32 nr = (__u32)id;
-	if(nr >= FRS_SYSCALL_TABLE_SIZE) {
-		return 0;
-	}
-	if(nr != NR_open && nr != NR_openat && nr != NR_openat2 && nr != NR_creat &&
-	   nr != NR_connect) {
-		return 0;
-	}
+/* TOCTOU enter events of 0.25.4 live drivers, from the per-syscall tracepoints (as the libs
+ * probe does) so that no other syscall pays for a sys_enter program. */
+static __noinline int emit_toctou_enter(__u32 nr, unsigned long a0, unsigned long a1,
+                                        unsigned long a2, unsigned long a3) {
 	if(!is_interesting(nr)) {
 		return 0;
 	}
 	struct ev ev;
-	unsigned long a0 = sc_arg(regs, 0);
-	unsigned long a1 = sc_arg(regs, 1);
-	unsigned long a2 = sc_arg(regs, 2);
 	switch(nr) {
 	case NR_open:
 		if(ev_start(&ev, PPME_SYSCALL_OPEN_E, 3))
@@ -1870,7 +1917,7 @@ int BPF_PROG(frs_sys_enter, struct pt_regs *regs, long id) {
 		push_u64(&ev, (__u64)(__s64)(int)a0);
 		push_user_str(&ev, a1);
 		push_u32(&ev, open_flags_to_scap((__u32)a2));
-		push_u32(&ev, (a2 & (O_CREAT | O_TMPFILE)) ? (__u32)(sc_arg(regs, 3) & 07777) : 0);
+		push_u32(&ev, (a2 & (O_CREAT | O_TMPFILE)) ? (__u32)(a3 & 07777) : 0);
 		break;
 	case NR_openat2: {
 		if(ev_start(&ev, PPME_SYSCALL_OPENAT2_E, 5))
@@ -1901,6 +1948,22 @@ int BPF_PROG(frs_sys_enter, struct pt_regs *regs, long id) {
 	}
 	return ev_submit(&ev, bpf_get_current_pid_tgid() & 0xffffffff);
 }
+
+/* Each tracepoint's record holds only its syscall's arguments: reading past them makes the
+ * attach fail (EACCES), so every program reads exactly its own. */
+#define ARG(ctx, i, n) ((i) < (n) ? (ctx)->args[(i) < (n) ? (i) : 0] : 0)
+#define TOCTOU_PROG(name, n)                                                                       \
+	SEC("tracepoint/syscalls/sys_enter_" #name)                                                \
+	int frs_enter_##name(struct trace_event_raw_sys_enter *ctx) {                              \
+		return emit_toctou_enter(NR_##name, ARG(ctx, 0, n), ARG(ctx, 1, n),                \
+		                         ARG(ctx, 2, n), ARG(ctx, 3, n));                          \
+	}
+
+TOCTOU_PROG(open, 3)
+TOCTOU_PROG(openat, 4)
+TOCTOU_PROG(openat2, 4)
+TOCTOU_PROG(creat, 2)
+TOCTOU_PROG(connect, 3)
 
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(frs_sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm) {

@@ -1,7 +1,7 @@
 """Command line of conformance/run: option parsing, suite selection, known failures, report.
 
 Usage: conformance/run [--falco BIN] [--shared DIR] [--suite a,b,...] [--case REGEX]
-                       [--json-report FILE] [--backends modern_ebpf,ebpf] [--selftest]
+                       [--json-report FILE] [--backends modern_ebpf,aya] [--selftest]
 
 Suites: falco-testing (a), replay (b), live (c), cli (d). Default: a, b and d, plus c when
 running as root with BPF or when CI=true (where missing BPF makes every live case fail).
@@ -57,7 +57,7 @@ def build_parser():
     ap.add_argument("--suite", help="comma-separated suites: falco-testing,replay,live,cli or a,b,c,d")
     ap.add_argument("--case", help="regular expression searched in `suite/case`")
     ap.add_argument("--json-report", metavar="FILE", help="write every case's result as JSON")
-    ap.add_argument("--backends", default="modern_ebpf,ebpf", help="live engine kinds (default %(default)s)")
+    ap.add_argument("--backends", default="modern_ebpf,aya", help="live engine kinds (default %(default)s)")
     ap.add_argument("--goldens", help="goldens directory (default <shared>/conformance/goldens)")
     ap.add_argument("--scenarios", default=os.path.join(HERE, "scenarios"), help="live scenario scripts")
     ap.add_argument("--known-failures", default=os.path.join(HERE, "known-failures.txt"))

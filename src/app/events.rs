@@ -120,7 +120,7 @@ pub(crate) fn alert<E: Extract>(
         let Token::Field { text, operand, .. } = t else {
             continue;
         };
-        if !operand.transformers.is_empty() {
+        if !operand.transformers.is_empty() || operand.multi.is_some() {
             continue;
         }
         let mut vals = Vec::new();

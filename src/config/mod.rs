@@ -676,6 +676,10 @@ impl Config {
             "kmod" => EngineKind::Kmod,
             "modern_ebpf" | "libbpf" => EngineKind::ModernEbpf,
             "aya" => EngineKind::Aya,
+            // Falco 0.44 removed the legacy eBPF probe and rejects `ebpf`; a configuration of
+            // the 0.43 line still carries its `engine.ebpf` map, and for it `ebpf` keeps
+            // meaning "the eBPF probe": falco-rs runs it on the aya backend.
+            "ebpf" if raw.is_defined("engine.ebpf") => EngineKind::Aya,
             "replay" => EngineKind::Replay,
             "nodriver" => EngineKind::Nodriver,
             _ => {
@@ -1279,6 +1283,21 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn ebpf_kind_of_a_043_config_runs_on_aya() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("falco.yaml");
+        std::fs::write(
+            &f,
+            "engine:\n  kind: ebpf\n  ebpf:\n    probe: /root/.falco/falco-bpf.o\n    buf_size_preset: 4\n",
+        )
+        .unwrap();
+        let (_, cfg) = load(f.to_str().unwrap(), &[]).unwrap();
+        assert_eq!(cfg.engine.kind, EngineKind::Aya);
+        let (_, cfg) = load(f.to_str().unwrap(), &["engine.kind=aya"]).unwrap();
+        assert_eq!(cfg.engine.kind, EngineKind::Aya);
+    }
+
+    #[test]
     fn fatal_messages() {
         let y = default_yaml();
         let msg = |opts: &[&str]| load(&y, opts).unwrap_err().to_string();
@@ -1493,7 +1512,12 @@ pub(crate) mod tests {
                     .as_str()
                     .map(str::to_string);
                 let res = load(f.to_str().unwrap(), &[]);
+                let legacy_ebpf = text.contains("\n  ebpf:");
                 match kind.as_deref() {
+                    Some("ebpf") if legacy_ebpf => {
+                        let (raw, _) = res.unwrap_or_else(|e| panic!("{name}: {e}"));
+                        assert_eq!(raw.get_string("engine.kind", ""), "ebpf", "{name}");
+                    }
                     Some(k @ ("ebpf" | "gvisor")) => assert_eq!(
                         res.unwrap_err().to_string(),
                         format!(

@@ -107,6 +107,22 @@ fn check_cat_events(kind: EngineKind) {
         "ptid"
     );
     assert_eq!(ex.params[13], b"cat\0", "comm");
+    // flags: EXE_WRITABLE (root owns the binary), EXE_UPPER/LOWER_LAYER only on overlayfs
+    let flags = u32::from_le_bytes(ex.params[19][..].try_into().unwrap());
+    let cat = std::ffi::CString::new(
+        String::from_utf8_lossy(&ex.params[27][..ex.params[27].len() - 1]).as_bytes(),
+    )
+    .unwrap();
+    // SAFETY: statfs on a NUL-terminated path into a zeroed struct we own.
+    let mut sfs: libc::statfs = unsafe { std::mem::zeroed() };
+    assert_eq!(unsafe { libc::statfs(cat.as_ptr(), &mut sfs) }, 0);
+    let overlay = sfs.f_type == 0x794c7630;
+    assert_eq!(flags & 1, 1, "{kind:?}: EXE_WRITABLE in {flags:#x}");
+    assert_eq!(
+        flags & 0b1010 != 0,
+        overlay,
+        "{kind:?}: overlay layer bits in {flags:#x}"
+    );
     assert!(
         ex.params[27].ends_with(b"/cat\0"),
         "trusted_exepath {:?}",
@@ -209,6 +225,7 @@ fn aya_backend_sees_cat_workload() {
 }
 
 /// Parameters that legitimately differ between two runs: ids and memory counters.
+#[cfg(all(feature = "libbpf", feature = "aya"))]
 fn normalise(evs: &[Ev]) -> Vec<(u16, Vec<Option<Vec<u8>>>)> {
     evs.iter()
         .map(|e| {
@@ -614,6 +631,9 @@ try:
     os.execv("/nonexistent/frs", ["frs", "-x"])
 except OSError:
     pass
+exe = os.memfd_create("frs-exe", 0)
+os.write(exe, open("/bin/true", "rb").read())
+os.execv("/proc/self/fd/%d" % exe, ["frs-memfd"])
 "#;
     let script = format!("/usr/bin/python3 -c '{py}'");
     let evs = capture_tree(kind, &script);
@@ -695,6 +715,15 @@ except OSError:
         (fx.params[1].as_slice(), fx.params[2].as_slice()),
         (&b"frs\0"[..], &b"-x\0"[..])
     );
+    // fileless execution: PPM_EXE_FROM_MEMFD
+    let mx = find(293, &|e| {
+        i64p(&e.params[0]) == 0 && e.params[1] == b"frs-memfd\0"
+    })
+    .unwrap_or_else(|| panic!("{kind:?}: memfd execve"));
+    let flags = u32::from_le_bytes(mx.params[19][..].try_into().unwrap());
+    assert_ne!(flags & 4, 0, "{kind:?}: EXE_FROM_MEMFD in {flags:#x}");
+    // a memfd has no path: trusted_exepath is the dentry name, as libs reports it
+    assert_eq!(mx.params[27], b"memfd:frs-exe\0", "{kind:?}: memfd exepath");
 }
 
 #[cfg(feature = "libbpf")]

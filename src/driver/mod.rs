@@ -103,8 +103,8 @@ pub struct LiveConfig {
     /// How long `next_batch` sleeps between two drains of the ring buffers.
     pub drain_interval: Duration,
     /// Emit the TOCTOU enter events of open, openat, openat2, creat and connect as the 0.25.4
-    /// live drivers do (libsinsp only parses them; rules never see them). Off, sys_enter is
-    /// not attached at all, which removes one BPF program run from every syscall.
+    /// live drivers do, from the per-syscall `syscalls/sys_enter_*` tracepoints (libsinsp
+    /// only parses them; rules never see them).
     pub toctou_enter: bool,
 }
 

@@ -474,7 +474,6 @@ pub enum Filter {
 #[derive(Debug, Default)]
 pub struct Scratch {
     values: Vec<Value<'static>>,
-    owned: Vec<Vec<u8>>,
 }
 
 impl Scratch {
@@ -587,10 +586,8 @@ pub fn compile(ast: &Expr, lookup: Lookup, warnings: &mut Vec<CompileWarning>) -
             format!("filter error: unexpected identifier '{name}'"),
             *pos,
         ),
-        Expr::Unary { left, op, pos } => {
+        Expr::Unary { left, .. } => {
             let left = compile_operand(left, lookup)?;
-            let _ = op;
-            let _ = pos;
             Ok(Filter::Check(Box::new(Check {
                 left,
                 op: CmpOp::Exists,
@@ -1759,7 +1756,6 @@ impl Check {
                             } else {
                                 false
                             };
-                            scratch.owned.clear();
                             vals = relife(rvals);
                             res
                         }

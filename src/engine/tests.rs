@@ -658,3 +658,16 @@ fn plugin_field_arguments() {
         .is_ok()
     );
 }
+
+#[test]
+fn multi_value_output_tokens_render_without_the_catalog() {
+    let f = super::format::Format::compile(r#"%concat(proc.name, "!")"#, lookup).unwrap();
+    let super::format::Token::Field { operand, .. } = &f.tokens[0] else {
+        panic!()
+    };
+    let (text, json) = super::format::render_multi(operand, &mut bash());
+    assert_eq!(
+        (text.unwrap(), json),
+        (b"bash!".to_vec(), serde_json::Value::from("bash!"))
+    );
+}

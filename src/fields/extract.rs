@@ -1643,57 +1643,171 @@ impl<'a, 'e> Extractor<'a, 'e> {
         true
     }
 
+    /// `fs.path.*` (`sinsp_filter_check_fspath`): the path arguments of successful
+    /// filesystem syscalls, raw or resolved against the cwd or the dirfd.
     fn extract_fspath<'o>(&self, name: &str, out: &mut Vec<Value<'o>>) -> bool
     where
         'a: 'o,
     {
-        let ppme = self.ev.info().ppme;
-        // (path param, dirfd param) for the single-path events; (source, target) pairs.
-        let (path, source, target): (Option<usize>, Option<usize>, Option<usize>) = match ppme {
-            "SYSCALL_MKDIR_2_X" | "SYSCALL_RMDIR_2_X" | "SYSCALL_UNLINK_2_X" => {
-                (Some(1), None, None)
-            }
-            "SYSCALL_MKDIRAT_X" | "SYSCALL_UNLINKAT_2_X" => (Some(2), None, None),
-            "SYSCALL_OPEN_X" | "SYSCALL_CREAT_X" => (Some(1), None, None),
-            "SYSCALL_OPENAT_2_X" | "SYSCALL_OPENAT2_X" => (Some(2), None, None),
-            "SYSCALL_CHMOD_X" | "SYSCALL_FCHMODAT_X" => (
-                Some(if ppme == "SYSCALL_CHMOD_X" { 1 } else { 2 }),
-                None,
-                None,
-            ),
-            "SYSCALL_RENAME_X" | "SYSCALL_LINK_2_X" => (None, Some(1), Some(2)),
-            "SYSCALL_RENAMEAT_X" | "SYSCALL_RENAMEAT2_X" | "SYSCALL_LINKAT_2_X" => {
-                (None, Some(2), Some(4))
-            }
-            "SYSCALL_SYMLINK_X" => (None, Some(1), Some(2)),
-            "SYSCALL_SYMLINKAT_X" => (None, Some(1), Some(3)),
-            _ => (None, None, None),
+        let ev = self.ev;
+        let info = ev.info();
+        let ppme = info.ppme;
+        let param_i64 = |pname: &str| -> Option<i64> {
+            let b = ev.param(info.param_index(pname)?)?;
+            Some(match b.len() {
+                8 => i64::from_le_bytes(b.try_into().ok()?),
+                4 => i64::from(i32::from_le_bytes(b.try_into().ok()?)),
+                _ => return None,
+            })
         };
-        let idx = match name {
-            "fs.path.name" | "fs.path.nameraw" => path,
-            "fs.path.source" | "fs.path.sourceraw" => source,
-            "fs.path.target" | "fs.path.targetraw" => target,
+        // The success check of each event.
+        let ok = match ppme {
+            "SYSCALL_OPEN_X" | "SYSCALL_OPENAT_2_X" | "SYSCALL_OPENAT2_X" => {
+                param_i64("fd").is_some_and(|fd| fd != -1)
+            }
+            "SYSCALL_MKDIR_2_X"
+            | "SYSCALL_MKDIRAT_X"
+            | "SYSCALL_RMDIR_2_X"
+            | "SYSCALL_UNLINK_2_X"
+            | "SYSCALL_UNLINKAT_2_X"
+            | "SYSCALL_FCHMODAT_X"
+            | "SYSCALL_CHMOD_X"
+            | "SYSCALL_FCHMOD_X"
+            | "SYSCALL_CHOWN_X"
+            | "SYSCALL_LCHOWN_X"
+            | "SYSCALL_FCHOWN_X"
+            | "SYSCALL_FCHOWNAT_X"
+            | "SYSCALL_QUOTACTL_X"
+            | "SYSCALL_RENAME_X"
+            | "SYSCALL_RENAMEAT_X"
+            | "SYSCALL_RENAMEAT2_X"
+            | "SYSCALL_LINK_2_X"
+            | "SYSCALL_LINKAT_2_X"
+            | "SYSCALL_SYMLINK_X"
+            | "SYSCALL_SYMLINKAT_X"
+            | "SYSCALL_MOUNT_X"
+            | "SYSCALL_UMOUNT_1_X"
+            | "SYSCALL_UMOUNT2_X" => param_i64("res") == Some(0),
+            _ => false,
+        };
+        if !ok {
+            return false;
+        }
+        let (source, target) = match ppme {
+            "SYSCALL_RENAME_X" | "SYSCALL_RENAMEAT_X" | "SYSCALL_RENAMEAT2_X" => {
+                (Some("oldpath"), Some("newpath"))
+            }
+            "SYSCALL_LINK_2_X" | "SYSCALL_LINKAT_2_X" => (Some("newpath"), Some("oldpath")),
+            "SYSCALL_SYMLINK_X" | "SYSCALL_SYMLINKAT_X" => (Some("linkpath"), Some("target")),
+            "SYSCALL_MOUNT_X" => (Some("dev"), Some("dir")),
+            _ => (None, None),
+        };
+        let path_param = match ppme {
+            "SYSCALL_MKDIR_2_X" | "SYSCALL_MKDIRAT_X" | "SYSCALL_RMDIR_2_X"
+            | "SYSCALL_UNLINK_2_X" | "SYSCALL_CHOWN_X" | "SYSCALL_LCHOWN_X" => Some("path"),
+            "SYSCALL_UNLINKAT_2_X"
+            | "SYSCALL_OPEN_X"
+            | "SYSCALL_OPENAT_2_X"
+            | "SYSCALL_OPENAT2_X"
+            | "SYSCALL_UMOUNT_1_X"
+            | "SYSCALL_UMOUNT2_X" => Some("name"),
+            "SYSCALL_FCHMODAT_X" | "SYSCALL_CHMOD_X" => Some("filename"),
+            "SYSCALL_FCHOWNAT_X" => Some("pathname"),
+            "SYSCALL_QUOTACTL_X" => Some("special"),
+            "SYSCALL_FCHMOD_X" | "SYSCALL_FCHOWN_X" => Some(""),
             _ => None,
         };
-        let Some(idx) = idx else {
+        let (pname, raw_field) = match name {
+            "fs.path.name" => (path_param, false),
+            "fs.path.nameraw" => (path_param, true),
+            "fs.path.source" => (source, false),
+            "fs.path.sourceraw" => (source, true),
+            "fs.path.target" => (target, false),
+            "fs.path.targetraw" => (target, true),
+            _ => (None, false),
+        };
+        let Some(pname) = pname else {
             return false;
         };
-        let Some(raw) = self.ev.param_cstr(idx) else {
+        let value: Vec<u8> = if pname.is_empty() {
+            // fchmod/fchown: the fd's name.
+            match self.fd() {
+                Some(f) => f.name.clone(),
+                None => return false,
+            }
+        } else {
+            match info.param_index(pname).and_then(|i| ev.param_cstr(i)) {
+                Some(v) => v.to_vec(),
+                None => return false,
+            }
+        };
+        if raw_field {
+            out.push(s(value));
+            return true;
+        }
+        let Some(t) = self.thread() else {
             return false;
         };
-        if name.ends_with("raw") {
-            out.push(s(raw));
+        if value.first() == Some(&b'/') {
+            out.push(s(concatenate_paths(b"", &value)));
             return true;
         }
-        // symlink targets are not resolved against the cwd.
-        if ppme.starts_with("SYSCALL_SYMLINK") && name == "fs.path.source" {
-            out.push(s(raw));
-            return true;
-        }
-        match self.param_as_str(idx) {
-            Some((v, r)) => out.push(s(if r.is_empty() { v } else { r })),
-            None => return false,
-        }
+        let dirfd_dir = || -> Vec<u8> {
+            match self.fd().filter(|f| f.ty == FdType::Directory) {
+                Some(f) if f.name.is_empty() || f.name.ends_with(b"/") => f.name.clone(),
+                Some(f) => {
+                    let mut n = f.name.clone();
+                    n.push(b'/');
+                    n
+                }
+                None => b"<UNKNOWN>".to_vec(),
+            }
+        };
+        let parse_dirfd = |dirfd: Option<i64>| -> Vec<u8> {
+            match dirfd {
+                Some(PPM_AT_FDCWD) => self.state.threads.cwd(t).to_vec(),
+                Some(fd) => match self.state.threads.fd(t, fd) {
+                    Some(f) if f.name.is_empty() || f.name.ends_with(b"/") => f.name.clone(),
+                    Some(f) => {
+                        let mut n = f.name.clone();
+                        n.push(b'/');
+                        n
+                    }
+                    None => b"<UNKNOWN>".to_vec(),
+                },
+                None => b"<UNKNOWN>".to_vec(),
+            }
+        };
+        let resolved = match ppme {
+            "SYSCALL_OPENAT_2_X" | "SYSCALL_OPENAT2_X" => match self.fd() {
+                Some(f) => f.name.clone(),
+                None => b"<UNKNOWN>".to_vec(),
+            },
+            "SYSCALL_NEWFSTATAT_X"
+            | "SYSCALL_FCHOWNAT_X"
+            | "SYSCALL_FCHMODAT_X"
+            | "SYSCALL_MKDIRAT_X"
+            | "SYSCALL_UNLINKAT_2_X"
+            | "SYSCALL_MKNODAT_X" => concatenate_paths(&dirfd_dir(), &value),
+            "SYSCALL_SYMLINKAT_X" => {
+                let sdir = if name == "fs.path.source" {
+                    dirfd_dir()
+                } else {
+                    b"<UNKNOWN>".to_vec()
+                };
+                concatenate_paths(&sdir, &value)
+            }
+            "SYSCALL_RENAMEAT2_X" => {
+                let sdir = match name {
+                    "fs.path.target" => parse_dirfd(param_i64("newdirfd")),
+                    "fs.path.source" => parse_dirfd(param_i64("olddirfd")),
+                    _ => b"<UNKNOWN>".to_vec(),
+                };
+                concatenate_paths(&sdir, &value)
+            }
+            _ => concatenate_paths(self.state.threads.cwd(t), &value),
+        };
+        out.push(s(resolved));
         true
     }
 

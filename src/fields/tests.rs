@@ -1105,3 +1105,40 @@ fn placeholder_threads_and_users() {
         ["<NA>", "-1", "4294967295", "<NA>", "-1", "./", "<NA>"]
     );
 }
+
+#[test]
+fn fs_path_fields_of_successful_calls() {
+    use built::*;
+    let mut s = shell();
+    let mut evs = spawn(1_000, "rm", &["a/../b"]);
+    evs.push(event(
+        2_000,
+        200,
+        "SYSCALL_UNLINK_2_X",
+        &[P::I(0), P::S("a/../b")],
+    ));
+    assert_eq!(
+        run(
+            &mut s,
+            &evs,
+            &["fs.path.name", "fs.path.nameraw", "fs.path.source"]
+        ),
+        ["/home/user/b", "a/../b", "<NA>"]
+    );
+    let failed = event(3_000, 200, "SYSCALL_UNLINK_2_X", &[P::I(-2), P::S("c")]);
+    assert_eq!(run(&mut s, &[failed], &["fs.path.name"]), ["<NA>"]);
+    let rename = event(
+        4_000,
+        200,
+        "SYSCALL_RENAME_X",
+        &[P::I(0), P::S("/tmp/x"), P::S("y")],
+    );
+    assert_eq!(
+        run(
+            &mut s,
+            &[rename],
+            &["fs.path.source", "fs.path.target", "fs.path.targetraw"]
+        ),
+        ["/tmp/x", "/home/user/y", "y"]
+    );
+}

@@ -1214,3 +1214,43 @@ fn evt_type_in_transformers_or_against_fields() {
         "right-hand field comparisons on `evt.type`/`syscall.type` checks are not supported by event code search"
     );
 }
+
+#[test]
+fn validate_files_flow() {
+    let opts = LoadOptions {
+        loaded_plugins: vec![PluginVersion::container()],
+        extra_outputs: vec![ExtraOutput::container_suggested()],
+        ..LoadOptions::default()
+    };
+    let files: Vec<(String, String)> = [STABLE, INCUBATING, SANDBOX]
+        .iter()
+        .map(|f| upstream(f))
+        .collect();
+    let out = validate_files(&files, &opts, false, &Describe::None);
+    assert_eq!((out.successful, out.fatal.clone()), (true, None));
+    assert_text_eq(&normalise(&out.stdout), &golden("V-all-text"));
+    let out = validate_files(&files[..1], &opts, true, &Describe::None);
+    let got: serde_json::Value = serde_json::from_str(&normalise(&out.stdout)).unwrap();
+    assert_eq!(
+        got,
+        serde_json::from_str::<serde_json::Value>(&golden("V-stable-json")).unwrap()
+    );
+    // without the container plugin: Falco's fatal error, nothing on stdout
+    let out = validate_files(&files[..1], &LoadOptions::default(), false, &Describe::None);
+    assert_eq!(out.stdout, "");
+    assert_eq!(
+        out.fatal.as_deref(),
+        Some("Plugin requirement not satisfied, must load one of: container (>= 0.4.0)")
+    );
+    // an invalid file: stdout has the verbose result, the fatal error is the summary
+    let bad = vec![("bad.yaml".to_string(), "- rule: r\n".to_string())];
+    let out = validate_files(&bad, &opts, false, &Describe::None);
+    assert!(!out.successful);
+    assert!(out.stdout.starts_with("bad.yaml: Invalid\n1 Errors:\n"));
+    assert_eq!(
+        out.fatal.as_deref().map(|f| format!("{f}\n")),
+        Some(out.stdout.clone())
+    );
+    let out = validate_files(&files[..1], &opts, false, &Describe::Rule("nope".into()));
+    assert_eq!(out.fatal.as_deref(), Some("Rule \"nope\" is not loaded"));
+}
