@@ -258,6 +258,7 @@ pub fn run_live(cfg: &Config, ruleset: &Ruleset, ctx: &LoopContext) -> Result<()
     );
     let mut scratch = Scratch::new();
     let mut matched = Vec::new();
+    let cpu_start = super::events::cpu_seconds();
     let mut first_ts = 0u64;
     let mut num_evts = 0u64;
     let mut timeouts = 0u64;
@@ -374,6 +375,12 @@ pub fn run_live(cfg: &Config, ruleset: &Ruleset, ctx: &LoopContext) -> Result<()
         && let Ok(s) = drv.stats()
     {
         eprint!("Driver Events:{}\nDriver Drops:{}\n", s.n_evts, s.n_drops);
+    }
+    if ctx.verbose {
+        eprint!(
+            "{}",
+            super::events::elapsed_line("syscall", cpu_start, num_evts)
+        );
     }
     eprint!("{}", drops.format_stats());
     result
