@@ -188,7 +188,7 @@ pub fn validate(
             .check_plugin_requirements()
             .map_err(AppError::Fatal)?;
         if r.successful() && r.has_warnings() {
-            log.warning(&format!("{}\n", r.verbose_text()));
+            log.warning(&format!("{}\n", r.verbose_text().trim_end_matches('\n')));
         }
         results.push(r);
     }
@@ -263,7 +263,10 @@ pub fn load(
             break;
         }
         if result.has_warnings() {
-            log.warning(&format!("{}\n", result.verbose_text()));
+            log.warning(&format!(
+                "{}\n",
+                result.verbose_text().trim_end_matches('\n')
+            ));
         }
     }
     if let Err(e) = loader.check_plugin_requirements() {
