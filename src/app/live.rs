@@ -230,9 +230,12 @@ pub fn run_live(cfg: &Config, ruleset: &Ruleset, ctx: &LoopContext) -> Result<()
             })
             .unwrap_or_default()
     };
-    let publish = |st: &CaptureStats| {
+    let publish = |st: &CaptureStats, state: &State| {
+        let n_fds = state.threads.iter().map(|t| t.fds.len() as u64).sum();
         *ctx.scap_counters.lock().expect("scap counters lock") =
             Some(crate::metrics::ScapCounters {
+                n_threads: state.threads.len() as u64,
+                n_fds,
                 n_evts: st.n_evts,
                 n_drops: st.n_drops,
                 n_drops_scratch_map: st.n_drops_scratch_map,
@@ -249,7 +252,7 @@ pub fn run_live(cfg: &Config, ruleset: &Ruleset, ctx: &LoopContext) -> Result<()
             });
     };
     let mut last_publish = std::time::Instant::now();
-    publish(&stats_of(drv.as_ref()));
+    publish(&stats_of(drv.as_ref()), &state);
     let mut drops = DropManager::new(
         &cfg.syscall_event_drops,
         stats_of(drv.as_ref()),
@@ -290,7 +293,7 @@ pub fn run_live(cfg: &Config, ruleset: &Ruleset, ctx: &LoopContext) -> Result<()
         });
         if last_publish.elapsed() >= Duration::from_secs(1) {
             last_publish = std::time::Instant::now();
-            publish(&stats_of(drv.as_ref()));
+            publish(&stats_of(drv.as_ref()), &state);
         }
         match batch {
             Ok(Batch::Events(_)) => timeouts = 0,

@@ -293,6 +293,9 @@ pub struct ScapCounters {
     /// Exit-event buffer drops: clone_fork, execve, connect, open, dir_file, other_interest,
     /// close, proc.
     pub drops_buffer_exit: [u64; 8],
+    /// State counters: threads and fds in the tables.
+    pub n_threads: u64,
+    pub n_fds: u64,
 }
 
 /// Drop categories of `falcosecurity_scap_n_drops_buffer_total{dir="exit"}`, in Falco's order.
@@ -374,6 +377,18 @@ pub fn render_prometheus(
     }
     if let Some(res) = resource_utilization() {
         s.extend(res);
+    }
+    if let Some(c) = scap {
+        s.push(Sample::new(
+            "falcosecurity_scap_n_threads_total",
+            Gauge,
+            int(c.n_threads),
+        ));
+        s.push(Sample::new(
+            "falcosecurity_scap_n_fds_total",
+            Gauge,
+            int(c.n_fds),
+        ));
     }
     for drop in [
         "clone_fork",
@@ -979,6 +994,7 @@ mod tests {
         };
         let body = render_prometheus(&info, &Counters::default(), Some(&scap), 2_000_000_002);
         assert!(body.contains("falcosecurity_scap_n_evts_total 7\n"));
+        assert!(body.contains("# TYPE falcosecurity_scap_n_threads_total gauge\nfalcosecurity_scap_n_threads_total 0\n"));
         assert!(
             body.contains(
                 "falcosecurity_scap_n_drops_buffer_total{dir=\"exit\",drop=\"proc\"} 0\n"
