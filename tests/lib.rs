@@ -6,4 +6,5 @@ mod inspect_sysdig;
 mod live;
 mod outputs;
 mod pipeline;
+mod upstream_rules;
 mod util;

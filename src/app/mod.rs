@@ -61,19 +61,8 @@ pub fn main() -> ExitCode {
         .skip(1)
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
-    // `falco inspect ...`: sysdig-style capture reading for rule authors (falco-rs only).
-    if args.first().map(String::as_str) == Some("inspect") {
-        let stdout = std::io::stdout();
-        let mut out = std::io::BufWriter::new(stdout.lock());
-        return match crate::pipeline::inspect::run(&args[1..], &mut out) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                use std::io::Write;
-                let _ = out.flush();
-                eprintln!("Error: {e}");
-                ExitCode::FAILURE
-            }
-        };
+    if args.first().is_some_and(|a| a == "inspect") {
+        return crate::pipeline::inspect::main(&args[1..]);
     }
     loop {
         match run(&args, false) {

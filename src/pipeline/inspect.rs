@@ -105,7 +105,7 @@ pub fn run(args: &[String], out: &mut impl Write) -> Result<(), InspectError> {
     let filter = compile_filter(&args.filter)?;
     let mut driver = ReplayDriver::open(&args.file)?;
     let mut state = State::new(262_144);
-    super::seed::seed(&mut state, driver.metadata());
+    state.seed_capture(driver.metadata());
     let mut scratch = Scratch::new();
     let mut line = Vec::with_capacity(256);
     loop {
@@ -114,7 +114,7 @@ pub fn run(args: &[String], out: &mut impl Write) -> Result<(), InspectError> {
             Some(ReplayItem::NewSection) => {
                 let meta = driver.metadata().clone();
                 state = State::new(262_144);
-                super::seed::seed(&mut state, &meta);
+                state.seed_capture(&meta);
                 continue;
             }
             Some(ReplayItem::Event(rev)) => rev,

@@ -10,13 +10,11 @@
 //! outputs queue. Nothing here allocates per event unless a rule matches: the match buffer and
 //! the filter scratch are owned by the worker and reused.
 //!
-//! - [`seed`]: the capture's process, fd, user and interface lists → [`State`].
 //! - [`alert`]: a matched rule's output rendered as text and typed `output_fields`.
 //! - [`inspect`]: `falco inspect`, sysdig's `-r FILE [-p FORMAT] [FILTER]` for rule authors.
 
 pub mod alert;
 pub mod inspect;
-pub mod seed;
 
 use std::path::Path;
 
@@ -103,7 +101,7 @@ impl Worker {
     /// Drops all state and seeds it again from a capture section's metadata.
     pub fn reset(&mut self, meta: &crate::capture::Metadata) {
         self.state = State::new(self.settings.thread_table_size);
-        seed::seed(&mut self.state, meta);
+        self.state.seed_capture(meta);
     }
 
     /// Runs one event through the state and, unless it only updates state, the rules; each
