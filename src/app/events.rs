@@ -178,7 +178,9 @@ pub fn run_replay(cfg: &Config, ruleset: &Ruleset, ctx: &LoopContext) -> Result<
             "An error occurred while opening the capture file {path}: {e}"
         ))
     })?;
-    ctx.log.info("[libs]: Trying to open the right engine!");
+    if cfg.libs_logger_enabled {
+        ctx.log.info("[libs]: Trying to open the right engine!");
+    }
     ctx.log
         .info(&format!("Replaying events from the capture file: {path}"));
     ctx.metrics_ready.store(true, Ordering::SeqCst);
