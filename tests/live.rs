@@ -212,6 +212,12 @@ fn tutorial_flow_with_a_real_prometheus() {
         .and_then(|v| v.parse::<u64>().ok())
         .expect("falcosecurity_scap_n_evts_total");
     assert!(evts > 0);
+    let threads = body
+        .lines()
+        .find_map(|l| l.strip_prefix("falcosecurity_scap_n_threads_total "))
+        .and_then(|v| v.parse::<u64>().ok())
+        .expect("falcosecurity_scap_n_threads_total");
+    assert!(threads > 0);
     assert!(body.contains(
         "falcosecurity_scap_engine_name_info{engine_name=\"modern_bpf\",evt_source=\"syscall\"} 1\n"
     ));
