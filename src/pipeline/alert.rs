@@ -1,16 +1,18 @@
 //! Formatting one rule match (`falco_formats::format_event` before the envelope): the rule's
-//! compiled output rendered with `*` semantics (a missing field prints `<NA>`) and the typed
-//! `output_fields` (a missing field is `null`; fields wrapped in transformers are left out).
-//! The time/priority prefix and the JSON envelope are `crate::output`'s.
+//! compiled output rendered with `*` semantics (a missing field prints `<NA>`), the typed
+//! `output_fields` (a missing field is `null`; a token wrapped in transformers is left out but
+//! the fields inside it are present, as libsinsp's `formatter_visitor` registers them), and the
+//! `append_output[].extra_fields` of the rule ([`ExtraField`]). The time/priority prefix and the
+//! JSON envelope are `crate::output`'s.
 
 use std::collections::BTreeMap;
 
-use crate::config::Priority;
-use crate::engine::Rule;
-use crate::engine::filter::{Operand, apply_transformers};
+use crate::config::{AppendOutput, Priority};
+use crate::engine::filter::{MultiArg, Operand, apply_transformers};
 use crate::engine::format::Token;
+use crate::engine::{Format, Rule, Ruleset, Scratch};
 use crate::fields::extract::{render_json, render_text};
-use crate::fields::{Extract, Value};
+use crate::fields::{Extract, FieldArg, Value};
 use crate::output::Alert;
 use crate::state::path::sanitize_into;
 
@@ -33,8 +35,10 @@ pub fn build<E: Extract>(rule: &Rule, ex: &mut E, ts: u64) -> Alert {
                 } else {
                     message.extend_from_slice(&shown);
                 }
-                if operand.transformers.is_empty() {
+                if operand.transformers.is_empty() && operand.multi.is_none() {
                     output_fields.insert(text.clone(), json);
+                } else {
+                    inner_fields(operand, ex, ts, &mut output_fields);
                 }
             }
         }
@@ -47,6 +51,58 @@ pub fn build<E: Extract>(rule: &Rule, ex: &mut E, ts: u64) -> Alert {
         tags: rule.tags.clone(),
         message: String::from_utf8_lossy(&message).into_owned(),
         output_fields,
+    }
+}
+
+/// The fields inside a transformer token (`toupper(proc.name)`, `join(',', (a, b))`), each
+/// under its own name with its untransformed typed value.
+fn inner_fields<E: Extract>(
+    operand: &Operand,
+    ex: &mut E,
+    ts: u64,
+    out: &mut BTreeMap<String, serde_json::Value>,
+) {
+    fn args<E: Extract>(
+        arg: &MultiArg,
+        ex: &mut E,
+        ts: u64,
+        out: &mut BTreeMap<String, serde_json::Value>,
+    ) {
+        match arg {
+            MultiArg::Literal(_) => {}
+            MultiArg::Field(op) => inner_fields(op, ex, ts, out),
+            MultiArg::List(items) => items.iter().for_each(|a| args(a, ex, ts, out)),
+        }
+    }
+    let Some(multi) = &operand.multi else {
+        let mut vals = Vec::new();
+        let json = if ex.extract(&operand.field, &mut vals) {
+            render_json(operand.info, operand.field.arg.as_ref(), &vals, ts)
+        } else {
+            serde_json::Value::Null
+        };
+        let name = match &operand.field.arg {
+            None => operand.field.info.to_string(),
+            Some(FieldArg::Index(i)) => format!("{}[{i}]", operand.field.info),
+            Some(FieldArg::Key(k)) => format!("{}[{k}]", operand.field.info),
+        };
+        out.insert(name, json);
+        return;
+    };
+    match multi.as_ref() {
+        crate::engine::filter::Multi::Join { sep, list } => {
+            args(sep, ex, ts, out);
+            args(list, ex, ts, out);
+        }
+        crate::engine::filter::Multi::Concat(items) => {
+            items.iter().for_each(|a| args(a, ex, ts, out));
+        }
+        crate::engine::filter::Multi::Getopt {
+            args: a, optstring, ..
+        } => {
+            args(a, ex, ts, out);
+            args(optstring, ex, ts, out);
+        }
     }
 }
 
@@ -97,4 +153,83 @@ fn pad(out: &mut Vec<u8>, text: &[u8], width: usize) {
 /// The rules loader's priority as the outputs name it.
 pub fn priority(p: crate::rules::Priority) -> Priority {
     Priority::parse(p.name()).unwrap_or(Priority::Debug)
+}
+
+/// Errors of compiling `append_output` extra fields.
+#[derive(Debug, thiserror::Error)]
+pub enum AlertError {
+    #[error("append_output extra field {key}: {msg}")]
+    ExtraField { key: String, msg: String },
+}
+
+/// One `append_output[].extra_fields` entry, compiled: a raw field (typed JSON value) or a
+/// format (rendered string). They only appear in JSON `output_fields`, never in the text.
+#[derive(Debug, Clone)]
+pub enum ExtraField {
+    Raw(Format),
+    Formatted(Format),
+}
+
+/// The extra fields of each rule of `ruleset` (by rule index), in `append_output` order.
+pub fn compile_extra_fields(
+    append_output: &[AppendOutput],
+    ruleset: &Ruleset,
+) -> Result<Vec<Vec<(String, ExtraField)>>, AlertError> {
+    let applies = |a: &AppendOutput, rule: &Rule| {
+        (a.match_source.is_empty() || a.match_source == rule.source)
+            && (a.match_rule.is_empty() || a.match_rule == rule.name)
+            && a.match_tags.iter().all(|t| rule.tags.contains(t))
+    };
+    let compile = |key: &str, text: String| {
+        Format::compile(&text, crate::fields::lookup).map_err(|e| AlertError::ExtraField {
+            key: key.to_string(),
+            msg: e.to_string(),
+        })
+    };
+    let mut per_rule = Vec::with_capacity(ruleset.rules.len());
+    for rule in &ruleset.rules {
+        let mut fields = Vec::new();
+        for a in append_output.iter().filter(|a| applies(a, rule)) {
+            for (key, fmt) in &a.extra_fields {
+                let compiled = match fmt {
+                    None => ExtraField::Raw(compile(key, format!("*%{key}"))?),
+                    Some(f) => ExtraField::Formatted(compile(key, format!("*{f}"))?),
+                };
+                fields.push((key.clone(), compiled));
+            }
+        }
+        per_rule.push(fields);
+    }
+    Ok(per_rule)
+}
+
+/// Adds the values of `extra` for the current event of `ex` to `out`.
+pub fn add_extra_fields<E: Extract>(
+    extra: &[(String, ExtraField)],
+    ex: &mut E,
+    scratch: &mut Scratch,
+    ts: u64,
+    out: &mut BTreeMap<String, serde_json::Value>,
+) {
+    for (key, field) in extra {
+        let value = match field {
+            ExtraField::Formatted(f) => {
+                serde_json::Value::from(f.render(ex, scratch).unwrap_or_default())
+            }
+            ExtraField::Raw(f) => {
+                let operand = f.tokens.iter().find_map(|t| match t {
+                    Token::Field { operand, .. } => Some(operand),
+                    Token::Literal(_) => None,
+                });
+                let mut vals = Vec::new();
+                match operand {
+                    Some(op) if ex.extract(&op.field, &mut vals) => {
+                        render_json(op.info, op.field.arg.as_ref(), &vals, ts)
+                    }
+                    _ => serde_json::Value::Null,
+                }
+            }
+        };
+        out.insert(key.clone(), value);
+    }
 }

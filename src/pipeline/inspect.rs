@@ -121,7 +121,11 @@ pub fn run(args: &[String], out: &mut impl Write) -> Result<(), InspectError> {
         };
         let mut ctx = state.process(&rev.event);
         ctx.cpu = rev.cpuid;
-        if !rev.rules_see() {
+        if !super::rules_see(
+            &rev.event,
+            &ctx,
+            rev.flags & crate::capture::reader::SCAP_DF_STATE_ONLY != 0,
+        ) {
             continue;
         }
         let mut ex = Extractor {

@@ -1,8 +1,9 @@
-//! Seeding the state from a live host's `/proc` (libscap's `scap_proc_scan_proc_dir`): every
-//! thread with its process attributes, the fds of each process (files, directories, pipes,
-//! TCP/UDP/unix sockets resolved through `/proc/net`, anonymous inodes), cwd, environment and
-//! cgroups. Unreadable entries (threads that exit during the scan, permission errors) are
-//! skipped, as libscap does.
+//! Live mode's `/proc` lookup of a thread the state does not know (libsinsp queries the OS for
+//! an unknown tid before inventing a placeholder): the thread with its process attributes,
+//! cwd, environment and cgroups, and for a group leader its fds (files, directories, pipes,
+//! TCP/UDP/unix sockets resolved through `/proc/net`, anonymous inodes). The startup scan
+//! that seeds the state is `driver::proc_scan`'s. A thread that exits during the lookup is
+//! not added.
 
 use std::collections::HashMap;
 use std::fs;
@@ -398,58 +399,6 @@ impl State {
             .id_from_cgroups(t.cgroups.iter().map(|(_, p)| p.as_slice()));
         self.threads.add(t)
     }
-
-    /// Seeds the state from `proc_root` (normally `/proc`; `<host_root>/proc` in a container).
-    /// Returns the number of threads added.
-    pub fn seed_procfs(&mut self, proc_root: &Path) -> usize {
-        let sockets = net_sockets(&proc_root.join("net"));
-        let Ok(entries) = fs::read_dir(proc_root) else {
-            return 0;
-        };
-        let mut added = 0;
-        for entry in entries.flatten() {
-            let Some(pid) = entry
-                .file_name()
-                .to_str()
-                .and_then(|n| n.parse::<i64>().ok())
-            else {
-                continue;
-            };
-            let pdir = entry.path();
-            let Ok(tasks) = fs::read_dir(pdir.join("task")) else {
-                continue;
-            };
-            for task in tasks.flatten() {
-                let Some(tid) = task
-                    .file_name()
-                    .to_str()
-                    .and_then(|n| n.parse::<i64>().ok())
-                else {
-                    continue;
-                };
-                let Some(mut t) = scan_thread(&task.path(), tid, tid == pid) else {
-                    continue;
-                };
-                if tid == pid
-                    && let Ok(fds) = fs::read_dir(pdir.join("fd"))
-                {
-                    for fd in fds.flatten() {
-                        let Some(n) = fd.file_name().to_str().and_then(|n| n.parse::<i64>().ok())
-                        else {
-                            continue;
-                        };
-                        if let Some(link) = read_link(&fd.path()) {
-                            t.fds.insert(n, fd_from_link(&link, &fd.path(), &sockets));
-                        }
-                    }
-                }
-                self.seed_thread(t);
-                added += 1;
-            }
-        }
-        self.finish_seeding();
-        added
-    }
 }
 
 #[cfg(test)]
@@ -481,28 +430,18 @@ mod tests {
     }
 
     #[test]
-    fn scans_this_process() {
+    fn unknown_threads_are_read_from_proc_in_live_mode() {
         let mut s = State::new(1 << 16);
         s.users.use_host_db = false;
-        assert!(s.seed_procfs(Path::new("/proc")) > 0);
         let me = i64::from(std::process::id());
+        assert!(s.lookup_proc(Path::new("/proc"), me));
         let t = s.threads.get(me).expect("the test process is in the table");
         assert_eq!(t.pid, me);
         assert!(!t.comm.is_empty());
         assert!(t.cwd.ends_with(b"/"));
         let exe = std::env::current_exe().unwrap();
         assert_eq!(t.exepath, exe.into_os_string().into_encoded_bytes());
-        // stdin/stdout/stderr or at least one fd is known.
-        assert!(!t.fds.is_empty());
-    }
-
-    #[test]
-    fn unknown_threads_are_read_from_proc_in_live_mode() {
-        let mut s = State::new(1 << 16);
-        s.users.use_host_db = false;
-        let me = i64::from(std::process::id());
-        assert!(s.lookup_proc(Path::new("/proc"), me));
-        assert_eq!(s.threads.get(me).unwrap().pid, me);
+        assert!(!t.fds.is_empty(), "a group leader comes with its fds");
         assert!(!s.lookup_proc(Path::new("/proc"), i64::from(i32::MAX)));
     }
 }
