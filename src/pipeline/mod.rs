@@ -238,3 +238,110 @@ pub fn run_replay(
     }
     Ok(worker.summary())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::rules::{LoadOptions, load};
+
+    fn shared_dir() -> PathBuf {
+        if let Ok(p) = std::env::var("FALCO_RS_SHARED") {
+            return PathBuf::from(p);
+        }
+        let sibling = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared");
+        if sibling.exists() {
+            sibling
+        } else {
+            PathBuf::from("/work/shared")
+        }
+    }
+
+    fn cat_write() -> PathBuf {
+        shared_dir().join("upstream/traces/falco/cat_write.scap")
+    }
+
+    fn ruleset(output: &str) -> Ruleset {
+        let yaml = format!(
+            "- rule: open_from_cat\n  desc: d\n  condition: evt.type=open and proc.name=cat\n  \
+             output: \"{output}\"\n  priority: WARNING\n"
+        );
+        let (rs, results, fatal) =
+            load(&[("rules.yaml".to_string(), yaml)], &LoadOptions::default());
+        assert!(fatal.is_none(), "{fatal:?} {results:?}");
+        rs.expect("ruleset")
+    }
+
+    /// Runs cat_write.scap through a worker; `state_only` forces the flag on every event.
+    fn replay(worker: &mut Worker, state_only: bool) -> Vec<Alert> {
+        let mut driver = ReplayDriver::open(&cat_write()).unwrap();
+        worker.reset(driver.metadata());
+        let mut alerts = Vec::new();
+        while let Some(item) = driver.next().unwrap() {
+            if let ReplayItem::Event(rev) = item {
+                let flag = state_only || rev.flags & SCAP_DF_STATE_ONLY != 0;
+                worker.on_event(&rev.event, rev.cpuid, flag, &mut |a| alerts.push(a));
+            }
+        }
+        alerts
+    }
+
+    /// libsinsp's `formatter_visitor` registers the fields inside a transformer as resolution
+    /// tokens of their own and skips the transformer token in `output_fields`.
+    #[test]
+    fn transformer_tokens_give_their_inner_fields() {
+        let mut w = Worker::new(ruleset("%toupper(proc.name) %fd.name"), Settings::default());
+        let alerts = replay(&mut w, false);
+        assert_eq!(alerts.len(), 4, "open_from_cat fires on the 4 open exits");
+        let a = &alerts[0];
+        assert!(a.message.starts_with("CAT "), "{}", a.message);
+        assert_eq!(a.output_fields["proc.name"], serde_json::json!("cat"));
+        assert!(a.output_fields.contains_key("fd.name"));
+        assert!(!a.output_fields.contains_key("toupper(proc.name)"));
+    }
+
+    /// Events flagged `SCAP_DF_STATE_ONLY` update the state but never reach the rules.
+    #[test]
+    fn state_only_events_update_state_without_rules() {
+        let mut w = Worker::new(ruleset("%proc.name"), Settings::default());
+        assert!(replay(&mut w, true).is_empty());
+        let s = w.summary();
+        assert_eq!((s.evaluated, s.matches), (0, 0));
+        assert!(s.events > 300, "{s:?}");
+        assert!(w.state().threads.len() > 0);
+    }
+
+    /// `append_output` extra fields are compiled per rule and land in `output_fields` only.
+    #[test]
+    fn extra_fields_apply_to_the_matching_rule() {
+        let append = crate::config::AppendOutput {
+            match_rule: "open_from_cat".to_string(),
+            extra_fields: vec![
+                ("proc.pid".to_string(), None),
+                ("cmd".to_string(), Some("name=%proc.name".to_string())),
+            ],
+            ..Default::default()
+        };
+        let mut w = Worker::new(ruleset("%fd.name"), Settings::default())
+            .with_extra_fields(&[append])
+            .unwrap();
+        let alerts = replay(&mut w, false);
+        assert_eq!(alerts.len(), 4);
+        let a = &alerts[0];
+        assert!(a.output_fields["proc.pid"].is_u64());
+        assert_eq!(a.output_fields["cmd"], serde_json::json!("name=cat"));
+        assert!(!a.message.contains("name=cat"));
+        let bad = crate::config::AppendOutput {
+            extra_fields: vec![("proc.nope".to_string(), None)],
+            ..Default::default()
+        };
+        let err = Worker::new(ruleset("%fd.name"), Settings::default())
+            .with_extra_fields(&[bad])
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("append_output extra field proc.nope")
+        );
+    }
+}
