@@ -309,7 +309,7 @@ mod tests {
         let s = w.summary();
         assert_eq!((s.evaluated, s.matches), (0, 0));
         assert!(s.events > 300, "{s:?}");
-        assert!(w.state().threads.len() > 0);
+        assert!(!w.state().threads.is_empty());
     }
 
     /// `append_output` extra fields are compiled per rule and land in `output_fields` only.
