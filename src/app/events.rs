@@ -78,17 +78,8 @@ pub fn run_replay(cfg: &Config, ruleset: &Ruleset, ctx: &LoopContext) -> Result<
     let mut num_evts = 0u64;
     let mut result = Ok(());
     loop {
-        if ctx.controls.terminate.load(Ordering::SeqCst) {
-            ctx.log.info("SIGINT received, exiting...");
+        if signalled(ctx) {
             break;
-        }
-        if ctx.controls.restart.load(Ordering::SeqCst) {
-            ctx.log.info("SIGHUP received, restarting...");
-            break;
-        }
-        if ctx.controls.reopen.swap(false, Ordering::SeqCst) {
-            ctx.log.info("SIGUSR1 received, reopening outputs...");
-            ctx.emitter.reopen();
         }
         let item = match driver.next() {
             Ok(Some(item)) => item,
@@ -117,16 +108,12 @@ pub fn run_replay(cfg: &Config, ruleset: &Ruleset, ctx: &LoopContext) -> Result<
         if let Some(s) = ctx.snapshots.borrow_mut().as_mut() {
             s.on_event(num_evts, || None, &ctx.emitter);
         }
-        match drops.process_event(ts, CaptureStats::default, &ctx.log) {
-            DropVerdict::Continue => {}
-            DropVerdict::Alert(msg) => ctx.emitter.internal(&msg),
-            DropVerdict::Exit(msg) => {
-                if let Some(m) = msg {
-                    ctx.emitter.internal(&m);
-                }
-                result = Err(AppError::Fatal("Drop manager internal error".into()));
-                break;
-            }
+        if let Err(e) = on_drop_verdict(
+            drops.process_event(ts, CaptureStats::default, &ctx.log),
+            ctx,
+        ) {
+            result = Err(e);
+            break;
         }
         worker.on_event(
             &rev.event,
@@ -171,4 +158,39 @@ pub(crate) fn new_worker<'r>(
 /// `-M`: whether `ts` is `duration_s` seconds or more of event time after `first_ts`.
 pub(crate) fn past_duration(duration_s: i64, first_ts: u64, ts: u64) -> bool {
     duration_s > 0 && (ts.saturating_sub(first_ts) / ONE_SECOND_NS) as i64 >= duration_s
+}
+
+/// Acts on the signals of the event loop (Falco checks them before each event): SIGUSR1
+/// reopens the outputs; SIGINT/SIGTERM and SIGHUP end the loop (true).
+pub(crate) fn signalled(ctx: &LoopContext) -> bool {
+    if ctx.controls.terminate.load(Ordering::SeqCst) {
+        ctx.log.info("SIGINT received, exiting...");
+        return true;
+    }
+    if ctx.controls.restart.load(Ordering::SeqCst) {
+        ctx.log.info("SIGHUP received, restarting...");
+        return true;
+    }
+    if ctx.controls.reopen.swap(false, Ordering::SeqCst) {
+        ctx.log.info("SIGUSR1 received, reopening outputs...");
+        ctx.emitter.reopen();
+    }
+    false
+}
+
+/// Emits the drop manager's notification, if any; an error when its `exit` action fired.
+pub(crate) fn on_drop_verdict(verdict: DropVerdict, ctx: &LoopContext) -> Result<(), AppError> {
+    match verdict {
+        DropVerdict::Continue => Ok(()),
+        DropVerdict::Alert(msg) => {
+            ctx.emitter.internal(&msg);
+            Ok(())
+        }
+        DropVerdict::Exit(msg) => {
+            if let Some(m) = msg {
+                ctx.emitter.internal(&m);
+            }
+            Err(AppError::Fatal("Drop manager internal error".into()))
+        }
+    }
 }

@@ -11,8 +11,8 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use super::AppError;
-use super::drops::{CaptureStats, DropManager, DropVerdict};
-use super::events::{new_worker, past_duration};
+use super::drops::{CaptureStats, DropManager};
+use super::events::{new_worker, on_drop_verdict, past_duration, signalled};
 use super::rules_glue::LoopContext;
 use crate::capture::reader::SCAP_DF_STATE_ONLY;
 use crate::config::{Config, EngineKind};
@@ -149,17 +149,8 @@ pub fn run_live(cfg: &Config, ruleset: &Ruleset, ctx: &LoopContext) -> Result<()
     let mut result = Ok(());
     let mut stop = false;
     while !stop {
-        if ctx.controls.terminate.load(Ordering::SeqCst) {
-            ctx.log.info("SIGINT received, exiting...");
+        if signalled(ctx) {
             break;
-        }
-        if ctx.controls.restart.load(Ordering::SeqCst) {
-            ctx.log.info("SIGHUP received, restarting...");
-            break;
-        }
-        if ctx.controls.reopen.swap(false, Ordering::SeqCst) {
-            ctx.log.info("SIGUSR1 received, reopening outputs...");
-            ctx.emitter.reopen();
         }
         let evts_before = num_evts;
         // Records are processed where the driver delivers them (no copy); the driver is
@@ -219,16 +210,12 @@ pub fn run_live(cfg: &Config, ruleset: &Ruleset, ctx: &LoopContext) -> Result<()
                 &ctx.emitter,
             );
         }
-        match drops.process_event(last_ts, || stats_of(drv.as_ref()), &ctx.log) {
-            DropVerdict::Continue => {}
-            DropVerdict::Alert(msg) => ctx.emitter.internal(&msg),
-            DropVerdict::Exit(msg) => {
-                if let Some(m) = msg {
-                    ctx.emitter.internal(&m);
-                }
-                result = Err(AppError::Fatal("Drop manager internal error".into()));
-                break;
-            }
+        if let Err(e) = on_drop_verdict(
+            drops.process_event(last_ts, || stats_of(drv.as_ref()), &ctx.log),
+            ctx,
+        ) {
+            result = Err(e);
+            break;
         }
     }
     drv.stop();

@@ -244,19 +244,8 @@ mod tests {
     use std::path::PathBuf;
 
     use super::*;
+    use crate::driver::tests_support::shared_dir;
     use crate::rules::{LoadOptions, load};
-
-    fn shared_dir() -> PathBuf {
-        if let Ok(p) = std::env::var("FALCO_RS_SHARED") {
-            return PathBuf::from(p);
-        }
-        let sibling = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared");
-        if sibling.exists() {
-            sibling
-        } else {
-            PathBuf::from("/work/shared")
-        }
-    }
 
     fn cat_write() -> PathBuf {
         shared_dir().join("upstream/traces/falco/cat_write.scap")
