@@ -1,7 +1,10 @@
-//! The event loop (`process_events`) over a capture file (`engine.kind=replay`): read, convert
-//! old event versions, parse into the state, match the ruleset, emit the matches. It stops at
-//! the end of the file, on SIGINT/SIGTERM, on a validated reload, after `-M` seconds of event
-//! time, or when the drop manager's `exit` action fires.
+//! The event loop (`process_events`) over a capture file (`engine.kind=replay`): the replay
+//! driver reads and converts the events, the state is seeded from the capture's metadata (no
+//! host user database), and each event goes through the [`Worker`] (state, rules, alerts).
+//! This module keeps the application's part: signals, `-M`, the drop manager, snapshots, `-v`
+//! figures, plus the loop helpers the live loop shares. It stops at the end of the file, on
+//! SIGINT/SIGTERM, on a validated reload, after `-M` seconds of event time, or when the drop
+//! manager's `exit` action fires.
 
 use std::path::Path;
 use std::sync::atomic::Ordering;
@@ -61,10 +64,10 @@ pub fn run_replay(cfg: &Config, ruleset: &Ruleset, ctx: &LoopContext) -> Result<
         .info(&format!("Replaying events from the capture file: {path}"));
     ctx.metrics_ready.store(true, Ordering::SeqCst);
 
-    let mut state = State::new(worker_settings(cfg, ctx).thread_table_size);
+    let mut worker = new_worker(cfg, ruleset, ctx)?;
+    let mut state = State::new(usize::try_from(cfg.thread_table_size).unwrap_or(usize::MAX));
     state.users.use_host_db = false;
     state.seed_capture(driver.metadata());
-    let mut worker = new_worker(cfg, ruleset, ctx)?;
     worker.set_state(state);
     let mut drops = DropManager::new(
         &cfg.syscall_event_drops,
