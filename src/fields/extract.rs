@@ -923,7 +923,10 @@ impl<'a, 'e> Extractor<'a, 'e> {
         }
     }
 
-    fn extract_fd(&self, name: &str, arg: Option<&FieldArg>, out: &mut Vec<Value<'_>>) -> bool {
+    fn extract_fd<'v>(&self, name: &str, arg: Option<&FieldArg>, out: &mut Vec<Value<'v>>) -> bool
+    where
+        'a: 'v,
+    {
         if !self.ctx.fd_event {
             return false;
         }
@@ -937,7 +940,7 @@ impl<'a, 'e> Extractor<'a, 'e> {
         let v = match name {
             "fd.num" => i(t.lastevent_fd),
             "fd.name" => match f {
-                Some(f) => s(f.name.clone()),
+                Some(f) => Value::Str(Cow::Borrowed(&f.name)),
                 None => match self.fdname_from_event(false) {
                     Some(n) => s(n),
                     None => return false,
@@ -1205,8 +1208,11 @@ impl<'a, 'e> Extractor<'a, 'e> {
         true
     }
 
-    fn extract_proc(&self, name: &str, arg: Option<&FieldArg>, out: &mut Vec<Value<'_>>) -> bool {
-        let threads = &self.state.threads;
+    fn extract_proc<'v>(&self, name: &str, arg: Option<&FieldArg>, out: &mut Vec<Value<'v>>) -> bool
+    where
+        'a: 'v,
+    {
+        let threads: &'a crate::state::ThreadTable = &self.state.threads;
         if name == "thread.tid" {
             let tid = self.ev.tid() as i64;
             if !(-1..=i64::from(u32::MAX)).contains(&tid) {
@@ -1266,9 +1272,10 @@ impl<'a, 'e> Extractor<'a, 'e> {
                 }
                 i(t.pid)
             }
-            "proc.exe" => s(t.exe.clone()),
-            "proc.name" => s(t.comm.clone()),
-            "proc.exepath" => s(t.exepath.clone()),
+            // Borrowed from the thread table: no copy per extraction.
+            "proc.exe" => Value::Str(Cow::Borrowed(&t.exe)),
+            "proc.name" => Value::Str(Cow::Borrowed(&t.comm)),
+            "proc.exepath" => Value::Str(Cow::Borrowed(&t.exepath)),
             "proc.args" => match index {
                 Some(n) => s(usize::try_from(n)
                     .ok()
@@ -1340,7 +1347,7 @@ impl<'a, 'e> Extractor<'a, 'e> {
                 _ => return false,
             },
             "proc.pname" => match threads.ancestor(t, 1) {
-                Some(p) => s(p.comm.clone()),
+                Some(p) => Value::Str(Cow::Borrowed(&p.comm)),
                 None => return false,
             },
             "proc.pexe" => match threads.ancestor(t, 1) {
