@@ -3,8 +3,10 @@
 //! attached and drained by a consumer thread, against Falco 0.44.1's figures in
 //! ../shared/bench/README.md (+28 ns per getpid, +582 ns per openat+close pair).
 //!
-//! Run as root: `cargo bench --bench driver_overhead` (FRS_BENCH_ITERS to change the loop
-//! count).
+//! Run as root: `cargo bench --bench driver_overhead` (FRS_BENCH_ITERS: loop count;
+//! FRS_BENCH_NO_ENTER=1: without the TOCTOU enter events; FRS_BENCH_PROG_STATS=1 with
+//! `sysctl kernel.bpf_stats_enabled=1`: per-program run time; FRS_BENCH_HOLD_SECS: keep each
+//! driver attached that long for an external workload).
 
 use std::ffi::CString;
 use std::sync::Arc;
@@ -55,13 +57,17 @@ struct Running {
 }
 
 /// Opens and starts the driver on a consumer thread that drains until stopped.
-fn run_driver(kind: EngineKind) -> Option<Running> {
+fn run_driver(kind: EngineKind, toctou_enter: bool) -> Option<Running> {
     let stop = Arc::new(AtomicBool::new(false));
     let events = Arc::new(AtomicU64::new(0));
     let (tx, rx) = mpsc::channel();
     let (s, e) = (Arc::clone(&stop), Arc::clone(&events));
     let handle = std::thread::spawn(move || {
-        let mut drv = match open_live(kind, &LiveConfig::default()).and_then(|mut d| {
+        let cfg = LiveConfig {
+            toctou_enter,
+            ..LiveConfig::default()
+        };
+        let mut drv = match open_live(kind, &cfg).and_then(|mut d| {
             d.start()?;
             Ok(d)
         }) {
@@ -102,10 +108,20 @@ fn main() {
     let base_getpid = best_of(getpid_loop, n);
     let base_open = best_of(open_close_loop, n / 4);
     println!("baseline: getpid {base_getpid:.0} ns/call, openat+close {base_open:.0} ns/pair");
+    // FRS_BENCH_NO_ENTER=1: without the TOCTOU enter events (sys_enter not attached)
+    let toctou_enter = std::env::var_os("FRS_BENCH_NO_ENTER").is_none();
     for kind in [EngineKind::ModernEbpf, EngineKind::Aya] {
-        let Some(r) = run_driver(kind) else {
+        let Some(r) = run_driver(kind, toctou_enter) else {
             continue;
         };
+        if let Some(secs) = std::env::var("FRS_BENCH_HOLD_SECS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+        {
+            // keep the driver attached for an external workload
+            println!("{kind:?}: attached for {secs} s");
+            std::thread::sleep(Duration::from_secs(secs));
+        }
         let g = best_of(getpid_loop, n);
         let o = best_of(open_close_loop, n / 4);
         if std::env::var_os("FRS_BENCH_PROG_STATS").is_some() {

@@ -6,8 +6,8 @@
  *   (non-EF_OLD_VERSION) exit event of libs 0.25.4 with all of its parameters, path arguments
  *   read at exit. Most events come from a declarative table (sc_table); process, socket and
  *   file-identity events have their own builders.
- * - tp_btf/sys_enter: the TOCTOU enter events that 0.25.4 live drivers still produce (open,
- *   openat, openat2, creat, connect).
+ * - tracepoint/syscalls/sys_enter_{open,openat,openat2,creat,connect}: the TOCTOU enter
+ *   events that 0.25.4 live drivers still produce.
  * - tp_btf/sched_process_exec: the successful execve/execveat exit (registers are gone by
  *   sys_exit); tp_btf/sched_process_exit: PROCEXIT_1_E; tp_btf/sched_process_fork: the child's
  *   clone exit where FRS_FLAG_FORK_FROM_TRACEPOINT asks for it.
@@ -224,6 +224,13 @@ static __always_inline __u64 frs_off(__u64 x) {
 #define PPME_SYSCALL_SETREUID_X 427
 #define PPME_SYSCALL_SETREGID_X 429
 #define PPME_SYSCALL_CLOSE_RANGE_X 451
+#define PPME_SYSCALL_EVENTFD_X 63
+#define PPME_SYSCALL_SIGNALFD_X 127
+#define PPME_SYSCALL_TIMERFD_CREATE_X 137
+#define PPME_SYSCALL_INOTIFY_INIT_X 139
+#define PPME_SYSCALL_EPOLL_CREATE_X 375
+#define PPME_SYSCALL_SIGNALFD4_X 399
+#define PPME_SYSCALL_PIDFD_GETFD_X 407
 
 /* x86-64 syscall numbers */
 #define NR_open 2
@@ -293,6 +300,13 @@ static __always_inline __u64 frs_off(__u64 x) {
 #define NR_bpf 321
 #define NR_execveat 322
 #define NR_userfaultfd 323
+#define NR_epoll_create 213
+#define NR_inotify_init 253
+#define NR_signalfd 282
+#define NR_timerfd_create 283
+#define NR_eventfd 284
+#define NR_signalfd4 289
+#define NR_pidfd_getfd 438
 #define NR_pidfd_open 434
 #define NR_clone3 435
 #define NR_close_range 436
@@ -327,6 +341,7 @@ enum param_kind {
 	PK_FCNTL_CMD,   /* fcntl_cmd_to_scap, u8 */
 	PK_EPOLL_FLAGS, /* EPOLL_CLOEXEC -> PPM_EPOLL_CLOEXEC */
 	PK_PIDFD_FLAGS, /* O_NONBLOCK -> PPM_PIDFD_NONBLOCK */
+	PK_ZERO,        /* a `size`-byte zero (parameters no syscall argument carries) */
 };
 
 struct param_spec {
@@ -417,6 +432,16 @@ const volatile struct sc_spec sc_table[FRS_SYSCALL_TABLE_SIZE] = {
 	[NR_eventfd2] = {PPME_SYSCALL_EVENTFD2_X, 3, 0, {RES, {PK_FILE_FLAGS, 1, 2, 0}, U64(0)}},
 	[NR_inotify_init1] = {PPME_SYSCALL_INOTIFY_INIT1_X, 2, 0, {RES, {PK_FILE_FLAGS, 0, 2, 0}}},
 	[NR_pidfd_open] = {PPME_SYSCALL_PIDFD_OPEN_X, 3, 0, {RES, FD(0), {PK_PIDFD_FLAGS, 1, 4, 0}}},
+	[NR_epoll_create] = {PPME_SYSCALL_EPOLL_CREATE_X, 2, 0, {RES, U32(0)}},
+	[NR_eventfd] = {PPME_SYSCALL_EVENTFD_X, 3, 0, {RES, U64(0), {PK_ZERO, 0, 4, 0}}},
+	[NR_signalfd] = {PPME_SYSCALL_SIGNALFD_X, 4,
+	                 0, {RES, FD(0), {PK_ZERO, 0, 4, 0}, {PK_ZERO, 0, 1, 0}}},
+	[NR_signalfd4] = {PPME_SYSCALL_SIGNALFD4_X, 4,
+	                  0, {RES, {PK_FILE_FLAGS, 3, 2, 0}, FD(0), {PK_ZERO, 0, 4, 0}}},
+	[NR_timerfd_create] = {PPME_SYSCALL_TIMERFD_CREATE_X, 3,
+	                       0, {RES, U8(0), {PK_FILE_FLAGS, 1, 1, 0}}},
+	[NR_inotify_init] = {PPME_SYSCALL_INOTIFY_INIT_X, 2, 0, {RES, {PK_ZERO, 0, 1, 0}}},
+	[NR_pidfd_getfd] = {PPME_SYSCALL_PIDFD_GETFD_X, 4, 0, {RES, FD(0), FD(1), U32(2)}},
 	[NR_close_range] = {PPME_SYSCALL_CLOSE_RANGE_X, 4, 0, {RES, U32(0), U32(1), U32(2)}},
 };
 
@@ -1034,8 +1059,10 @@ static __noinline void push_file_path(struct ev *ev, struct file *file) {
 	}
 	__u32 off = emit_components(ev, names, 0);
 	if(off == 0) {
-		ev->buf[OFF(ev->pos)] = '/';
-		off = 1;
+		/* No component: the dentry where the walk stopped names the file, as in libs
+		 * ("/" for the root, "memfd:NAME" for a memfd, which has no path). */
+		push_kernel_str(ev, BPF_CORE_READ(d, d_name.name), MAX_NAME);
+		return;
 	}
 	ev->buf[OFF(ev->pos + off)] = 0;
 	ev_len(ev, (__u16)(off + 1));
@@ -1150,6 +1177,55 @@ static __always_inline int exe_from_memfd(struct file *exe) {
 	       name[4] == 'd' && name[5] == ':';
 }
 
+#define PPM_EXE_WRITABLE (1 << 0)
+#define PPM_EXE_UPPER_LAYER (1 << 1)
+#define PPM_EXE_LOWER_LAYER (1 << 3)
+#define OVERLAYFS_SUPER_MAGIC 0x794c7630
+
+/* Whether `task` may write its executable's inode (libs' EXE_WRITABLE: read-only or immutable
+ * files never are; the owner always is; else the mode bits for owner/group/other, or
+ * CAP_DAC_OVERRIDE / CAP_FOWNER). Supplementary groups are not searched. */
+static __always_inline int exe_writable(struct task_struct *task, struct inode *ino) {
+	__u16 mode = BPF_CORE_READ(ino, i_mode);
+	if((BPF_CORE_READ(ino, i_sb, s_flags) & 1 /* SB_RDONLY */) ||
+	   (BPF_CORE_READ(ino, i_flags) & 8 /* S_IMMUTABLE */)) {
+		return 0;
+	}
+	__u32 uid = BPF_CORE_READ(ino, i_uid.val);
+	__u32 gid = BPF_CORE_READ(ino, i_gid.val);
+	if(uid == (__u32)-1 || gid == (__u32)-1) {
+		return 0;
+	}
+	__u32 fsuid = BPF_CORE_READ(task, cred, fsuid.val);
+	if(fsuid == uid) {
+		return 1;
+	}
+	if(BPF_CORE_READ(task, cred, fsgid.val) == gid) {
+		mode >>= 3;
+	}
+	if(mode & 2 /* MAY_WRITE */) {
+		return 1;
+	}
+	__u64 eff = task_cap(task, 2);
+	return (eff & (1ull << 1 /* CAP_DAC_OVERRIDE */)) || (eff & (1ull << 3 /* CAP_FOWNER */));
+}
+
+/* PPM_EXE_UPPER_LAYER / PPM_EXE_LOWER_LAYER for an executable on overlayfs: the overlay
+ * inode's upper dentry follows its embedded vfs inode. */
+static __always_inline __u32 exe_overlay_layer(struct file *exe) {
+	struct dentry *d = BPF_CORE_READ(exe, f_path.dentry);
+	if(BPF_CORE_READ(d, d_sb, s_magic) != OVERLAYFS_SUPER_MAGIC) {
+		return 0;
+	}
+	char *vfs_inode = (char *)BPF_CORE_READ(d, d_inode);
+	struct dentry *upper = NULL;
+	bpf_probe_read_kernel(&upper, sizeof(upper), vfs_inode + bpf_core_type_size(struct inode));
+	if(upper && BPF_CORE_READ(upper, d_inode, i_ino) != 0) {
+		return PPM_EXE_UPPER_LAYER;
+	}
+	return PPM_EXE_LOWER_LAYER;
+}
+
 /* execve/execveat exit (31/30 parameters). `bprm` is set on success (sched_process_exec). */
 static __noinline int emit_execve(struct task_struct *task, __u16 type, long res,
                                   struct linux_binprm *bprm, unsigned long argv_filename) {
@@ -1184,8 +1260,14 @@ static __noinline int emit_execve(struct task_struct *task, __u16 type, long res
 	push_u32(&ev, BPF_CORE_READ(task, loginuid.val));
 	struct file *exe = BPF_CORE_READ(task, mm, exe_file);
 	__u32 flags = 0;
-	if(exe && exe_from_memfd(exe)) {
-		flags |= PPM_EXE_FROM_MEMFD;
+	if(exe) {
+		if(exe_from_memfd(exe)) {
+			flags |= PPM_EXE_FROM_MEMFD;
+		}
+		if(exe_writable(task, BPF_CORE_READ(exe, f_inode))) {
+			flags |= PPM_EXE_WRITABLE;
+		}
+		flags |= exe_overlay_layer(exe);
 	}
 	push_u32(&ev, flags);
 	push_u64(&ev, task_cap(task, 0));
@@ -1436,12 +1518,24 @@ static __noinline int emit_from_table(struct pt_regs *regs, long ret, __u32 nr) 
 				if(v & O_DIRECT)
 					f |= PPM_O_DIRECT;
 			}
-			if(size == 2)
+			if(size == 1)
+				push_u8(&ev, (__u8)f); /* as the libs helper truncates it */
+			else if(size == 2)
 				push_u16(&ev, (__u16)f);
 			else
 				push_u32(&ev, f);
 			break;
 		}
+		case PK_ZERO:
+			if(size == 1)
+				push_u8(&ev, 0);
+			else if(size == 2)
+				push_u16(&ev, 0);
+			else if(size == 4)
+				push_u32(&ev, 0);
+			else
+				push_u64(&ev, 0);
+			break;
 		case PK_MEMFD_FLAGS:
 			push_u32(&ev, (__u32)(((v & 1) ? 1 : 0) | ((v & 2) ? 2 : 0) | ((v & 4) ? 4 : 0)));
 			break;
@@ -1801,24 +1895,14 @@ int BPF_PROG(frs_sys_exit, struct pt_regs *regs, long ret) {
 	return emit_clone(task, clone_type, ret, clone_flags);
 }
 
-/* TOCTOU enter events of 0.25.4 live drivers. */
-SEC("tp_btf/sys_enter")
-int BPF_PROG(frs_sys_enter, struct pt_regs *regs, long id) {
-	__u32 nr = (__u32)id;
-	if(nr >= FRS_SYSCALL_TABLE_SIZE) {
-		return 0;
-	}
-	if(nr != NR_open && nr != NR_openat && nr != NR_openat2 && nr != NR_creat &&
-	   nr != NR_connect) {
-		return 0;
-	}
+/* TOCTOU enter events of 0.25.4 live drivers, from the per-syscall tracepoints (as the libs
+ * probe does) so that no other syscall pays for a sys_enter program. */
+static __noinline int emit_toctou_enter(__u32 nr, unsigned long a0, unsigned long a1,
+                                        unsigned long a2, unsigned long a3) {
 	if(!is_interesting(nr)) {
 		return 0;
 	}
 	struct ev ev;
-	unsigned long a0 = sc_arg(regs, 0);
-	unsigned long a1 = sc_arg(regs, 1);
-	unsigned long a2 = sc_arg(regs, 2);
 	switch(nr) {
 	case NR_open:
 		if(ev_start(&ev, PPME_SYSCALL_OPEN_E, 3))
@@ -1833,7 +1917,7 @@ int BPF_PROG(frs_sys_enter, struct pt_regs *regs, long id) {
 		push_u64(&ev, (__u64)(__s64)(int)a0);
 		push_user_str(&ev, a1);
 		push_u32(&ev, open_flags_to_scap((__u32)a2));
-		push_u32(&ev, (a2 & (O_CREAT | O_TMPFILE)) ? (__u32)(sc_arg(regs, 3) & 07777) : 0);
+		push_u32(&ev, (a2 & (O_CREAT | O_TMPFILE)) ? (__u32)(a3 & 07777) : 0);
 		break;
 	case NR_openat2: {
 		if(ev_start(&ev, PPME_SYSCALL_OPENAT2_E, 5))
@@ -1864,6 +1948,22 @@ int BPF_PROG(frs_sys_enter, struct pt_regs *regs, long id) {
 	}
 	return ev_submit(&ev, bpf_get_current_pid_tgid() & 0xffffffff);
 }
+
+/* Each tracepoint's record holds only its syscall's arguments: reading past them makes the
+ * attach fail (EACCES), so every program reads exactly its own. */
+#define ARG(ctx, i, n) ((i) < (n) ? (ctx)->args[(i) < (n) ? (i) : 0] : 0)
+#define TOCTOU_PROG(name, n)                                                                       \
+	SEC("tracepoint/syscalls/sys_enter_" #name)                                                \
+	int frs_enter_##name(struct trace_event_raw_sys_enter *ctx) {                              \
+		return emit_toctou_enter(NR_##name, ARG(ctx, 0, n), ARG(ctx, 1, n),                \
+		                         ARG(ctx, 2, n), ARG(ctx, 3, n));                          \
+	}
+
+TOCTOU_PROG(open, 3)
+TOCTOU_PROG(openat, 4)
+TOCTOU_PROG(openat2, 4)
+TOCTOU_PROG(creat, 2)
+TOCTOU_PROG(connect, 3)
 
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(frs_sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm) {
@@ -1913,6 +2013,62 @@ int BPF_PROG(frs_sched_fork, struct task_struct *parent, struct task_struct *chi
 	return emit_clone(child, type, 0, flags);
 }
 
+#define PF_EXITING 0x00000004
+#define MAX_GROUP_THREADS 30
+#define MAX_REAPER_ANCESTORS 16
+
+/* First thread of `t`'s group that is not exiting: its tid, 0 if none, -1 past the bound. */
+static __always_inline __s64 alive_thread(struct task_struct *t) {
+	struct signal_struct *sig = BPF_CORE_READ(t, signal);
+	struct list_head *head = &sig->thread_head;
+	struct list_head *node = BPF_CORE_READ(sig, thread_head.next);
+	for(int i = 0; i < MAX_GROUP_THREADS; i++) {
+		if(node == head) {
+			return 0;
+		}
+		struct task_struct *th = container_of(node, struct task_struct, thread_node);
+		if(!(BPF_CORE_READ(th, flags) & PF_EXITING)) {
+			return BPF_CORE_READ(th, pid);
+		}
+		node = BPF_CORE_READ(th, thread_node.next);
+	}
+	return -1;
+}
+
+/* The kernel's find_new_reaper(): a live thread of the group, else the nearest
+ * child-subreaper ancestor in the same pid namespace, else the namespace's init. */
+static __noinline __s64 new_reaper(struct task_struct *father) {
+	__s64 r = alive_thread(father);
+	if(r != 0) {
+		return r;
+	}
+	struct pid *pid = BPF_CORE_READ(father, thread_pid);
+	unsigned int level = BPF_CORE_READ(pid, level);
+	struct pid_namespace *ns = pid_upid(pid, level).ns;
+	struct task_struct *ns_reaper = BPF_CORE_READ(ns, child_reaper);
+	if(ns_reaper == father) {
+		return 0;
+	}
+	__s64 init_pid = BPF_CORE_READ(ns_reaper, pid);
+	struct signal_struct *sig = BPF_CORE_READ(father, signal);
+	if(!BPF_CORE_READ_BITFIELD_PROBED(sig, has_child_subreaper)) {
+		return init_pid;
+	}
+	struct task_struct *p = BPF_CORE_READ(father, real_parent);
+	for(int i = 0; i < MAX_REAPER_ANCESTORS; i++) {
+		if(BPF_CORE_READ(p, thread_pid, level) != level || p == ns_reaper) {
+			return init_pid;
+		}
+		sig = BPF_CORE_READ(p, signal);
+		if(BPF_CORE_READ_BITFIELD_PROBED(sig, is_child_subreaper)) {
+			/* the subreaper's own group leader if alive, else unknown */
+			return (BPF_CORE_READ(p, flags) & PF_EXITING) ? -1 : BPF_CORE_READ(p, pid);
+		}
+		p = BPF_CORE_READ(p, real_parent);
+	}
+	return -1;
+}
+
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(frs_sched_exit, struct task_struct *task) {
 	struct frs_settings *st = get_settings();
@@ -1928,19 +2084,13 @@ int BPF_PROG(frs_sched_exit, struct task_struct *task) {
 	push_u64(&ev, (__u64)(__s64)((code >> 8) & 0xff));
 	push_u8(&ev, (code & 0x7f) && ((code & 0x7f) != 0x7f) ? (__u8)(code & 0x7f) : 0);
 	push_u8(&ev, (code & 0x80) ? 1 : 0);
-	/* reaper_tid: 0 lets libsinsp pick the reaper as it does for the other drivers when the
-	 * exiting task has no children. */
+	/* reaper_tid: who inherits the children (0: none to inherit, -1: not found within the
+	 * probe's bounds, libsinsp then works it out). */
 	__s64 reaper = 0;
 	struct list_head *head = &task->children;
 	struct list_head *next = BPF_CORE_READ(task, children.next);
 	if(next != head) {
-		/* Another live thread of the group inherits the children, else the parent. */
-		struct task_struct *leader = BPF_CORE_READ(task, group_leader);
-		if(leader != task) {
-			reaper = BPF_CORE_READ(leader, pid);
-		} else {
-			reaper = BPF_CORE_READ(task, real_parent, pid);
-		}
+		reaper = new_reaper(task);
 	}
 	push_u64(&ev, (__u64)reaper);
 	return ev_submit(&ev, BPF_CORE_READ(task, pid));

@@ -386,3 +386,177 @@ fn startup_failures() {
     ]);
     assert_eq!(out.code, 255);
 }
+
+/// `webserver.ssl_enabled`: the same endpoints over HTTPS with the single PEM of
+/// `webserver.ssl_certificate` (certificate and key); checked with curl and a test CA.
+#[test]
+fn webserver_over_https() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let openssl = |args: &[&str]| {
+        Command::new("openssl")
+            .args(args)
+            .current_dir(d)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false)
+    };
+    std::fs::write(
+        d.join("ext.cnf"),
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+    )
+    .unwrap();
+    assert!(openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=test CA",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem"
+    ]));
+    assert!(openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=localhost",
+        "-keyout",
+        "key.pem",
+        "-out",
+        "leaf.csr"
+    ]));
+    assert!(openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "leaf.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "1",
+        "-extfile",
+        "ext.cnf",
+        "-out",
+        "cert.pem"
+    ]));
+    let mut pem = std::fs::read_to_string(d.join("cert.pem")).unwrap();
+    pem.push_str(&std::fs::read_to_string(d.join("key.pem")).unwrap());
+    std::fs::write(d.join("falco.pem"), pem).unwrap();
+
+    let daemon = Daemon::start(&[
+        "-o",
+        "webserver.ssl_enabled=true",
+        "-o",
+        &format!(
+            "webserver.ssl_certificate={}",
+            d.join("falco.pem").display()
+        ),
+    ]);
+    let out = Command::new("curl")
+        .arg("-sS")
+        .arg("--cacert")
+        .arg(d.join("ca.pem"))
+        .arg(format!("https://localhost:{}/healthz", daemon.port))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        reference("healthz.body")
+    );
+
+    // A PEM without a key: Falco's runtime error, exit 1.
+    let cfg = shared_dir().join("upstream/falco-0.44.1/falco.yaml");
+    std::fs::write(d.join("r.yaml"), RULE).unwrap();
+    let port = free_port().to_string();
+    let out = crate::util::run_falco(
+        &[
+            "-c".into(),
+            cfg.to_string_lossy().into_owned(),
+            "-o".into(),
+            "engine.kind=nodriver".into(),
+            "-o".into(),
+            "webserver.ssl_enabled=true".into(),
+            "-o".into(),
+            format!("webserver.ssl_certificate={}", d.join("cert.pem").display()),
+            "-o".into(),
+            format!("webserver.listen_port={port}"),
+            "-r".into(),
+            d.join("r.yaml").to_string_lossy().into_owned(),
+        ],
+        &[],
+        Duration::from_secs(60),
+    );
+    assert_eq!(out.code, 1);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.ends_with("Runtime error: invalid webserver configuration. Exiting.\n"),
+        "{err}"
+    );
+}
+
+/// `--support`: one JSON line with Falco's keys, after the rules are loaded.
+#[test]
+fn support_report() {
+    let cfg = shared_dir().join("upstream/falco-0.44.1/falco.yaml");
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("r.yaml");
+    std::fs::write(&rules, RULE).unwrap();
+    let args: Vec<String> = [
+        "-c",
+        &cfg.to_string_lossy(),
+        "-o",
+        "load_plugins[]=container",
+        "-r",
+        &rules.to_string_lossy(),
+        "--support",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let out = crate::util::run_falco(&args, &[], Duration::from_secs(60));
+    assert_eq!(out.code, 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.lines().count(), 1);
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
+    assert_eq!(
+        keys,
+        [
+            "cmdline",
+            "config",
+            "engine_info",
+            "rules_files",
+            "system_info",
+            "version"
+        ]
+    );
+    assert_eq!(v["version"], "0.44.1");
+    assert_eq!(v["engine_info"]["plugin_versions"]["container"], "0.7.1");
+    assert_eq!(v["rules_files"][0]["variants"][0]["content"], RULE);
+    assert!(v["cmdline"].as_str().unwrap().starts_with("falco -c "));
+    assert!(
+        v["config"]
+            .as_str()
+            .unwrap()
+            .starts_with("{\"config_files\": [\"/etc/falco/config.d\"]")
+    );
+    assert_eq!(v["system_info"]["sysname"], "Linux");
+}

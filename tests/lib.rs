@@ -3,5 +3,8 @@
 mod daemon;
 mod goldens;
 mod inspect_sysdig;
+mod live;
+mod outputs;
 mod pipeline;
+mod upstream_rules;
 mod util;

@@ -9,9 +9,11 @@
 
 pub mod drops;
 pub mod events;
+pub mod live;
 pub mod log;
 pub mod reload;
 pub mod rules_glue;
+pub mod snapshots;
 
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -166,6 +168,8 @@ struct App {
     runtime: Option<tokio::runtime::Runtime>,
     webserver: Option<Webserver>,
     metrics_ready: Arc<AtomicBool>,
+    /// Driver counters of the live source, refreshed by the event loop for `/metrics`.
+    scap_counters: Arc<Mutex<Option<metrics::ScapCounters>>>,
     controls: Arc<Controls>,
     watcher: Option<Arc<Mutex<Option<reload::Watcher>>>>,
     reload_ts_ns: u64,
@@ -207,6 +211,7 @@ pub fn run(args: &[String], force_dry_run: bool) -> Result<Outcome, AppError> {
         runtime: None,
         webserver: None,
         metrics_ready: Arc::new(AtomicBool::new(false)),
+        scap_counters: Arc::new(Mutex::new(None)),
         controls: Arc::new(Controls::default()),
         watcher: None,
         reload_ts_ns: 0,
@@ -224,7 +229,7 @@ impl App {
 
     fn run(&mut self) -> Result<Outcome, AppError> {
         type Action = fn(&mut App) -> Step;
-        let steps: [Action; 24] = [
+        let steps: [Action; 25] = [
             App::print_help,
             App::print_config_schema,
             App::print_rule_schema,
@@ -246,6 +251,7 @@ impl App {
             App::init_outputs,
             App::create_signal_handlers,
             App::pidfile,
+            App::configure_interesting_sets,
             App::configure_syscall_buffer_size,
             App::start_webserver,
             App::process_events,
@@ -365,6 +371,11 @@ impl App {
         for w in &cfg.warnings {
             self.log.warning(w);
         }
+        if !cfg.static_fields.is_empty() {
+            self.log.warning(
+                "static_fields: the static.* fields are not supported by this build of falco-rs yet and are not added to outputs",
+            );
+        }
         self.log.info(&format!(
             "Falco version: {} ({})\n",
             crate::version::FALCO_VERSION,
@@ -400,7 +411,7 @@ impl App {
     fn print_kernel_version(&mut self) -> Step {
         if !matches!(
             self.cfg().engine.kind,
-            EngineKind::Kmod | EngineKind::ModernEbpf
+            EngineKind::Kmod | EngineKind::ModernEbpf | EngineKind::Aya
         ) {
             return Ok(Flow::Proceed);
         }
@@ -618,7 +629,7 @@ impl App {
                 .unwrap_or_default();
         let doc = serde_json::json!({
             "cmdline": std::iter::once("falco".to_string()).chain(self.args.iter().cloned()).collect::<Vec<_>>().join(" "),
-            "config": self.raw.root.to_flow(),
+            "config": self.raw.root.to_support_flow(),
             "engine_info": versions,
             "rules_files": rules,
             "system_info": {"machine": s(uts.machine()), "nodename": s(uts.nodename()), "release": s(uts.release()), "sysname": s(uts.sysname()), "version": s(uts.version())},
@@ -689,8 +700,12 @@ impl App {
                 .debug("Skipping signal handlers creation in dry-run\n");
             return Ok(Flow::Proceed);
         }
+        // The webserver's threadiness sizes the runtime it is served from.
+        let workers = usize::try_from(self.cfg().webserver.threadiness)
+            .unwrap_or(1)
+            .clamp(1, 64);
         let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
+            .worker_threads(workers)
             .thread_name("falco-rt")
             .enable_all()
             .build()
@@ -785,10 +800,57 @@ impl App {
         Ok(Flow::Proceed)
     }
 
+    /// The syscall selection's user-visible part: rules that use syscalls the capture leaves
+    /// out (the high-volume I/O set without `base_syscalls.all`, or `!name` exclusions) are
+    /// reported on stderr, as `check_for_rules_unsupported_events` does.
+    fn configure_interesting_sets(&mut self) -> Step {
+        use std::collections::BTreeSet;
+        let Some(ruleset) = &self.ruleset else {
+            return Ok(Flow::Proceed);
+        };
+        let rules: BTreeSet<String> = ruleset
+            .enabled_codes()
+            .iter()
+            .filter_map(crate::event::table::name_of)
+            .map(str::to_string)
+            .collect();
+        let cfg = self.cfg();
+        let base = crate::driver::syscalls::BaseSyscalls {
+            custom_set: cfg.base_syscalls_custom_set.clone(),
+            repair: cfg.base_syscalls_repair,
+            all: cfg.base_syscalls_all,
+        };
+        let selected = crate::driver::syscalls::select(&rules, &base);
+        let excluded: BTreeSet<&str> = crate::driver::syscalls::IGNORED_SET
+            .iter()
+            .copied()
+            .chain(
+                cfg.base_syscalls_custom_set
+                    .iter()
+                    .filter_map(|n| n.strip_prefix('!')),
+            )
+            .collect();
+        let unsupported: Vec<&str> = rules
+            .iter()
+            .map(String::as_str)
+            .filter(|n| excluded.contains(n) && !selected.contains(*n))
+            .collect();
+        if !unsupported.is_empty() {
+            eprintln!(
+                "Loaded rules match syscalls that are not activated (e.g. were removed via config settings such as no -A flag or negative base_syscalls elements) or unsupported with current configuration: warning (unsupported-evttype): {}",
+                unsupported.join(", ")
+            );
+            eprintln!(
+                "If syscalls in rules include high volume syscalls (-> activate via `-A` flag), else syscalls may have been removed via base_syscalls option or might be associated with syscalls undefined on your architecture (https://marcin.juszkiewicz.com.pl/download/tables/syscalls.html)"
+            );
+        }
+        Ok(Flow::Proceed)
+    }
+
     fn configure_syscall_buffer_size(&mut self) -> Step {
         if !matches!(
             self.cfg().engine.kind,
-            EngineKind::Kmod | EngineKind::ModernEbpf
+            EngineKind::Kmod | EngineKind::ModernEbpf | EngineKind::Aya
         ) {
             return Ok(Flow::Proceed);
         }
@@ -885,13 +947,15 @@ impl App {
                     .outputs
                     .as_ref()
                     .map(|o| Arc::clone(o.handle().counters()));
+                let scap_counters = Arc::clone(&self.scap_counters);
                 Some(Arc::new(move || {
                     if let Some(d) = &drops {
                         counters
                             .outputs_queue_drops
                             .store(d.drops.load(Ordering::SeqCst), Ordering::SeqCst);
                     }
-                    metrics::render_prometheus(&info, &counters, output::now_ns())
+                    let scap = *scap_counters.lock().expect("scap counters lock");
+                    metrics::render_prometheus(&info, &counters, scap.as_ref(), output::now_ns())
                 }))
             } else {
                 None
@@ -914,7 +978,11 @@ impl App {
             routes,
         )
         .map_err(|e| {
-            self.log.error(&format!("falco_webserver: {e:?}"));
+            if let crate::server::ServerError::Start { address, source } = &e {
+                self.log.error(&format!(
+                    "falco_webserver: cannot listen on {address}: {source}"
+                ));
+            }
             AppError::Runtime(e.to_string())
         })?;
         self.webserver = Some(server);
@@ -967,11 +1035,12 @@ impl App {
             .ok_or_else(|| AppError::Fatal("outputs are not initialized".into()))?;
         match kind {
             EngineKind::Nodriver => {
+                // Nothing to open: the sources are "open" as soon as they are announced.
+                self.metrics_ready.store(true, Ordering::SeqCst);
                 for src in &self.enabled_sources {
                     self.log
                         .info(&format!("Opening '{src}' source with no driver"));
                 }
-                self.metrics_ready.store(true, Ordering::SeqCst);
                 self.wait_without_events(&emitter);
                 Ok(Flow::Proceed)
             }
@@ -979,15 +1048,18 @@ impl App {
                 let ctx = self.loop_context(emitter);
                 let ruleset = self
                     .ruleset
-                    .take()
+                    .as_ref()
                     .ok_or_else(|| AppError::Fatal("no ruleset loaded".into()))?;
                 events::run_replay(self.cfg(), ruleset, &ctx)?;
                 Ok(Flow::Proceed)
             }
-            EngineKind::Kmod | EngineKind::ModernEbpf => {
+            EngineKind::Kmod | EngineKind::ModernEbpf | EngineKind::Aya => {
                 let ctx = self.loop_context(emitter);
-                rules_glue::process_events(self.cfg(), &ctx)?;
-                self.after_loop();
+                let ruleset = self
+                    .ruleset
+                    .as_ref()
+                    .ok_or_else(|| AppError::Fatal("no ruleset loaded".into()))?;
+                live::run_live(self.cfg(), ruleset, &ctx)?;
                 Ok(Flow::Proceed)
             }
         }
@@ -1001,6 +1073,16 @@ impl App {
             metrics_ready: Arc::clone(&self.metrics_ready),
             duration_s: self.opts.duration_to_tot,
             hostname: self.hostname.clone(),
+            verbose: self.opts.verbose,
+            scap_counters: Arc::clone(&self.scap_counters),
+            snapshots: std::cell::RefCell::new(snapshots::Snapshots::new(
+                self.cfg(),
+                self.metrics_info(),
+                Arc::clone(&self.counters),
+                (self.cfg().engine.kind != EngineKind::Replay)
+                    .then(|| engine_name(self.cfg().engine.kind)),
+                &self.log,
+            )),
         }
     }
 
@@ -1044,7 +1126,7 @@ fn plugin_refs(plugins: &[(String, String)]) -> Vec<(&str, &str)> {
 fn engine_name(kind: EngineKind) -> &'static str {
     match kind {
         EngineKind::Kmod => "kmod",
-        EngineKind::ModernEbpf => "modern_bpf",
+        EngineKind::ModernEbpf | EngineKind::Aya => "modern_bpf",
         EngineKind::Replay => "savefile",
         EngineKind::Nodriver => "nodriver",
     }

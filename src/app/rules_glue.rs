@@ -1,7 +1,6 @@
-//! The seam between the lifecycle and the stages other modules own: rules loading and
-//! describing (`crate::rules`), field and event listings (`crate::fields`, `crate::event`),
-//! and the event loop over a driver. Each function is what one Falco action needs; where the
-//! stage is not part of the build yet it fails with a clear error instead of guessing.
+//! The seam between the lifecycle and the stages other modules own: rules loading, `-V`,
+//! `-L`/`-l` (`crate::rules`), the field, event and plugin listings (`crate::fields`,
+//! `crate::event`), and what the event loops receive from the lifecycle ([`LoopContext`]).
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -15,12 +14,6 @@ use crate::config::{Config, RuleSelection};
 pub const CONTAINER_PLUGIN_NAME: &str = "container";
 /// Version the built-in container plugin reports (the one Falco 0.44.1 ships).
 pub const CONTAINER_PLUGIN_VERSION: &str = "0.7.1";
-
-fn missing(what: &str) -> AppError {
-    AppError::Fatal(format!(
-        "{what} is not available in this build of falco-rs yet"
-    ))
-}
 
 /// `-i`.
 pub fn ignored_events() -> Result<String, AppError> {
@@ -74,7 +67,11 @@ fn rules_priority(p: crate::config::Priority) -> crate::rules::Priority {
 }
 
 /// The rules loader options this configuration implies.
-fn load_options(cfg: &Config, plugins: &[(String, String)]) -> crate::rules::LoadOptions {
+fn load_options(
+    cfg: &Config,
+    plugins: &[(String, String)],
+    opts: &Options,
+) -> crate::rules::LoadOptions {
     use crate::engine::ruleset::Selector;
     use crate::rules::{ExtraOutput, LoadOptions, PluginVersion};
     let container = plugins.iter().any(|(n, _)| n == CONTAINER_PLUGIN_NAME);
@@ -92,21 +89,24 @@ fn load_options(cfg: &Config, plugins: &[(String, String)]) -> crate::rules::Loa
                 ..base.clone()
             });
         }
-        if a.suggested_output {
-            let mut parts = Vec::new();
-            if container && (a.match_source.is_empty() || a.match_source == "syscall") {
-                parts.push(ExtraOutput::container_suggested().format);
-            }
-            for key in cfg.static_fields.keys() {
-                parts.push(format!("static_{}=%static.{key}", key.replace('.', "_")));
-            }
-            if !parts.is_empty() {
-                extra_outputs.push(ExtraOutput {
-                    format: parts.join(" "),
-                    ..base
-                });
-            }
+        // Suggested fields exist only for the syscall source (the container plugin's).
+        if a.suggested_output
+            && container
+            && (a.match_source.is_empty() || a.match_source == "syscall")
+        {
+            extra_outputs.push(ExtraOutput {
+                source: "syscall".to_string(),
+                format: ExtraOutput::container_suggested().format,
+                ..base
+            });
         }
+    }
+    // Deprecated `-p FORMAT`: appended to every rule of every source (`-pc`/`-pk` are no-ops).
+    if !opts.print_additional.is_empty() && !opts.print_additional_is_noop() {
+        extra_outputs.push(ExtraOutput {
+            format: opts.print_additional.clone(),
+            ..ExtraOutput::default()
+        });
     }
     LoadOptions {
         loaded_plugins: plugins
@@ -132,22 +132,40 @@ fn load_options(cfg: &Config, plugins: &[(String, String)]) -> crate::rules::Loa
     }
 }
 
-/// `-L` / `-l RULE` output for the loaded rules.
+/// `-L` / `-l RULE` output for the loaded rules (text, or one JSON line).
 fn describe(
     loader: &crate::rules::RulesLoader,
     opts: &Options,
     json: bool,
 ) -> Result<String, AppError> {
-    if json {
-        return Err(missing("-L/-l with json_output"));
-    }
-    if opts.describe_rule.is_empty() {
-        Ok(loader.describe_rules_text())
-    } else {
-        loader
+    let one = !opts.describe_rule.is_empty();
+    match (json, one) {
+        (false, false) => Ok(loader.describe_rules_text()),
+        (false, true) => loader
             .describe_rule_text(&opts.describe_rule)
-            .map_err(AppError::Fatal)
+            .map_err(AppError::Fatal),
+        (true, false) => Ok(loader.describe_rules_json()),
+        (true, true) => loader
+            .describe_rule_json(&opts.describe_rule)
+            .map_err(AppError::Fatal),
     }
+}
+
+/// Sets a result's rules-schema status, computed on our YAML tree. saphyr is stricter than
+/// yaml-cpp on a few indentation forms the upstream files use; where it cannot read a file
+/// the rules loader read, the file is reported `ok` as the loader saw it.
+fn schema_status(
+    schema: &crate::config::Schema,
+    text: &str,
+    result: &mut crate::rules::LoadResult,
+) -> String {
+    let status = match crate::config::Node::parse(text) {
+        Ok(doc) => schema.validate(&doc),
+        Err(_) if result.successful() => crate::config::schema::VALIDATION_OK.to_string(),
+        Err(e) => format!("failed for <root>: {e}"),
+    };
+    result.set_schema_status(vec![status.clone()]);
+    status
 }
 
 /// `-V`: what to print on stdout, and the error summary when a file is invalid.
@@ -159,15 +177,17 @@ pub fn validate(
     log: &Logger,
 ) -> Result<(String, Option<String>), AppError> {
     use crate::rules::{RulesLoader, render_validate_json, render_validate_text};
-    let mut loader = RulesLoader::new(load_options(cfg, plugins));
+    let schema = crate::config::Schema::rules();
+    let mut loader = RulesLoader::new(load_options(cfg, plugins, opts));
     let mut results = Vec::new();
     for (name, content) in contents {
-        let r = loader.load_file(name, content);
+        let mut r = loader.load_file(name, content);
+        schema_status(&schema, content, &mut r);
         loader
             .check_plugin_requirements()
             .map_err(AppError::Fatal)?;
         if r.successful() && r.has_warnings() {
-            log.warning(&format!("{}\n", r.verbose_text()));
+            log.warning(&format!("{}\n", r.verbose_text().trim_end_matches('\n')));
         }
         results.push(r);
     }
@@ -180,11 +200,18 @@ pub fn validate(
     };
     let wants_describe = opts.describe_all_rules || !opts.describe_rule.is_empty();
     if successful && wants_describe {
+        let described = describe(&loader, opts, cfg.json_output)?;
         if cfg.json_output {
-            return Err(missing("-V with -L/-l and json_output"));
+            // nlohmann orders keys: falco_describe_results before falco_load_results.
+            let mut doc: std::collections::BTreeMap<String, serde_json::Value> =
+                serde_json::from_str(&stdout).unwrap_or_default();
+            let d: serde_json::Value = serde_json::from_str(&described).unwrap_or_default();
+            doc.insert("falco_describe_results".to_string(), d);
+            stdout = format!("{}\n", serde_json::to_string(&doc).unwrap_or_default());
+        } else {
+            stdout.push('\n');
+            stdout.push_str(&described);
         }
-        stdout.push('\n');
-        stdout.push_str(&describe(&loader, opts, false)?);
     }
     Ok((
         stdout,
@@ -213,20 +240,17 @@ pub fn load(
 ) -> Result<Loaded, AppError> {
     use crate::rules::RulesLoader;
     let schema = crate::config::Schema::rules();
-    let mut loader = RulesLoader::new(load_options(cfg, plugins));
+    if !opts.print_additional.is_empty() {
+        log.warning(
+            "The -p/--print option is deprecated and will be removed. Use -o append_output=... instead.\n",
+        );
+    }
+    let mut loader = RulesLoader::new(load_options(cfg, plugins, opts));
     log.info("Loading rules from:\n");
     let mut err = None;
     for (file, text) in contents {
-        let result = loader.load_file(file, text);
-        // saphyr is stricter than yaml-cpp on a few indentation forms the upstream files use;
-        // where it cannot read a file the rules loader read, the loader's verdict stands.
-        let status = match crate::config::Node::parse(text) {
-            Ok(doc) => schema.validate(&doc),
-            Err(_) if result.schema_valid() == Some(true) => {
-                crate::config::schema::VALIDATION_OK.to_string()
-            }
-            Err(e) => format!("failed for <root>: {e}"),
-        };
+        let mut result = loader.load_file(file, text);
+        let status = schema_status(&schema, text, &mut result);
         let level = if status == crate::config::schema::VALIDATION_OK {
             super::log::Level::Info
         } else {
@@ -238,7 +262,10 @@ pub fn load(
             break;
         }
         if result.has_warnings() {
-            log.warning(&format!("{}\n", result.verbose_text()));
+            log.warning(&format!(
+                "{}\n",
+                result.verbose_text().trim_end_matches('\n')
+            ));
         }
     }
     if let Err(e) = loader.check_plugin_requirements() {
@@ -279,10 +306,10 @@ pub struct LoopContext {
     pub duration_s: i64,
     /// `evt.hostname` (FALCO_HOSTNAME or gethostname()).
     pub hostname: String,
-}
-
-/// `process_events` for the live kernel engines (kmod, modern_ebpf).
-pub fn process_events(cfg: &Config, ctx: &LoopContext) -> Result<(), AppError> {
-    let _ = (cfg, ctx);
-    Err(missing("live capture (kmod / modern_ebpf drivers)"))
+    /// `-v`: print the driver counters at the end of the loop.
+    pub verbose: bool,
+    /// Driver counters published for `/metrics` (live sources).
+    pub scap_counters: Arc<std::sync::Mutex<Option<crate::metrics::ScapCounters>>>,
+    /// Periodic metrics snapshots, when configured.
+    pub snapshots: std::cell::RefCell<Option<super::snapshots::Snapshots>>,
 }

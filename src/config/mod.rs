@@ -367,11 +367,13 @@ impl Priority {
     }
 }
 
-/// `engine.kind`.
+/// `engine.kind`. Beyond Falco's four kinds, falco-rs accepts `libbpf` (= modern_ebpf) and
+/// `aya` (the same probe loaded through aya).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EngineKind {
     Kmod,
     ModernEbpf,
+    Aya,
     Replay,
     Nodriver,
 }
@@ -412,6 +414,8 @@ pub struct EngineBuffers {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Engine {
     pub kind: EngineKind,
+    /// The `engine.kind` text as configured.
+    pub kind_name: String,
     pub buffers: EngineBuffers,
     pub replay_capture_file: String,
 }
@@ -670,7 +674,12 @@ impl Config {
         let kind_str = raw.get_string("engine.kind", "kmod");
         let kind = match kind_str.as_str() {
             "kmod" => EngineKind::Kmod,
-            "modern_ebpf" => EngineKind::ModernEbpf,
+            "modern_ebpf" | "libbpf" => EngineKind::ModernEbpf,
+            "aya" => EngineKind::Aya,
+            // Falco 0.44 removed the legacy eBPF probe and rejects `ebpf`; a configuration of
+            // the 0.43 line still carries its `engine.ebpf` map, and for it `ebpf` keeps
+            // meaning "the eBPF probe": falco-rs runs it on the aya backend.
+            "ebpf" if raw.is_defined("engine.ebpf") => EngineKind::Aya,
             "replay" => EngineKind::Replay,
             "nodriver" => EngineKind::Nodriver,
             _ => {
@@ -679,8 +688,10 @@ impl Config {
                 )));
             }
         };
-        let sub = match kind {
-            EngineKind::Kmod => "engine.kmod",
+        let sub = match (kind, kind_str.as_str()) {
+            (EngineKind::Kmod, _) => "engine.kmod",
+            // A 0.43 `ebpf` configuration keeps its buffer settings under `engine.ebpf`.
+            (_, "ebpf") => "engine.ebpf",
             _ => "engine.modern_ebpf",
         };
         let buffers = EngineBuffers {
@@ -701,6 +712,7 @@ impl Config {
         }
         let engine = Engine {
             kind,
+            kind_name: kind_str.clone(),
             buffers,
             replay_capture_file,
         };
@@ -1273,6 +1285,22 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn ebpf_kind_of_a_043_config_runs_on_aya() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("falco.yaml");
+        std::fs::write(
+            &f,
+            "engine:\n  kind: ebpf\n  ebpf:\n    probe: /root/.falco/falco-bpf.o\n    buf_size_preset: 4\n",
+        )
+        .unwrap();
+        let (_, cfg) = load(f.to_str().unwrap(), &["engine.ebpf.buf_size_preset=6"]).unwrap();
+        assert_eq!(cfg.engine.kind, EngineKind::Aya);
+        assert_eq!(cfg.engine.buffers.buf_size_preset, 6);
+        let (_, cfg) = load(f.to_str().unwrap(), &["engine.kind=aya"]).unwrap();
+        assert_eq!(cfg.engine.kind, EngineKind::Aya);
+    }
+
+    #[test]
     fn fatal_messages() {
         let y = default_yaml();
         let msg = |opts: &[&str]| load(&y, opts).unwrap_err().to_string();
@@ -1487,7 +1515,12 @@ pub(crate) mod tests {
                     .as_str()
                     .map(str::to_string);
                 let res = load(f.to_str().unwrap(), &[]);
+                let legacy_ebpf = text.contains("\n  ebpf:");
                 match kind.as_deref() {
+                    Some("ebpf") if legacy_ebpf => {
+                        let (raw, _) = res.unwrap_or_else(|e| panic!("{name}: {e}"));
+                        assert_eq!(raw.get_string("engine.kind", ""), "ebpf", "{name}");
+                    }
                     Some(k @ ("ebpf" | "gvisor")) => assert_eq!(
                         res.unwrap_err().to_string(),
                         format!(

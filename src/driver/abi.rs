@@ -21,13 +21,22 @@ pub const MAP_SETTINGS: &str = "settings";
 pub const MAP_INTERESTING: &str = "interesting";
 pub const MAP_COUNTERS: &str = "counters";
 pub const MAP_SCRATCH: &str = "scratch";
-/// (program name, tp_btf tracepoint) pairs.
-pub const PROGRAMS: [(&str, &str); 5] = [
-    ("frs_sys_enter", "sys_enter"),
+/// (program name, tp_btf tracepoint) pairs, always attached.
+pub const PROGRAMS: [(&str, &str); 4] = [
     ("frs_sys_exit", "sys_exit"),
     ("frs_sched_exec", "sched_process_exec"),
     ("frs_sched_fork", "sched_process_fork"),
     ("frs_sched_exit", "sched_process_exit"),
+];
+
+/// (program name, syscall) of the TOCTOU enter-event programs, attached to the
+/// `syscalls/sys_enter_<syscall>` tracepoints when that syscall is captured.
+pub const TOCTOU_PROGRAMS: [(&str, &str); 5] = [
+    ("frs_enter_open", "open"),
+    ("frs_enter_openat", "openat"),
+    ("frs_enter_openat2", "openat2"),
+    ("frs_enter_creat", "creat"),
+    ("frs_enter_connect", "connect"),
 ];
 
 /// Name of ring buffer map `i`.
@@ -280,6 +289,8 @@ pub const SYSCALLS: &[(&str, u32)] = &[
     ("mount", 165),
     ("umount2", 166),
     ("init_module", 175),
+    ("epoll_create", 213),
+    ("inotify_init", 253),
     ("openat", 257),
     ("mkdirat", 258),
     ("unlinkat", 263),
@@ -288,7 +299,11 @@ pub const SYSCALLS: &[(&str, u32)] = &[
     ("symlinkat", 266),
     ("fchmodat", 268),
     ("unshare", 272),
+    ("signalfd", 282),
+    ("timerfd_create", 283),
+    ("eventfd", 284),
     ("accept4", 288),
+    ("signalfd4", 289),
     ("eventfd2", 290),
     ("epoll_create1", 291),
     ("dup3", 292),
@@ -305,6 +320,7 @@ pub const SYSCALLS: &[(&str, u32)] = &[
     ("clone3", 435),
     ("close_range", 436),
     ("openat2", 437),
+    ("pidfd_getfd", 438),
 ];
 
 /// The x86-64 number of syscall `name`, if the probe handles it.

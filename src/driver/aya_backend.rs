@@ -4,8 +4,8 @@
 use std::time::{Duration, Instant};
 
 use aya::maps::{Array, MapData, PerCpuArray, RingBuf};
-use aya::programs::BtfTracePoint;
 use aya::programs::tp_btf::BtfTracePointLinkId;
+use aya::programs::{BtfTracePoint, TracePoint};
 use aya::{Btf, Ebpf, EbpfLoader};
 
 use super::abi::{self, Counters, Settings};
@@ -17,9 +17,10 @@ pub struct AyaDriver {
     rings: Vec<RingBuf<MapData>>,
     counters: PerCpuArray<MapData, Counters>,
     links: Vec<(&'static str, BtfTracePointLinkId)>,
+    toctou_links: Vec<(&'static str, aya::programs::trace_point::TracePointLinkId)>,
     ebpf: Ebpf,
     batch: RecordBatch,
-    sys_enter: bool,
+    toctou: Vec<(&'static str, String)>,
     drain_interval: Duration,
 }
 
@@ -75,6 +76,15 @@ impl AyaDriver {
                 .map_err(detailed)?;
             prog.load(tp, &btf).map_err(detailed)?;
         }
+        let toctou = live::toctou_programs(cfg);
+        for (name, _) in &toctou {
+            let prog: &mut TracePoint = ebpf
+                .program_mut(name)
+                .ok_or_else(|| DriverError::Load(format!("program {name} missing")))?
+                .try_into()
+                .map_err(detailed)?;
+            prog.load().map_err(detailed)?;
+        }
 
         let settings_map = ebpf
             .map_mut(abi::MAP_SETTINGS)
@@ -116,9 +126,10 @@ impl AyaDriver {
             rings,
             counters,
             links: Vec::new(),
+            toctou_links: Vec::new(),
             ebpf,
             batch: RecordBatch::default(),
-            sys_enter: live::needs_sys_enter(&cfg.syscalls),
+            toctou,
             drain_interval: cfg.drain_interval,
         })
     }
@@ -142,9 +153,6 @@ impl Driver for AyaDriver {
             return Ok(());
         }
         for (name, _tp) in abi::PROGRAMS {
-            if name == "frs_sys_enter" && !self.sys_enter {
-                continue;
-            }
             let prog: &mut BtfTracePoint = self
                 .ebpf
                 .program_mut(name)
@@ -162,6 +170,22 @@ impl Driver for AyaDriver {
                 msg: e.to_string(),
             })?;
             self.links.push((name, link));
+        }
+        for (name, tp) in &self.toctou {
+            let Some(prog) = self.ebpf.program_mut(name) else {
+                continue;
+            };
+            let prog: Result<&mut TracePoint, _> = prog.try_into();
+            let attached = prog
+                .map_err(|e| e.to_string())
+                .and_then(|p| p.attach("syscalls", tp).map_err(|e| e.to_string()));
+            // the enter events are an extra: without tracefs they are skipped, not fatal
+            match attached {
+                Ok(link) => self.toctou_links.push((name, link)),
+                Err(e) => {
+                    tracing::warn!("cannot attach syscalls/{tp}: {e}; no enter events for it")
+                }
+            }
         }
         Ok(())
     }
@@ -199,6 +223,14 @@ impl Driver for AyaDriver {
     }
 
     fn stop(&mut self) {
+        for (name, link) in self.toctou_links.drain(..) {
+            if let Some(p) = self.ebpf.program_mut(name) {
+                let prog: Result<&mut TracePoint, _> = p.try_into();
+                if let Ok(prog) = prog {
+                    let _ = prog.detach(link);
+                }
+            }
+        }
         for (name, link) in self.links.drain(..) {
             if let Some(p) = self.ebpf.program_mut(name) {
                 let prog: Result<&mut BtfTracePoint, _> = p.try_into();

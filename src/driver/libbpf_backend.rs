@@ -19,7 +19,7 @@ pub struct LibbpfDriver {
     counters: MapHandle,
     obj: Object,
     batch: Rc<RefCell<RecordBatch>>,
-    sys_enter: bool,
+    toctou: Vec<(&'static str, String)>,
     drain_interval: Duration,
 }
 
@@ -54,6 +54,13 @@ impl LibbpfDriver {
                 map.set_max_entries(size).map_err(load_err)?;
             } else if name == abi::MAP_SCRATCH {
                 map.set_max_entries(cpus).map_err(load_err)?;
+            }
+        }
+        let toctou = live::toctou_programs(cfg);
+        for mut prog in open.progs_mut() {
+            let name = prog.name().to_string_lossy().into_owned();
+            if name.starts_with("frs_enter_") && !toctou.iter().any(|(p, _)| *p == name) {
+                prog.set_autoload(false);
             }
         }
         let obj = open.load().map_err(load_err)?;
@@ -107,7 +114,7 @@ impl LibbpfDriver {
             counters,
             obj,
             batch,
-            sys_enter: live::needs_sys_enter(&cfg.syscalls),
+            toctou,
             drain_interval: cfg.drain_interval,
         })
     }
@@ -129,9 +136,6 @@ impl Driver for LibbpfDriver {
             return Ok(());
         }
         for (prog_name, _tp) in abi::PROGRAMS {
-            if prog_name == "frs_sys_enter" && !self.sys_enter {
-                continue;
-            }
             let prog = self
                 .obj
                 .progs_mut()
@@ -145,6 +149,18 @@ impl Driver for LibbpfDriver {
                 msg: format!("{e:#}"),
             })?;
             self.links.push(link);
+        }
+        for (prog_name, tp) in &self.toctou {
+            let Some(prog) = self.obj.progs_mut().find(|p| p.name() == *prog_name) else {
+                continue;
+            };
+            // the enter events are an extra: without tracefs they are skipped, not fatal
+            match prog.attach() {
+                Ok(link) => self.links.push(link),
+                Err(e) => {
+                    tracing::warn!("cannot attach syscalls/{tp}: {e:#}; no enter events for it")
+                }
+            }
         }
         Ok(())
     }

@@ -210,12 +210,17 @@ pub fn interesting_table(names: &BTreeSet<String>) -> Vec<u8> {
     t
 }
 
-/// Whether any TOCTOU enter event (open, openat, openat2, creat, connect) is wanted; the
-/// sys_enter program is attached only then.
-pub fn needs_sys_enter(names: &BTreeSet<String>) -> bool {
-    ["open", "openat", "openat2", "creat", "connect"]
+/// The TOCTOU programs to attach: (program, tracepoint name) for each captured syscall among
+/// open, openat, openat2, creat and connect, when the enter events are wanted at all.
+pub fn toctou_programs(cfg: &super::LiveConfig) -> Vec<(&'static str, String)> {
+    if !cfg.toctou_enter {
+        return Vec::new();
+    }
+    abi::TOCTOU_PROGRAMS
         .iter()
-        .any(|n| names.contains(*n))
+        .filter(|(_, sc)| cfg.syscalls.contains(*sc))
+        .map(|(prog, sc)| (*prog, format!("sys_enter_{sc}")))
+        .collect()
 }
 
 /// Records drained from the ring buffers in one pass, delivered in timestamp order.

@@ -107,6 +107,22 @@ fn check_cat_events(kind: EngineKind) {
         "ptid"
     );
     assert_eq!(ex.params[13], b"cat\0", "comm");
+    // flags: EXE_WRITABLE (root owns the binary), EXE_UPPER/LOWER_LAYER only on overlayfs
+    let flags = u32::from_le_bytes(ex.params[19][..].try_into().unwrap());
+    let cat = std::ffi::CString::new(
+        String::from_utf8_lossy(&ex.params[27][..ex.params[27].len() - 1]).as_bytes(),
+    )
+    .unwrap();
+    // SAFETY: statfs on a NUL-terminated path into a zeroed struct we own.
+    let mut sfs: libc::statfs = unsafe { std::mem::zeroed() };
+    assert_eq!(unsafe { libc::statfs(cat.as_ptr(), &mut sfs) }, 0);
+    let overlay = sfs.f_type == 0x794c7630;
+    assert_eq!(flags & 1, 1, "{kind:?}: EXE_WRITABLE in {flags:#x}");
+    assert_eq!(
+        flags & 0b1010 != 0,
+        overlay,
+        "{kind:?}: overlay layer bits in {flags:#x}"
+    );
     assert!(
         ex.params[27].ends_with(b"/cat\0"),
         "trusted_exepath {:?}",
@@ -209,6 +225,7 @@ fn aya_backend_sees_cat_workload() {
 }
 
 /// Parameters that legitimately differ between two runs: ids and memory counters.
+#[cfg(all(feature = "libbpf", feature = "aya"))]
 fn normalise(evs: &[Ev]) -> Vec<(u16, Vec<Option<Vec<u8>>>)> {
     evs.iter()
         .map(|e| {
@@ -481,7 +498,7 @@ fn aya_backend_event_zoo_matches_event_table() {
     }
 }
 
-/// Run by [`unprivileged_open_names_the_missing_capability`] under `setpriv` as `nobody`.
+/// Run by [`unprivileged_open_names_the_missing_capability`] under `setpriv` without capabilities.
 #[test]
 #[ignore = "run as an unprivileged child by unprivileged_open_names_the_missing_capability"]
 fn unprivileged_child_open() {
@@ -504,13 +521,10 @@ fn unprivileged_open_names_the_missing_capability() {
         return;
     }
     let exe = std::env::current_exe().unwrap();
+    // still uid 0 (so the test binary is readable wherever CI cloned the repo), but with an
+    // empty bounding set the exec'd child holds no capability at all
     let out = Command::new("setpriv")
-        .args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            "--inh-caps=-all",
-        ])
+        .args(["--bounding-set=-all", "--inh-caps=-all"])
         .arg(&exe)
         .args([
             "--exact",
@@ -609,10 +623,17 @@ fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10)
 r, w = os.pipe2(os.O_CLOEXEC)
 os.dup2(r, 42)
 libc.prctl(15, b"frs-zoo-name", 0, 0, 0)
+libc.syscall(213, 1)
+libc.syscall(284, 5)
+libc.syscall(283, 1, 0o4000)
+libc.syscall(253)
 try:
     os.execv("/nonexistent/frs", ["frs", "-x"])
 except OSError:
     pass
+exe = os.memfd_create("frs-exe", 0)
+os.write(exe, open("/bin/true", "rb").read())
+os.execv("/proc/self/fd/%d" % exe, ["frs-memfd"])
 "#;
     let script = format!("/usr/bin/python3 -c '{py}'");
     let evs = capture_tree(kind, &script);
@@ -660,6 +681,31 @@ except OSError:
         .is_some(),
         "{kind:?}: prctl PR_SET_NAME"
     );
+    // fd-creating syscalls of libsinsp's state set
+    assert!(
+        find(375, &|e| i64p(&e.params[0]) >= 0
+            && e.params[1] == 1u32.to_le_bytes())
+        .is_some(),
+        "{kind:?}: epoll_create"
+    );
+    assert!(
+        find(63, &|e| i64p(&e.params[0]) >= 0
+            && e.params[1] == 5u64.to_le_bytes())
+        .is_some(),
+        "{kind:?}: eventfd"
+    );
+    // TFD_NONBLOCK -> PPM_O_NONBLOCK in the helper's u8
+    assert!(
+        find(137, &|e| i64p(&e.params[0]) >= 0
+            && e.params[1] == [1]
+            && e.params[2] == [0x40])
+        .is_some(),
+        "{kind:?}: timerfd_create"
+    );
+    assert!(
+        find(139, &|e| i64p(&e.params[0]) >= 0 && e.params[1] == [0]).is_some(),
+        "{kind:?}: inotify_init"
+    );
     // a failed execve carries its filename and argv from the syscall arguments
     let fx = find(293, &|e| {
         i64p(&e.params[0]) == -2 && e.params[30] == b"/nonexistent/frs\0"
@@ -669,6 +715,15 @@ except OSError:
         (fx.params[1].as_slice(), fx.params[2].as_slice()),
         (&b"frs\0"[..], &b"-x\0"[..])
     );
+    // fileless execution: PPM_EXE_FROM_MEMFD
+    let mx = find(293, &|e| {
+        i64p(&e.params[0]) == 0 && e.params[1] == b"frs-memfd\0"
+    })
+    .unwrap_or_else(|| panic!("{kind:?}: memfd execve"));
+    let flags = u32::from_le_bytes(mx.params[19][..].try_into().unwrap());
+    assert_ne!(flags & 4, 0, "{kind:?}: EXE_FROM_MEMFD in {flags:#x}");
+    // a memfd has no path: trusted_exepath is the dentry name, as libs reports it
+    assert_eq!(mx.params[27], b"memfd:frs-exe\0", "{kind:?}: memfd exepath");
 }
 
 #[cfg(feature = "libbpf")]
@@ -684,5 +739,120 @@ fn libbpf_backend_encodes_process_events_like_libs() {
 fn aya_backend_encodes_process_events_like_libs() {
     if bpf_available("aya_backend_encodes_process_events_like_libs") {
         zoo_process(EngineKind::Aya);
+    }
+}
+
+/// Live events feed the shared state engine: seeded from /proc, then `sh -c 'cd /tmp && cat
+/// /etc/hostname'` must show up with its cwd, parent, command line and the opened fd's name.
+fn live_events_drive_state(kind: EngineKind) {
+    let cfg = LiveConfig {
+        syscalls: all_syscalls(),
+        ..LiveConfig::default()
+    };
+    let mut drv = open_live(kind, &cfg).unwrap_or_else(|e| panic!("open {kind:?}: {e}"));
+    let mut state = crate::state::State::new(262_144);
+    state.seed_capture(&super::proc_scan::metadata(std::path::Path::new("/")).expect("proc scan"));
+    drv.start().unwrap();
+    let mut child = Command::new("/bin/sh")
+        .args(["-c", "cd /tmp && /bin/cat /etc/hostname"])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spawn sh");
+    let sh = child.id() as i64;
+    child.wait().unwrap();
+    let mut seen = None;
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while seen.is_none() && Instant::now() < deadline {
+        drv.next_batch(Duration::from_millis(50), &mut |e| {
+            let ev = crate::event::Event::decode(e.data).expect("decode");
+            state.process(&ev);
+            if ev.event_type() == 307 && ev.param(2) == Some(&b"/etc/hostname\0"[..]) {
+                let tid = ev.tid() as i64;
+                let t = state.threads.get(tid).expect("cat thread in the state");
+                let fd = state.event_fd(tid).map(|f| f.name.clone());
+                let mut cmdline = Vec::new();
+                t.cmdline(&mut cmdline);
+                seen = Some((t.comm.clone(), t.cwd.clone(), t.ptid, cmdline, fd));
+            }
+        })
+        .unwrap();
+    }
+    drv.stop();
+    let (comm, cwd, ptid, cmdline, fd) =
+        seen.unwrap_or_else(|| panic!("{kind:?}: no openat of /etc/hostname"));
+    assert_eq!(comm, b"cat");
+    assert_eq!(cwd, b"/tmp/", "{kind:?}: cwd from the chdir event");
+    // dash execs the last command in place; bash forks first
+    assert!(
+        ptid == sh || ptid == nix::unistd::gettid().as_raw() as i64,
+        "{kind:?}: ptid {ptid}"
+    );
+    assert_eq!(cmdline, b"cat /etc/hostname");
+    assert_eq!(fd.as_deref(), Some(&b"/etc/hostname"[..]));
+}
+
+#[cfg(feature = "libbpf")]
+#[test]
+fn libbpf_backend_events_drive_state() {
+    if bpf_available("libbpf_backend_events_drive_state") {
+        live_events_drive_state(EngineKind::ModernEbpf);
+    }
+}
+
+#[cfg(feature = "aya")]
+#[test]
+fn aya_backend_events_drive_state() {
+    if bpf_available("aya_backend_events_drive_state") {
+        live_events_drive_state(EngineKind::Aya);
+    }
+}
+
+/// procexit's reaper_tid follows the kernel's choice: a parent that exits with a live child
+/// under a PR_SET_CHILD_SUBREAPER ancestor names that ancestor.
+fn reaper_is_the_subreaper(kind: EngineKind) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("pids");
+    let py = format!(
+        r#"
+import ctypes, os, time
+libc = ctypes.CDLL(None)
+libc.prctl(36, 1, 0, 0, 0)
+m = os.getpid()
+p = os.fork()
+if p == 0:
+    if os.fork() == 0:
+        time.sleep(0.3)
+        os._exit(0)
+    os._exit(0)
+os.waitpid(p, 0)
+os.wait()
+open("{}", "w").write("%d %d" % (m, p))
+"#,
+        out.display()
+    );
+    let evs = capture_tree(kind, &format!("/usr/bin/python3 -c '{py}'"));
+    let pids = std::fs::read_to_string(&out).unwrap();
+    let (m, p) = pids.split_once(' ').unwrap();
+    let (m, p): (i64, u64) = (m.parse().unwrap(), p.parse().unwrap());
+    let exit = evs
+        .iter()
+        .find(|e| e.code == 186 && e.tid == p)
+        .unwrap_or_else(|| panic!("{kind:?}: no procexit of {p}"));
+    assert_eq!(i64p(&exit.params[4]), m, "{kind:?}: reaper_tid");
+}
+
+#[cfg(feature = "libbpf")]
+#[test]
+fn libbpf_backend_reports_the_reaper() {
+    if bpf_available("libbpf_backend_reports_the_reaper") {
+        reaper_is_the_subreaper(EngineKind::ModernEbpf);
+    }
+}
+
+#[cfg(feature = "aya")]
+#[test]
+fn aya_backend_reports_the_reaper() {
+    if bpf_available("aya_backend_reports_the_reaper") {
+        reaper_is_the_subreaper(EngineKind::Aya);
     }
 }

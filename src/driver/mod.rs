@@ -102,6 +102,10 @@ pub struct LiveConfig {
     pub procexit: bool,
     /// How long `next_batch` sleeps between two drains of the ring buffers.
     pub drain_interval: Duration,
+    /// Emit the TOCTOU enter events of open, openat, openat2, creat and connect as the 0.25.4
+    /// live drivers do, from the per-syscall `syscalls/sys_enter_*` tracepoints (libsinsp
+    /// only parses them; rules never see them).
+    pub toctou_enter: bool,
 }
 
 impl Default for LiveConfig {
@@ -114,6 +118,7 @@ impl Default for LiveConfig {
             syscalls: syscalls::select(&BTreeSet::new(), &syscalls::BaseSyscalls::default()),
             procexit: true,
             drain_interval: Duration::from_millis(2),
+            toctou_enter: true,
         }
     }
 }

@@ -4,6 +4,8 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use crate::capture::records::FdInfo;
+
 /// Errors of the /proc scan.
 #[derive(Debug, thiserror::Error)]
 pub enum ScanError {
@@ -322,6 +324,361 @@ fn scan_fds(pdir: &Path) -> Vec<FdEntry> {
     out
 }
 
+/// SCAP_L4_* protocol numbers of the fd list.
+const SCAP_L4_TCP: u8 = 2;
+const SCAP_L4_UDP: u8 = 3;
+
+/// `open_flags_to_scap` for the `flags:` of /proc/PID/fdinfo (octal O_* bits).
+pub fn open_flags_to_scap(flags: u32) -> u32 {
+    let mut res = match flags & 3 {
+        1 => 1 << 1,
+        2 => 3,
+        _ => 1,
+    };
+    let map: [(u32, u32); 12] = [
+        (0o100, 1 << 2),       // O_CREAT
+        (0o2000, 1 << 3),      // O_APPEND
+        (0o10000, 1 << 4),     // O_DSYNC
+        (0o200, 1 << 5),       // O_EXCL
+        (0o4000, 1 << 6),      // O_NONBLOCK
+        (0o4010000, 1 << 7),   // O_SYNC
+        (0o1000, 1 << 8),      // O_TRUNC
+        (0o40000, 1 << 9),     // O_DIRECT
+        (0o200000, 1 << 10),   // O_DIRECTORY
+        (0o100000, 1 << 11),   // O_LARGEFILE
+        (0o2000000, 1 << 12),  // O_CLOEXEC
+        (0o20200000, 1 << 13), // O_TMPFILE
+    ];
+    for (linux, ppm) in map {
+        if flags & linux == linux {
+            res |= ppm;
+        }
+    }
+    if res & (1 << 13) != 0 {
+        res &= !(1 << 10);
+    }
+    res
+}
+
+/// Socket inode → fd-list info, from /proc/net/{tcp,tcp6,udp,udp6,unix}.
+fn socket_table(root: &Path) -> std::collections::HashMap<u64, (u8, FdInfo)> {
+    use crate::capture::records::fd_type;
+    let mut out = std::collections::HashMap::new();
+    let net = root.join("proc/net");
+    for (file, v6, l4) in [
+        ("tcp", false, SCAP_L4_TCP),
+        ("udp", false, SCAP_L4_UDP),
+        ("tcp6", true, SCAP_L4_TCP),
+        ("udp6", true, SCAP_L4_UDP),
+    ] {
+        let Ok(text) = fs::read_to_string(net.join(file)) else {
+            continue;
+        };
+        for line in text.lines().skip(1) {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let (Some(local), Some(remote), Some(state), Some(inode)) = (
+                f.get(1),
+                f.get(2),
+                f.get(3),
+                f.get(9).and_then(|i| i.parse::<u64>().ok()),
+            ) else {
+                continue;
+            };
+            let listening = l4 == SCAP_L4_TCP && *state == "0A";
+            let addr = |s: &str| -> Option<(Vec<u8>, u16)> {
+                let (a, p) = s.split_once(':')?;
+                let port = u16::from_str_radix(p, 16).ok()?;
+                // each 32-bit word is printed as the host-order value of network-order bytes
+                let mut bytes = Vec::new();
+                for chunk in a.as_bytes().chunks(8) {
+                    let w = u32::from_str_radix(std::str::from_utf8(chunk).ok()?, 16).ok()?;
+                    bytes.extend_from_slice(&w.to_le_bytes());
+                }
+                Some((bytes, port))
+            };
+            let (Some((lip, lport)), Some((rip, rport))) = (addr(local), addr(remote)) else {
+                continue;
+            };
+            let entry = match (v6, listening) {
+                (false, true) => (
+                    fd_type::IPV4_SERVSOCK,
+                    FdInfo::Ipv4ServSock {
+                        ip: lip[..4].try_into().unwrap_or_default(),
+                        port: lport,
+                        l4proto: l4,
+                    },
+                ),
+                (false, false) => (
+                    fd_type::IPV4_SOCK,
+                    FdInfo::Ipv4Sock {
+                        sip: lip[..4].try_into().unwrap_or_default(),
+                        dip: rip[..4].try_into().unwrap_or_default(),
+                        sport: lport,
+                        dport: rport,
+                        l4proto: l4,
+                    },
+                ),
+                (true, true) => (
+                    fd_type::IPV6_SERVSOCK,
+                    FdInfo::Ipv6ServSock {
+                        ip: lip[..16].try_into().unwrap_or_default(),
+                        port: lport,
+                        l4proto: l4,
+                    },
+                ),
+                (true, false) => (
+                    fd_type::IPV6_SOCK,
+                    FdInfo::Ipv6Sock {
+                        sip: lip[..16].try_into().unwrap_or_default(),
+                        dip: rip[..16].try_into().unwrap_or_default(),
+                        sport: lport,
+                        dport: rport,
+                        l4proto: l4,
+                    },
+                ),
+            };
+            out.insert(inode, entry);
+        }
+    }
+    if let Ok(text) = fs::read_to_string(net.join("unix")) {
+        for line in text.lines().skip(1) {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let (Some(num), Some(inode)) =
+                (f.first(), f.get(6).and_then(|i| i.parse::<u64>().ok()))
+            else {
+                continue;
+            };
+            let source = u64::from_str_radix(num.trim_end_matches(':'), 16).unwrap_or(0);
+            let path = f.get(7).map(|p| p.to_string()).unwrap_or_default();
+            out.insert(
+                inode,
+                (
+                    fd_type::UNIX_SOCK,
+                    FdInfo::UnixSock {
+                        source,
+                        dest: 0,
+                        path,
+                    },
+                ),
+            );
+        }
+    }
+    out
+}
+
+fn fd_record(
+    e: &FdEntry,
+    pdir: &Path,
+    sockets: &std::collections::HashMap<u64, (u8, FdInfo)>,
+) -> crate::capture::records::FdRecord {
+    use crate::capture::records::{FdRecord, fd_type};
+    use std::os::unix::fs::MetadataExt;
+    let named = |t: u8| {
+        (
+            t,
+            FdInfo::Named {
+                name: e.name.clone(),
+            },
+        )
+    };
+    let (fd_type, info) = match e.kind {
+        FdKind::File => {
+            let dev = fs::metadata(pdir.join("fd").join(e.fd.to_string()))
+                .map(|m| {
+                    let d = m.dev();
+                    let (major, minor) = (
+                        ((d >> 8) & 0xfff) as u32,
+                        ((d & 0xff) | ((d >> 12) & 0xfff00)) as u32,
+                    );
+                    (minor & 0xff) | (major << 8) | ((minor & !0xff) << 12)
+                })
+                .unwrap_or(0);
+            (
+                fd_type::FILE_V2,
+                FdInfo::File {
+                    open_flags: open_flags_to_scap(e.flags),
+                    name: e.name.clone(),
+                    dev,
+                },
+            )
+        }
+        FdKind::Directory => named(fd_type::DIRECTORY),
+        FdKind::Pipe => named(fd_type::FIFO),
+        FdKind::Socket => match sockets.get(&e.ino) {
+            Some((t, info)) => (*t, info.clone()),
+            None => named(fd_type::UNSUPPORTED),
+        },
+        FdKind::EventFd => named(fd_type::EVENT),
+        FdKind::SignalFd => named(fd_type::SIGNALFD),
+        FdKind::EventPoll => named(fd_type::EVENTPOLL),
+        FdKind::Inotify => named(fd_type::INOTIFY),
+        FdKind::TimerFd => named(fd_type::TIMERFD),
+        FdKind::Memfd => named(fd_type::MEMFD),
+        FdKind::Bpf => named(fd_type::BPF),
+        FdKind::Other => named(fd_type::UNSUPPORTED),
+    };
+    FdRecord {
+        fd: e.fd,
+        ino: e.ino,
+        fd_type,
+        info,
+    }
+}
+
+fn join_nul(items: &[String]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for i in items {
+        out.extend_from_slice(i.as_bytes());
+        out.push(0);
+    }
+    out
+}
+
+/// The scan as capture metadata (threads, fds, users, groups, machine info): what
+/// `state::seed` imports and what a live capture writes as its PL/FDL/UL blocks.
+pub fn metadata(root: &Path) -> Result<crate::capture::records::Metadata, ScanError> {
+    use crate::capture::records::{GroupRecord, MachineInfo, Metadata, ThreadRecord, UserRecord};
+    use std::os::unix::fs::MetadataExt;
+    let procs = scan(root)?;
+    let sockets = socket_table(root);
+    let mut md = Metadata {
+        version: (1, 2),
+        ..Default::default()
+    };
+    for p in &procs {
+        let pdir = if p.tid == p.pid {
+            root.join("proc").join(p.pid.to_string())
+        } else {
+            root.join("proc")
+                .join(p.pid.to_string())
+                .join("task")
+                .join(p.tid.to_string())
+        };
+        let exe_meta = fs::metadata(pdir.join("exe")).ok();
+        let ns = |s: i64, n: i64| (s.max(0) as u64) * 1_000_000_000 + n.max(0) as u64;
+        let mut cgroups = Vec::new();
+        for (subsys, path) in &p.cgroups {
+            if !subsys.is_empty() {
+                cgroups.extend_from_slice(format!("{subsys}={path}").as_bytes());
+                cgroups.push(0);
+            }
+        }
+        let flags = if p.tid == p.pid { 0 } else { (1 << 13) | 1 }; // CLONE_THREAD | CLONE_FILES
+        md.threads.push(ThreadRecord {
+            tid: p.tid as u64,
+            pid: p.pid as u64,
+            ptid: p.ptid as u64,
+            sid: p.sid,
+            vpgid: p.pgid,
+            pgid: p.pgid,
+            comm: p.comm.clone(),
+            exe: p.exe.clone(),
+            exepath: p.exepath.clone(),
+            args: join_nul(&p.args),
+            cwd: p.cwd.clone(),
+            fdlimit: p.fdlimit,
+            flags,
+            uid: p.euid,
+            gid: p.egid,
+            vmsize_kb: p.vm_size_kb,
+            vmrss_kb: p.vm_rss_kb,
+            vmswap_kb: p.vm_swap_kb,
+            env: join_nul(&p.env),
+            vtid: p.vtid,
+            vpid: p.vpid,
+            cgroups,
+            root: link(&pdir.join("root")),
+            tty: p.tty,
+            loginuid: p.loginuid,
+            cap_inheritable: p.cap_inheritable,
+            cap_permitted: p.cap_permitted,
+            cap_effective: p.cap_effective,
+            exe_ino: exe_meta.as_ref().map_or(0, |m| m.ino()),
+            exe_ino_ctime: exe_meta
+                .as_ref()
+                .map_or(0, |m| ns(m.ctime(), m.ctime_nsec())),
+            exe_ino_mtime: exe_meta
+                .as_ref()
+                .map_or(0, |m| ns(m.mtime(), m.mtime_nsec())),
+            exe_from_memfd: p.exepath.starts_with("/memfd:"),
+            ..ThreadRecord::default()
+        });
+        for fd in &p.fds {
+            md.fds.push((p.tid as u64, fd_record(fd, &pdir, &sockets)));
+        }
+    }
+    if let Ok(passwd) = fs::read_to_string(root.join("etc/passwd")) {
+        for l in passwd.lines().filter(|l| !l.starts_with('#')) {
+            let f: Vec<&str> = l.split(':').collect();
+            if f.len() >= 7 {
+                md.users.push(UserRecord {
+                    uid: f[2].parse().unwrap_or(0),
+                    gid: f[3].parse().unwrap_or(0),
+                    name: f[0].to_string(),
+                    homedir: f[5].to_string(),
+                    shell: f[6].to_string(),
+                });
+            }
+        }
+    }
+    if let Ok(group) = fs::read_to_string(root.join("etc/group")) {
+        for l in group.lines().filter(|l| !l.starts_with('#')) {
+            let f: Vec<&str> = l.split(':').collect();
+            if f.len() >= 3 {
+                md.groups.push(GroupRecord {
+                    gid: f[2].parse().unwrap_or(0),
+                    name: f[0].to_string(),
+                });
+            }
+        }
+    }
+    let mem_kb: u64 = fs::read_to_string(root.join("proc/meminfo"))
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))?
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
+        .unwrap_or(0);
+    md.machine = Some(MachineInfo {
+        num_cpus: std::thread::available_parallelism()
+            .map(|n| n.get() as u32)
+            .unwrap_or(1),
+        memory_size_bytes: mem_kb * 1024,
+        max_pid: fs::read_to_string(root.join("proc/sys/kernel/pid_max"))
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0),
+        hostname: nix::unistd::gethostname()
+            .map(|h| h.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        boot_ts_epoch: boot_epoch_ns(),
+        flags: 0,
+    });
+    Ok(md)
+}
+
+/// Boot time in ns since the epoch (CLOCK_REALTIME - CLOCK_BOOTTIME).
+fn boot_epoch_ns() -> u64 {
+    let ns = |clock| {
+        let mut t = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: clock_gettime writes into the timespec we own.
+        let rc = unsafe { libc::clock_gettime(clock, &mut t) };
+        if rc == 0 {
+            t.tv_sec as i128 * 1_000_000_000 + t.tv_nsec as i128
+        } else {
+            0
+        }
+    };
+    (ns(libc::CLOCK_REALTIME) - ns(libc::CLOCK_BOOTTIME)).max(0) as u64
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -351,6 +708,110 @@ mod tests {
         assert_eq!(fd.kind, FdKind::File);
         drop(f);
         std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn metadata_seeds_the_state_with_files_and_sockets() {
+        use crate::capture::records::{FdInfo, fd_type};
+        use std::io::Write;
+        use std::os::fd::AsRawFd;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log");
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .unwrap();
+        f.write_all(b"x").unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let client = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let me = std::process::id() as u64;
+
+        let md = metadata(Path::new("/")).unwrap();
+        let t = md
+            .threads
+            .iter()
+            .find(|t| t.tid == me)
+            .expect("own thread record");
+        assert_eq!(
+            t.exepath,
+            std::env::current_exe().unwrap().to_string_lossy()
+        );
+        assert!(md.users.iter().any(|u| u.uid == 0 && u.name == "root"));
+        let fds: Vec<_> = md
+            .fds
+            .iter()
+            .filter(|(tid, _)| *tid == me)
+            .map(|(_, r)| r)
+            .collect();
+        let file = fds
+            .iter()
+            .find(|r| r.fd == f.as_raw_fd() as i64)
+            .expect("file fd");
+        match &file.info {
+            // O_WRONLY|O_APPEND|O_CLOEXEC (Rust opens with O_CLOEXEC) as PPM_O_* bits
+            FdInfo::File {
+                open_flags, name, ..
+            } => {
+                assert_eq!(name, &path.to_string_lossy());
+                assert_eq!(*open_flags & 0b11, 1 << 1, "PPM_O_WRONLY");
+                assert_ne!(*open_flags & (1 << 3), 0, "PPM_O_APPEND");
+                assert_ne!(*open_flags & (1 << 12), 0, "PPM_O_CLOEXEC");
+            }
+            other => panic!("file fd as {other:?}"),
+        }
+        let srv = fds
+            .iter()
+            .find(|r| r.fd == listener.as_raw_fd() as i64)
+            .expect("listener fd");
+        assert_eq!(srv.fd_type, fd_type::IPV4_SERVSOCK);
+        assert_eq!(
+            srv.info,
+            FdInfo::Ipv4ServSock {
+                ip: [127, 0, 0, 1],
+                port,
+                l4proto: 2
+            }
+        );
+        let cli = fds
+            .iter()
+            .find(|r| r.fd == client.as_raw_fd() as i64)
+            .expect("client fd");
+        match cli.info {
+            FdInfo::Ipv4Sock {
+                sip,
+                dip,
+                dport,
+                l4proto,
+                ..
+            } => {
+                assert_eq!(
+                    (sip, dip, dport, l4proto),
+                    ([127, 0, 0, 1], [127, 0, 0, 1], port, 2)
+                );
+            }
+            ref other => panic!("client fd as {other:?}"),
+        }
+
+        // the state engine imports it as it imports a capture's process list
+        let mut state = crate::state::State::new(262_144);
+        state.seed_capture(&md);
+        let ti = state.threads.get(me as i64).expect("seeded thread");
+        assert_eq!(ti.pid, me as i64);
+        let sfd = ti.fds.get(f.as_raw_fd() as i64).expect("seeded fd");
+        assert_eq!(sfd.name, path.to_string_lossy().as_bytes());
+    }
+
+    #[test]
+    fn proc_open_flags_follow_libs() {
+        assert_eq!(open_flags_to_scap(0), 1); // O_RDONLY
+        assert_eq!(
+            open_flags_to_scap(0o2 | 0o100 | 0o1000),
+            3 | (1 << 2) | (1 << 8)
+        );
+        // O_TMPFILE includes O_DIRECTORY: reported as TMPFILE only
+        assert_eq!(open_flags_to_scap(0o20200000 | 0o2), 3 | (1 << 13));
     }
 
     #[test]

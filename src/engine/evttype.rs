@@ -156,3 +156,48 @@ fn codes(e: &Expr, negated: bool) -> CodeSet {
         _ => CodeSet::all(),
     }
 }
+
+/// The checks `ppm_event_codes` refuses: `evt.type` compared with a field, or inside a
+/// transformer.
+pub fn check(e: &Expr) -> Result<(), String> {
+    fn has_evt_type(e: &Expr) -> bool {
+        match e {
+            Expr::Transformer { args, .. } | Expr::TransformerList(args, _) => {
+                args.iter().any(has_evt_type)
+            }
+            other => is_evt_type_field(other),
+        }
+    }
+    match e {
+        Expr::And(c, _) | Expr::Or(c, _) => c.iter().try_for_each(check),
+        Expr::Not(c, _) => check(c),
+        Expr::Binary {
+            left, op, right, ..
+        } => {
+            if let Expr::Transformer { args, .. } = left.as_ref()
+                && args.iter().any(has_evt_type)
+            {
+                return Err(
+                    "event code search does not support `evt.type` checks with transformers".into(),
+                );
+            }
+            if is_evt_type_field(left)
+                && matches!(op.as_str(), "=" | "==" | "in" | "!=")
+                && matches!(
+                    right.as_ref(),
+                    Expr::Field { .. } | Expr::Transformer { .. }
+                )
+            {
+                return Err("right-hand field comparisons on `evt.type`/`syscall.type` checks are not supported by event code search".into());
+            }
+            Ok(())
+        }
+        Expr::Unary { left, .. } => match left.as_ref() {
+            Expr::Transformer { args, .. } if args.iter().any(has_evt_type) => {
+                Err("event code search does not support `evt.type` checks with transformers".into())
+            }
+            _ => Ok(()),
+        },
+        _ => Ok(()),
+    }
+}

@@ -147,6 +147,241 @@ pub struct Operand {
     /// The type after transformers.
     pub ftype: FieldType,
     pub is_list: bool,
+    /// `join(...)` / `concat(...)`: the value is computed from several arguments (then `field`
+    /// and `info` name the internal result field).
+    pub multi: Option<Box<Multi>>,
+}
+
+/// An argument of a multi-value transformer.
+#[derive(Debug, Clone)]
+pub enum MultiArg {
+    /// A quoted string or number.
+    Literal(Vec<u8>),
+    Field(Box<Operand>),
+    /// `(a, b, ...)`: the values of every element, as one list.
+    List(Vec<MultiArg>),
+}
+
+/// A multi-value transformer (libs 0.24+).
+#[derive(Debug, Clone)]
+pub enum Multi {
+    Join {
+        sep: MultiArg,
+        list: MultiArg,
+    },
+    Concat(Vec<MultiArg>),
+    /// `getopt(args, optstring)` (a list of options and values), or with `[o]` the value of
+    /// option `o`.
+    Getopt {
+        args: MultiArg,
+        optstring: MultiArg,
+        selector: Option<u8>,
+    },
+}
+
+/// getopt(3) on an argv list, as libsinsp's `getopt` transformer: short options only, stops at
+/// `--` or the first non-option, skips long options, unknown options give `?`, a missing option
+/// argument gives an empty value.
+fn getopt(argv: &[Vec<u8>], optstring: &[u8], selector: Option<u8>) -> Option<Vec<Vec<u8>>> {
+    let mut valid = [false; 256];
+    let mut with_arg = [false; 256];
+    let mut i = usize::from(optstring.first() == Some(&b':'));
+    while i < optstring.len() {
+        let o = optstring[i];
+        if o != b':' {
+            valid[o as usize] = true;
+            if optstring.get(i + 1) == Some(&b':') {
+                with_arg[o as usize] = true;
+                i += 1;
+            }
+        }
+        i += 1;
+    }
+    let mut results: Vec<Vec<u8>> = Vec::new();
+    let mut selected: Option<Vec<u8>> = None;
+    let mut emit = |results: &mut Vec<Vec<u8>>, name: &[u8], value: Option<&[u8]>| match selector {
+        Some(_) => selected = Some(value.unwrap_or(name).to_vec()),
+        None => {
+            results.push(name.to_vec());
+            if let Some(v) = value {
+                results.push(v.to_vec());
+            }
+        }
+    };
+    let mut idx = 0;
+    while idx < argv.len() {
+        let arg = argv[idx].as_slice();
+        if arg == b"--" {
+            break;
+        }
+        if arg.len() > 2 && arg.starts_with(b"--") {
+            idx += 1;
+            continue;
+        }
+        if arg.len() < 2 || arg[0] != b'-' {
+            break;
+        }
+        let mut j = 1;
+        while j < arg.len() {
+            let o = arg[j];
+            if o == b':' || !valid[o as usize] {
+                if selector.is_none() {
+                    results.push(b"?".to_vec());
+                }
+                j += 1;
+                continue;
+            }
+            let matches = selector.is_none_or(|s| s == o);
+            let name = &arg[j..=j];
+            if !with_arg[o as usize] {
+                if matches {
+                    emit(&mut results, name, None);
+                }
+                j += 1;
+                continue;
+            }
+            let value: Option<Vec<u8>> = if j + 1 < arg.len() {
+                Some(arg[j + 1..].to_vec())
+            } else if idx + 1 < argv.len() {
+                idx += 1;
+                Some(argv[idx].clone())
+            } else {
+                None
+            };
+            if matches {
+                match &value {
+                    None => emit(&mut results, b"", None),
+                    Some(v) => emit(&mut results, name, Some(v)),
+                }
+            }
+            break;
+        }
+        idx += 1;
+    }
+    match selector {
+        Some(_) => selected.map(|v| vec![v]),
+        None => Some(results),
+    }
+}
+
+/// The field a multi-value transformer result is presented as.
+static MULTI_RESULT: FieldInfo = FieldInfo {
+    name: "INTERNAL",
+    class: "",
+    ftype: FieldType::Charbuf,
+    arg: ArgKind::None,
+    arg_type: ArgType::Index,
+    is_list: false,
+    hidden: true,
+    desc: "NA",
+};
+
+impl MultiArg {
+    /// (type, is list) as libsinsp's `argument_types`.
+    fn arg_type(&self) -> (FieldType, bool) {
+        match self {
+            MultiArg::Literal(_) => (FieldType::Charbuf, false),
+            MultiArg::Field(o) => (o.ftype, o.is_list),
+            MultiArg::List(_) => (FieldType::Charbuf, true),
+        }
+    }
+
+    /// The argument's values as strings (owned), None when a field is missing.
+    fn values<E: Extract>(&self, ex: &mut E, out: &mut Vec<Vec<u8>>) -> bool {
+        match self {
+            MultiArg::Literal(v) => {
+                out.push(v.clone());
+                true
+            }
+            MultiArg::Field(o) => match operand_values(o, ex) {
+                Some(vals) => {
+                    out.extend(vals.iter().map(|v| cstr(&value_bytes(v)).to_vec()));
+                    true
+                }
+                None => false,
+            },
+            MultiArg::List(items) => items.iter().all(|i| i.values(ex, out)),
+        }
+    }
+}
+
+fn value_bytes(v: &Value<'_>) -> Vec<u8> {
+    match v {
+        Value::Str(s) | Value::Bytes(s) => s.to_vec(),
+        Value::Int(i) => i.to_string().into_bytes(),
+        Value::Uint(u) => u.to_string().into_bytes(),
+        Value::Bool(b) => b.to_string().into_bytes(),
+        Value::Double(d) => d.to_string().into_bytes(),
+        Value::Ip(ip) => ip.to_string().into_bytes(),
+        Value::Net(n) => n.to_string().into_bytes(),
+    }
+}
+
+impl Multi {
+    fn value<E: Extract>(&self, ex: &mut E) -> Option<Vec<u8>> {
+        let mut vals = Vec::new();
+        match self {
+            Multi::Join { sep, list } => {
+                if !sep.values(ex, &mut vals) {
+                    return None;
+                }
+                let sep = vals.first().cloned().unwrap_or_default();
+                vals.clear();
+                if !list.values(ex, &mut vals) {
+                    return None;
+                }
+                Some(vals.join(sep.as_slice()))
+            }
+            Multi::Concat(args) => {
+                let mut res = Vec::new();
+                for a in args {
+                    vals.clear();
+                    if !a.values(ex, &mut vals) {
+                        return None;
+                    }
+                    vals.iter().for_each(|v| res.extend_from_slice(v));
+                }
+                Some(res)
+            }
+            Multi::Getopt { .. } => self.values(ex).and_then(|mut v| v.pop()),
+        }
+    }
+
+    /// All result values (a list for `getopt` without selector).
+    fn values<E: Extract>(&self, ex: &mut E) -> Option<Vec<Vec<u8>>> {
+        match self {
+            Multi::Getopt {
+                args,
+                optstring,
+                selector,
+            } => {
+                let mut opt = Vec::new();
+                if !optstring.values(ex, &mut opt) || opt.is_empty() {
+                    return None;
+                }
+                let mut argv = Vec::new();
+                if !args.values(ex, &mut argv) {
+                    return None;
+                }
+                getopt(&argv, &opt[0], *selector)
+            }
+            other => other.value(ex).map(|v| vec![v]),
+        }
+    }
+}
+
+/// The values of an operand (before its transformers), owned; None when missing.
+pub(crate) fn operand_values<E: Extract>(o: &Operand, ex: &mut E) -> Option<Vec<Value<'static>>> {
+    if let Some(m) = &o.multi {
+        return m
+            .values(ex)
+            .map(|vs| vs.into_iter().map(|v| Value::Str(v.into())).collect());
+    }
+    let mut tmp = Vec::new();
+    if !ex.extract(&o.field, &mut tmp) || tmp.is_empty() {
+        return None;
+    }
+    Some(tmp.into_iter().map(to_owned_value).collect())
 }
 
 /// How the compared value type behaves.
@@ -239,7 +474,6 @@ pub enum Filter {
 #[derive(Debug, Default)]
 pub struct Scratch {
     values: Vec<Value<'static>>,
-    owned: Vec<Vec<u8>>,
 }
 
 impl Scratch {
@@ -255,6 +489,73 @@ fn relife<'a, 'b>(mut v: Vec<Value<'a>>) -> Vec<Value<'b>> {
 }
 
 const NO_TRANSFORMER_FIELDS: [&str; 4] = ["fd.ip", "fd.net", "fd.port", "fd.proto"];
+
+/// libsinsp's `find_longest_matching_evt_param`: the longest parameter name (first found in
+/// event-table order) that prefixes `name`.
+pub(crate) fn longest_evt_param(name: &str) -> Option<&'static crate::event::table::ParamInfo> {
+    let mut best: Option<&'static crate::event::table::ParamInfo> = None;
+    for ev in crate::event::table::all() {
+        for p in ev.params {
+            if p.name.len() <= name.len()
+                && p.name.len() > best.map_or(0, |b| b.name.len())
+                && name.starts_with(p.name)
+            {
+                best = Some(p);
+            }
+        }
+    }
+    best
+}
+
+/// The field type `evt.rawarg.NAME` takes from its parameter.
+fn param_field_type(t: crate::event::table::ParamType) -> FieldType {
+    use crate::event::table::ParamType as P;
+    match t {
+        P::Int8 => FieldType::Int8,
+        P::Int16 => FieldType::Int16,
+        P::Int32 => FieldType::Int32,
+        P::Int64 => FieldType::Int64,
+        P::Uint8 => FieldType::Uint8,
+        P::Uint16 => FieldType::Uint16,
+        P::Uint32 | P::Uid | P::Gid => FieldType::Uint32,
+        P::Uint64 => FieldType::Uint64,
+        P::Charbuf => FieldType::Charbuf,
+        P::Errno => FieldType::Errno,
+        P::Fd | P::Fd32 => FieldType::Fd,
+        P::Pid | P::Pid32 => FieldType::Pid,
+        P::Fspath => FieldType::Fspath,
+        P::FsRelPath => FieldType::Fsrelpath,
+        P::SyscallId => FieldType::SyscallId,
+        P::Sigtype => FieldType::Sigtype,
+        P::Reltime => FieldType::RelTime,
+        P::Abstime => FieldType::AbsTime,
+        P::Port => FieldType::Port,
+        P::L4Proto => FieldType::L4Proto,
+        P::SockFamily => FieldType::SockFamily,
+        P::Bool => FieldType::Bool,
+        P::Ipv4Addr => FieldType::Ipv4Addr,
+        P::Ipv4Net => FieldType::Ipv4Net,
+        P::Ipv6Addr => FieldType::Ipv6Addr,
+        P::Ipv6Net => FieldType::Ipv6Net,
+        P::IpAddr => FieldType::IpAddr,
+        P::IpNet => FieldType::IpNet,
+        P::Flags8 | P::EnumFlags8 => FieldType::Flags8,
+        P::Flags16 | P::EnumFlags16 => FieldType::Flags16,
+        P::Flags32 | P::EnumFlags32 => FieldType::Flags32,
+        P::Mode => FieldType::Mode,
+        P::Double => FieldType::Double,
+        _ => FieldType::Bytebuf,
+    }
+}
+
+/// The catalog flags of a field, when it comes from the catalog (tests use other tables).
+pub(crate) fn catalog_flags(
+    info: &'static FieldInfo,
+) -> Option<crate::fields::registry::FieldFlags> {
+    crate::fields::lookup(info.name)
+        .filter(|f| std::ptr::eq(*f, info))
+        .map(crate::fields::registry::flags)
+}
 
 fn is_ancestor_field(name: &str) -> bool {
     matches!(
@@ -285,10 +586,8 @@ pub fn compile(ast: &Expr, lookup: Lookup, warnings: &mut Vec<CompileWarning>) -
             format!("filter error: unexpected identifier '{name}'"),
             *pos,
         ),
-        Expr::Unary { left, op, pos } => {
+        Expr::Unary { left, .. } => {
             let left = compile_operand(left, lookup)?;
-            let _ = op;
-            let _ = pos;
             Ok(Filter::Check(Box::new(Check {
                 left,
                 op: CmpOp::Exists,
@@ -318,6 +617,7 @@ pub fn resolve_field(
         Some(a) => format!("{name}[{a}]"),
         None => name.to_string(),
     };
+    let bracket = arg.is_some();
     let (info, arg) = match lookup(name) {
         Some(info) => (info, arg.map(str::to_string)),
         None => {
@@ -340,14 +640,54 @@ pub fn resolve_field(
         }
     };
     let bad = || format!("filter error: can't parse field expression '{full}'");
-    let arg = match (info.arg, arg) {
-        (ArgKind::None, Some(_)) => return Err(bad()),
-        (ArgKind::Required, None) => {
-            if info.class == "container" || info.class == "k8s" || info.class == "plugin" {
-                return Err(format!("filter_check called with nonexistent field {full}"));
+    if matches!(info.name, "evt.arg" | "evt.rawarg") {
+        return match arg {
+            Some(a) if bracket => {
+                if info.name == "evt.rawarg" {
+                    return Err("evt.arg fields must be expressed explicitly".into());
+                }
+                let i = a
+                    .trim()
+                    .parse::<i32>()
+                    .map_err(|_| format!("{a} is not a valid number"))?;
+                Ok((
+                    FieldRef {
+                        info: info.name,
+                        arg: Some(FieldArg::Index(i64::from(i))),
+                    },
+                    info,
+                ))
             }
-            return Err(bad());
+            Some(a) => match longest_evt_param(&a) {
+                Some(p) if p.name == a => Ok((
+                    FieldRef {
+                        info: info.name,
+                        arg: Some(FieldArg::Key(a)),
+                    },
+                    info,
+                )),
+                Some(_) => Err(bad()),
+                None => Err(format!("unknown event argument {a}")),
+            },
+            None => Err(bad()),
+        };
+    }
+    let plugin = info.class == "container";
+    let arg = match (info.arg, arg) {
+        (ArgKind::None, Some(a)) if plugin => {
+            return Err(format!(
+                "filter '{full}': {} does not allow nor require an argument but one is provided: {a}",
+                info.name
+            ));
         }
+        (ArgKind::None, Some(_)) => return Err(bad()),
+        (ArgKind::Required, None) if plugin => {
+            return Err(format!(
+                "filter '{full}': {} requires an argument but none provided",
+                info.name
+            ));
+        }
+        (ArgKind::Required, None) => return Err(bad()),
         (_, None) => None,
         (_, Some(a)) => Some(match info.arg_type {
             ArgType::Index => FieldArg::Index(a.trim().parse::<i64>().map_err(|_| bad())?),
@@ -378,6 +718,19 @@ fn transformer_from(name: &str) -> Option<Transformer> {
     })
 }
 
+fn multi_arg(e: &Expr, lookup: Lookup) -> CResult<MultiArg> {
+    match e {
+        Expr::Value(v, _) => Ok(MultiArg::Literal(v.as_bytes().to_vec())),
+        Expr::TransformerList(items, _) => Ok(MultiArg::List(
+            items
+                .iter()
+                .map(|i| multi_arg(i, lookup))
+                .collect::<CResult<_>>()?,
+        )),
+        other => Ok(MultiArg::Field(Box::new(compile_operand(other, lookup)?))),
+    }
+}
+
 pub(crate) fn compile_operand_pub(e: &Expr, lookup: Lookup) -> CResult<Operand> {
     compile_operand(e, lookup)
 }
@@ -387,12 +740,132 @@ fn compile_operand(e: &Expr, lookup: Lookup) -> CResult<Operand> {
         Expr::Field { name, arg, pos } => {
             let (field, info) = resolve_field(name, arg.as_deref(), lookup)
                 .map_err(|m| CompileError { msg: m, pos: *pos })?;
+            // `evt.rawarg.NAME` is typed by its parameter
+            let ftype = match (&field.arg, info.name) {
+                (Some(FieldArg::Key(k)), "evt.rawarg") => {
+                    longest_evt_param(k).map_or(info.ftype, |p| param_field_type(p.ptype))
+                }
+                _ => info.ftype,
+            };
             Ok(Operand {
                 field,
                 info,
                 transformers: Vec::new(),
-                ftype: info.ftype,
+                ftype,
                 is_list: info.is_list,
+                multi: None,
+            })
+        }
+        Expr::Transformer {
+            name,
+            args,
+            arg,
+            pos,
+        } if matches!(name.as_str(), "join" | "concat" | "getopt") => {
+            let margs: Vec<MultiArg> = args
+                .iter()
+                .map(|a| multi_arg(a, lookup))
+                .collect::<CResult<_>>()?;
+            let mut is_list = false;
+            let multi = match name.as_str() {
+                "join" => {
+                    if margs.len() != 2 {
+                        return cerr(
+                            "join() requires exactly 2 arguments: separator and list",
+                            *pos,
+                        );
+                    }
+                    if margs[0].arg_type().1 {
+                        return cerr(
+                            "join() first argument (separator) must be a single value, not a list",
+                            *pos,
+                        );
+                    }
+                    if !margs[1].arg_type().1 {
+                        return cerr("join() second argument must be a list", *pos);
+                    }
+                    let mut it = margs.into_iter();
+                    let (Some(sep), Some(list)) = (it.next(), it.next()) else {
+                        return cerr(
+                            "join() requires exactly 2 arguments: separator and list",
+                            *pos,
+                        );
+                    };
+                    Multi::Join { sep, list }
+                }
+                "concat" => {
+                    if margs.len() < 2 {
+                        return cerr("concat() requires at least 2 arguments", *pos);
+                    }
+                    if margs
+                        .iter()
+                        .any(|a| a.arg_type() != (FieldType::Charbuf, false))
+                    {
+                        return cerr("concat() arguments must be strings", *pos);
+                    }
+                    Multi::Concat(margs)
+                }
+                _ => {
+                    if margs.len() != 2 {
+                        return cerr(
+                            "getopt() requires exactly 2 arguments: args list and optstring",
+                            *pos,
+                        );
+                    }
+                    let (t0, t1) = (margs[0].arg_type(), margs[1].arg_type());
+                    if !t0.1 {
+                        return cerr("getopt() first argument must be a list", *pos);
+                    }
+                    if t1.1 {
+                        return cerr(
+                            "getopt() second argument (optstring) must be a single value",
+                            *pos,
+                        );
+                    }
+                    if t0.0 != FieldType::Charbuf || t1.0 != FieldType::Charbuf {
+                        return cerr("getopt() arguments must be strings", *pos);
+                    }
+                    let selector = match arg {
+                        None => None,
+                        Some(a) if a.len() == 1 => Some(a.as_bytes()[0]),
+                        Some(_) => {
+                            return cerr(
+                                "getopt() field argument must be a single option character",
+                                *pos,
+                            );
+                        }
+                    };
+                    is_list = selector.is_none();
+                    let mut it = margs.into_iter();
+                    let (Some(args), Some(optstring)) = (it.next(), it.next()) else {
+                        return cerr(
+                            "getopt() requires exactly 2 arguments: args list and optstring",
+                            *pos,
+                        );
+                    };
+                    Multi::Getopt {
+                        args,
+                        optstring,
+                        selector,
+                    }
+                }
+            };
+            if arg.is_some() && name != "getopt" {
+                return cerr(
+                    format!("transformer '{name}' does not support field arguments"),
+                    *pos,
+                );
+            }
+            Ok(Operand {
+                field: FieldRef {
+                    info: MULTI_RESULT.name,
+                    arg: None,
+                },
+                info: &MULTI_RESULT,
+                transformers: Vec::new(),
+                ftype: FieldType::Charbuf,
+                is_list,
+                multi: Some(Box::new(multi)),
             })
         }
         Expr::Transformer {
@@ -429,14 +902,16 @@ fn compile_operand(e: &Expr, lookup: Lookup) -> CResult<Operand> {
                     *pos,
                 );
             };
-            if NO_TRANSFORMER_FIELDS.contains(&inner.info.name)
-                || inner.info.name.starts_with("proc.a") && is_ancestor_field(inner.info.name)
-            {
+            let no_transformer = match catalog_flags(inner.info) {
+                Some(f) => f.no_transformer(),
+                None => {
+                    NO_TRANSFORMER_FIELDS.contains(&inner.info.name)
+                        || is_ancestor_field(inner.info.name)
+                }
+            };
+            if no_transformer {
                 return cerr(
-                    format!(
-                        "filter error: field '{}' does not support transformers",
-                        inner.info.name
-                    ),
+                    format!("field '{}' does not support transformers", inner.info.name),
                     *pos,
                 );
             }
@@ -451,7 +926,9 @@ fn compile_operand(e: &Expr, lookup: Lookup) -> CResult<Operand> {
             if !ok {
                 return cerr(
                     format!(
-                        "filter error: can't apply transformer '{name}' to field '{}'",
+                        "can't add field transformer: type '{}' is not supported by '{name}' transformer applied on {}field '{}'",
+                        inner.ftype.name(),
+                        if inner.is_list { "list " } else { "" },
                         inner.info.name
                     ),
                     *pos,
@@ -852,11 +1329,41 @@ fn compile_binary(
                     pos,
                 );
             }
-            if r.ftype != left.ftype || r.is_list != left.is_list {
+            let no_rhs = |o: &Operand| match catalog_flags(o.info) {
+                Some(f) => f.no_rhs(),
+                None => {
+                    is_ancestor_field(o.info.name) || NO_TRANSFORMER_FIELDS.contains(&o.info.name)
+                }
+            };
+            if no_rhs(&left) {
                 return cerr(
                     format!(
-                        "field '{}' has type '{:?}' while the right-hand side field '{}' has incompatible type '{:?}'",
-                        left.info.name, left.ftype, r.info.name, r.ftype
+                        "field '{}' doesn't support right-hand side fields",
+                        left.info.name
+                    ),
+                    pos,
+                );
+            }
+            if no_rhs(&r) {
+                return cerr(
+                    format!(
+                        "field '{}' can't be used as a right-hand side field",
+                        r.info.name
+                    ),
+                    pos,
+                );
+            }
+            if r.ftype != left.ftype || r.is_list != left.is_list {
+                let list = |l: bool| if l { " (list)" } else { "" };
+                return cerr(
+                    format!(
+                        "field '{}' has type '{}{}' while the right-hand side field '{}' has incompatible type '{}{}'",
+                        left.info.name,
+                        left.ftype.name(),
+                        list(left.is_list),
+                        r.info.name,
+                        r.ftype.name(),
+                        list(r.is_list)
                     ),
                     pos,
                 );
@@ -1040,13 +1547,13 @@ fn ip_matches(v: &Value<'_>, c: &Const) -> bool {
 }
 
 fn pmatch(prefixes: &[Vec<PrefixComponent>], v: &[u8]) -> bool {
-    let comps: Vec<&[u8]> = v.split(|&b| b == b'/').filter(|c| !c.is_empty()).collect();
     prefixes.iter().any(|p| {
-        p.len() <= comps.len()
-            && p.iter().zip(&comps).all(|(pc, c)| match pc {
-                PrefixComponent::Literal(l) => l.as_slice() == *c,
-                PrefixComponent::Glob(r) => r.is_match(c),
-            })
+        let mut comps = v.split(|&b| b == b'/').filter(|c| !c.is_empty());
+        p.iter().all(|pc| match (pc, comps.next()) {
+            (_, None) => false,
+            (PrefixComponent::Literal(l), Some(c)) => l.as_slice() == c,
+            (PrefixComponent::Glob(r), Some(c)) => r.is_match(c),
+        })
     })
 }
 
@@ -1063,7 +1570,7 @@ fn cmp_one(op: CmpOp, rhs: &Rhs, v: &Value<'_>) -> bool {
         },
         Rhs::List(items) => items.iter().any(|c| match c {
             Const::Ip(_) | Const::Net(_) => ip_matches(v, c),
-            Const::Bool(b) => matches!(v, Value::Bool(x) if x == b),
+            Const::Bool(b) => num_of(v).is_some_and(|(_, n)| n == i128::from(*b)),
             _ => false,
         }),
         Rhs::Substr(f) => as_bytes(v).is_some_and(|b| f.find(cstr_or_raw(v, b)).is_some()),
@@ -1195,7 +1702,16 @@ impl Check {
     fn eval<E: Extract>(&self, ex: &mut E, scratch: &mut Scratch) -> bool {
         let buf = std::mem::take(&mut scratch.values);
         let mut vals: Vec<Value<'_>> = relife(buf);
-        let present = ex.extract(&self.left.field, &mut vals);
+        let present = match &self.left.multi {
+            None => ex.extract(&self.left.field, &mut vals),
+            Some(_) => match operand_values(&self.left, ex) {
+                Some(v) => {
+                    vals.extend(v);
+                    true
+                }
+                None => false,
+            },
+        };
         let mut result = false;
         if present && !vals.is_empty() {
             if !self.left.transformers.is_empty() {
@@ -1220,7 +1736,16 @@ impl Check {
                             let owned: Vec<Value<'static>> =
                                 vals.drain(..).map(to_owned_value).collect();
                             let mut rvals: Vec<Value<'_>> = relife(std::mem::take(&mut vals));
-                            let rp = ex.extract(&r.field, &mut rvals);
+                            let rp = match &r.multi {
+                                None => ex.extract(&r.field, &mut rvals),
+                                Some(_) => match operand_values(r, ex) {
+                                    Some(v) => {
+                                        rvals.extend(v);
+                                        true
+                                    }
+                                    None => false,
+                                },
+                            };
                             let r_ok = rp && !rvals.is_empty();
                             let res = if r_ok {
                                 let rt: Vec<Value<'_>> = rvals
@@ -1231,7 +1756,6 @@ impl Check {
                             } else {
                                 false
                             };
-                            scratch.owned.clear();
                             vals = relife(rvals);
                             res
                         }

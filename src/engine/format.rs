@@ -127,8 +127,33 @@ impl Format {
                 Token::Literal(s) => out.push_str(s),
                 Token::Field { operand, width, .. } => {
                     let mut vals = Vec::new();
-                    let text = if ex.extract(&operand.field, &mut vals) && !vals.is_empty() {
-                        render_values(&vals, operand.is_list)
+                    let present = match super::filter::operand_values(operand, ex) {
+                        Some(v) => {
+                            vals.extend(v);
+                            true
+                        }
+                        None => false,
+                    };
+                    let vals: Option<Vec<Value<'_>>> = if present {
+                        vals.into_iter()
+                            .map(|v| super::filter::apply_transformers(&operand.transformers, v))
+                            .collect()
+                    } else {
+                        None
+                    };
+                    let text = if let Some(vals) = vals {
+                        if operand.transformers.is_empty()
+                            && super::filter::catalog_flags(operand.info).is_some()
+                        {
+                            let t = crate::fields::extract::render_text(
+                                operand.info,
+                                operand.field.arg.as_ref(),
+                                &vals,
+                            );
+                            String::from_utf8_lossy(&t).into_owned()
+                        } else {
+                            render_values(&vals, operand.is_list)
+                        }
                     } else {
                         if self.require_all_values {
                             return None;
@@ -173,4 +198,37 @@ fn render_values(vals: &[Value<'_>], is_list: bool) -> String {
 
 fn compile_token(ast: &crate::rules::condition::Expr, lookup: Lookup) -> Result<Operand, String> {
     super::filter::compile_operand_pub(ast, lookup).map_err(|e| e.msg)
+}
+
+/// Sanitised text and JSON value of a `join()`/`concat()`/`getopt()` output token (these have no catalog
+/// entry to render with): None text when missing.
+pub fn render_multi<E: Extract>(
+    operand: &super::filter::Operand,
+    ex: &mut E,
+) -> (Option<Vec<u8>>, serde_json::Value) {
+    let Some(vals) = super::filter::operand_values(operand, ex) else {
+        return (None, serde_json::Value::Null);
+    };
+    let vals: Option<Vec<Value<'_>>> = vals
+        .into_iter()
+        .map(|v| super::filter::apply_transformers(&operand.transformers, v))
+        .collect();
+    let Some(vals) = vals else {
+        return (None, serde_json::Value::Null);
+    };
+    let json_one = |v: &Value<'_>| match v {
+        Value::Uint(u) => serde_json::Value::from(*u),
+        Value::Int(i) => serde_json::Value::from(*i),
+        Value::Bool(b) => serde_json::Value::from(*b),
+        other => serde_json::Value::from(render_value(other)),
+    };
+    let json = if operand.is_list {
+        serde_json::Value::Array(vals.iter().map(json_one).collect())
+    } else {
+        vals.first().map_or(serde_json::Value::Null, json_one)
+    };
+    (
+        Some(render_values(&vals, operand.is_list).into_bytes()),
+        json,
+    )
 }

@@ -490,3 +490,184 @@ fn output_formats() {
         "unknown filter: unexpected token after '"
     );
 }
+
+fn catalog_err(cond: &str) -> String {
+    let ast = parse(cond).unwrap();
+    compile(&ast, crate::fields::lookup, &mut Vec::new())
+        .expect_err(cond)
+        .msg
+}
+
+#[test]
+fn catalog_flags_and_rhs_fields() {
+    assert_eq!(
+        catalog_err("tolower(fd.ip) = x"),
+        "field 'fd.ip' does not support transformers"
+    );
+    assert_eq!(
+        catalog_err("toupper(fd.num) = 1"),
+        "can't add field transformer: type 'INT64' is not supported by 'toupper' transformer applied on field 'fd.num'"
+    );
+    assert_eq!(
+        catalog_err("fd.ip = val(fd.sip)"),
+        "field 'fd.ip' doesn't support right-hand side fields"
+    );
+    assert_eq!(
+        catalog_err("proc.name = val(fd.num)"),
+        "field 'proc.name' has type 'CHARBUF' while the right-hand side field 'fd.num' has incompatible type 'INT64'"
+    );
+    let ast = parse("proc.name = val(proc.pname) and len(proc.name) > 2").unwrap();
+    assert!(compile(&ast, crate::fields::lookup, &mut Vec::new()).is_ok());
+}
+
+#[test]
+fn event_arguments_with_the_catalog() {
+    let ok =
+        |c: &str| compile(&parse(c).unwrap(), crate::fields::lookup, &mut Vec::new()).map(|_| ());
+    assert!(
+        ok("evt.rawarg.res < 0").is_ok(),
+        "typed by the `res` parameter"
+    );
+    assert_eq!(
+        catalog_err("evt.rawarg.res = abc"),
+        "abc is not a valid number"
+    );
+    assert_eq!(
+        catalog_err("evt.rawarg[0] = 1"),
+        "evt.arg fields must be expressed explicitly"
+    );
+    assert_eq!(
+        catalog_err("evt.arg.nosuchparam = x"),
+        "unknown event argument nosuchparam"
+    );
+    assert!(ok("evt.arg.flags contains O_TRUNC and evt.arg[1] = x").is_ok());
+}
+
+#[test]
+fn output_with_catalog_rendering() {
+    use super::format::Format;
+    let f = Format::compile("*%proc.name fd=%fd.num %user.name", crate::fields::lookup).unwrap();
+    assert_eq!(
+        f.render(&mut bash(), &mut Scratch::new()).unwrap(),
+        "bash fd=3 <NA>"
+    );
+    assert_eq!(
+        f.fields().collect::<Vec<_>>(),
+        ["proc.name", "fd.num", "user.name"]
+    );
+}
+
+#[test]
+fn multi_value_transformers() {
+    let ev = &mut bash().s("proc.pname", "sshd");
+    assert!(eval(
+        r#"join("->", (proc.name, proc.pname)) = bash->sshd"#,
+        ev
+    ));
+    assert!(eval(
+        r#"concat(proc.name, "-", proc.pname) = bash-sshd"#,
+        ev
+    ));
+    assert!(eval(
+        r#"toupper(concat(proc.name, proc.pname)) = BASHSSHD"#,
+        ev
+    ));
+    assert!(eval(r#"len(join(",", (proc.name, proc.pname))) = 9"#, ev));
+    assert!(
+        !eval(r#"concat(proc.name, proc.env) = x"#, ev),
+        "a missing argument makes the check false"
+    );
+    assert_eq!(
+        compile_err(r#"join(",", proc.name) = x"#),
+        "join() second argument must be a list"
+    );
+    assert_eq!(
+        compile_err(r#"join((proc.name), (proc.name)) = x"#),
+        "join() first argument (separator) must be a single value, not a list"
+    );
+    assert_eq!(
+        compile_err(r#"concat(proc.name) = x"#),
+        "concat() requires at least 2 arguments"
+    );
+    assert_eq!(
+        compile_err(r#"concat(proc.name, fd.num) = x"#),
+        "concat() arguments must be strings"
+    );
+    let f =
+        super::format::Format::compile(r#"%join("->", (proc.name, proc.pname))"#, lookup).unwrap();
+    assert_eq!(f.render(ev, &mut Scratch::new()).unwrap(), "bash->sshd");
+}
+
+#[test]
+fn getopt_transformer() {
+    let argv = |a: &[&str]| {
+        MapEvent::default().with(
+            "fd.types",
+            a.iter()
+                .map(|s| Value::Str(s.as_bytes().to_vec().into()))
+                .collect(),
+        )
+    };
+    let ev = &mut argv(&["-n", "-tfoo", "-q", "x", "-z"]);
+    assert!(eval(r#"getopt(fd.types, "nt:") intersects (foo)"#, ev));
+    assert!(
+        eval(r#"getopt(fd.types, "nt:") intersects ("?")"#, ev),
+        "unknown options give ?"
+    );
+    assert!(eval(r#"getopt(fd.types, "nt:")[t] = foo"#, ev));
+    assert!(eval(r#"getopt(fd.types, "nt:")[n] = n"#, ev));
+    assert!(
+        !eval(r#"getopt(fd.types, "nt:")[z] exists"#, ev),
+        "stops at the first non-option"
+    );
+    let ev = &mut argv(&["-t", "bar", "--long", "-t"]);
+    assert!(
+        eval(r#"getopt(fd.types, "t:")[t] = """#, ev),
+        "last match wins; a missing argument is empty"
+    );
+    assert_eq!(
+        compile_err(r#"getopt(proc.name, "t:") = x"#),
+        "getopt() first argument must be a list"
+    );
+    assert_eq!(
+        compile_err(r#"getopt(fd.types, "t:")[tt] = x"#),
+        "getopt() field argument must be a single option character"
+    );
+    assert_eq!(
+        compile_err(r#"join(",", (proc.name))[x] = y"#),
+        "transformer 'join' does not support field arguments"
+    );
+}
+
+#[test]
+fn plugin_field_arguments() {
+    assert_eq!(
+        catalog_err("k8s.pod.label = x"),
+        "filter 'k8s.pod.label': k8s.pod.label requires an argument but none provided"
+    );
+    assert_eq!(
+        catalog_err("container.id[1] = x"),
+        "filter 'container.id[1]': container.id does not allow nor require an argument but one is provided: 1"
+    );
+    assert!(
+        compile(
+            &parse("k8s.pod.label[app] = x").unwrap(),
+            crate::fields::lookup,
+            &mut Vec::new()
+        )
+        .is_ok()
+    );
+}
+
+#[test]
+fn multi_value_output_tokens_render_without_the_catalog() {
+    let f = super::format::Format::compile(r#"%concat(proc.name, "!")"#, lookup).unwrap();
+    let super::format::Token::Field { operand, .. } = &f.tokens[0] else {
+        panic!()
+    };
+    let (text, json) = super::format::render_multi(operand, &mut bash());
+    assert_eq!(
+        (text.unwrap(), json),
+        (b"bash!".to_vec(), serde_json::Value::from("bash!"))
+    );
+}

@@ -35,6 +35,16 @@ fn s(v: impl Into<Vec<u8>>) -> Value<'static> {
     Value::Str(Cow::Owned(v.into()))
 }
 
+/// A static string value (no allocation).
+fn st(v: &'static str) -> Value<'static> {
+    Value::Str(Cow::Borrowed(v.as_bytes()))
+}
+
+/// A string value borrowed from the state (no allocation).
+fn sb(v: &[u8]) -> Value<'_> {
+    Value::Str(Cow::Borrowed(v))
+}
+
 fn u(v: u64) -> Value<'static> {
     Value::Uint(v)
 }
@@ -538,7 +548,7 @@ impl<'a, 'e> Extractor<'a, 'e> {
     }
 
     /// `evt.type` / `syscall.type` name.
-    fn type_name(&self) -> Vec<u8> {
+    fn type_name(&self) -> &'a [u8] {
         let ev = self.ev;
         match ev.event_type() {
             table::PPME_GENERIC_E | table::PPME_GENERIC_X => {
@@ -546,13 +556,10 @@ impl<'a, 'e> Extractor<'a, 'e> {
                     .param(0)
                     .and_then(|b| b.try_into().ok())
                     .map_or(0, u16::from_le_bytes);
-                table::ppm_sc_name(sc)
-                    .unwrap_or("unknown")
-                    .as_bytes()
-                    .to_vec()
+                table::ppm_sc_name(sc).unwrap_or("unknown").as_bytes()
             }
-            _ if ev.info().ppme == "ASYNCEVENT_E" => ev.param_cstr(1).unwrap_or(b"").to_vec(),
-            _ => ev.name().as_bytes().to_vec(),
+            _ if ev.info().ppme == "ASYNCEVENT_E" => ev.param_cstr(1).unwrap_or(b""),
+            _ => ev.name().as_bytes(),
         }
     }
 
@@ -583,7 +590,10 @@ impl<'a, 'e> Extractor<'a, 'e> {
         }
     }
 
-    fn extract_evt(&self, name: &str, arg: Option<&FieldArg>, out: &mut Vec<Value<'_>>) -> bool {
+    fn extract_evt<'o>(&self, name: &str, arg: Option<&FieldArg>, out: &mut Vec<Value<'o>>) -> bool
+    where
+        'a: 'o,
+    {
         let ev = self.ev;
         let ts = ev.ts();
         let info = ev.info();
@@ -602,7 +612,7 @@ impl<'a, 'e> Extractor<'a, 'e> {
             "evt.reltime" => u(ts.wrapping_sub(self.ctx.first_ts)),
             "evt.reltime.s" => u(ts.wrapping_sub(self.ctx.first_ts) / ONE_SECOND_IN_NS),
             "evt.reltime.ns" => u(ts.wrapping_sub(self.ctx.first_ts) % ONE_SECOND_IN_NS),
-            "evt.source" => s("syscall"),
+            "evt.source" => st("syscall"),
             "evt.is_async" => b(info.is_metaevent()),
             "evt.asynctype" => {
                 if !info.is_metaevent() {
@@ -611,16 +621,16 @@ impl<'a, 'e> Extractor<'a, 'e> {
                 if info.ppme == "ASYNCEVENT_E" {
                     s(ev.param_cstr(1).unwrap_or(b""))
                 } else {
-                    s(info.name)
+                    st(info.name)
                 }
             }
-            "evt.hostname" => s(self.hostname),
+            "evt.hostname" => sb(self.hostname.as_bytes()),
             "evt.latency"
             | "evt.latency.s"
             | "evt.latency.ns"
             | "evt.latency.quantized"
             | "evt.wait_latency" => u(0),
-            "evt.latency.human" => s("0ns"),
+            "evt.latency.human" => st("0ns"),
             "evt.deltatime" | "evt.deltatime.s" | "evt.deltatime.ns" => {
                 let d = if self.ctx.prev_ts == 0 {
                     0
@@ -638,7 +648,7 @@ impl<'a, 'e> Extractor<'a, 'e> {
             } else {
                 "<"
             }),
-            "evt.type" => s(self.type_name()),
+            "evt.type" => sb(self.type_name()),
             "evt.type.is" => {
                 let Some(FieldArg::Key(k)) = arg else {
                     return false;
@@ -649,9 +659,9 @@ impl<'a, 'e> Extractor<'a, 'e> {
                 if !info.is_syscall() {
                     return false;
                 }
-                s(self.type_name())
+                sb(self.type_name())
             }
-            "evt.category" => s(category_name(info, self.fd())),
+            "evt.category" => st(category_name(info, self.fd())),
             "evt.cpu" => u(u64::from(self.ctx.cpu)),
             "evt.args" | "evt.info" => s(self.evt_args()),
             "evt.arg" | "evt.rawarg" => {
@@ -700,7 +710,7 @@ impl<'a, 'e> Extractor<'a, 'e> {
                 None => return false,
             },
             "evt.res" => match res {
-                Some(r) if r >= 0 => s("SUCCESS"),
+                Some(r) if r >= 0 => st("SUCCESS"),
                 Some(_) => match self.param_text(0) {
                     Some(t) => s(t),
                     None => return false,
@@ -716,9 +726,9 @@ impl<'a, 'e> Extractor<'a, 'e> {
             "evt.is_io_write" => b(info.flags & table::EF_WRITES_TO_FD != 0),
             "evt.io_dir" => {
                 if info.flags & table::EF_WRITES_TO_FD != 0 {
-                    s("write")
+                    st("write")
                 } else if info.flags & table::EF_READS_FROM_FD != 0 {
-                    s("read")
+                    st("read")
                 } else {
                     return false;
                 }
@@ -743,7 +753,10 @@ impl<'a, 'e> Extractor<'a, 'e> {
         true
     }
 
-    fn raw_param(&self, idx: usize, out: &mut Vec<Value<'_>>) -> bool {
+    fn raw_param<'o>(&self, idx: usize, out: &mut Vec<Value<'o>>) -> bool
+    where
+        'a: 'o,
+    {
         let Some(p) = self.ev.info().params.get(idx) else {
             return false;
         };
@@ -755,19 +768,21 @@ impl<'a, 'e> Extractor<'a, 'e> {
             buf[..n].copy_from_slice(raw.get(..n)?);
             Some(u64::from_le_bytes(buf))
         };
+        // The engine compares DYNAMIC fields as strings: numbers go out as decimal text.
+        let text = |n: String| Some(s(n));
         let v = match p.ptype {
-            ParamType::Int8 => int(1).map(|v| i(i64::from(v as u8 as i8))),
-            ParamType::Int16 => int(2).map(|v| i(i64::from(v as u16 as i16))),
-            ParamType::Int32 => int(4).map(|v| i(i64::from(v as u32 as i32))),
+            ParamType::Int8 => int(1).and_then(|v| text((v as u8 as i8).to_string())),
+            ParamType::Int16 => int(2).and_then(|v| text((v as u16 as i16).to_string())),
+            ParamType::Int32 => int(4).and_then(|v| text((v as u32 as i32).to_string())),
             ParamType::Int64 | ParamType::Errno | ParamType::Fd | ParamType::Pid => {
-                int(8).map(|v| i(v as i64))
+                int(8).and_then(|v| text((v as i64).to_string()))
             }
             ParamType::Charbuf | ParamType::Fspath | ParamType::FsRelPath => {
                 let end = memchr::memchr(0, raw).unwrap_or(raw.len());
                 Some(s(&raw[..end]))
             }
             _ => match p.ptype.fixed_size() {
-                Some(n) if n <= 8 => int(n).map(u),
+                Some(n) if n <= 8 => int(n).and_then(|v| text(v.to_string())),
                 _ => Some(Value::Bytes(Cow::Owned(raw.to_vec()))),
             },
         };
@@ -780,7 +795,10 @@ impl<'a, 'e> Extractor<'a, 'e> {
         }
     }
 
-    fn abspath(&self, arg: Option<&FieldArg>, out: &mut Vec<Value<'_>>) -> bool {
+    fn abspath<'o>(&self, arg: Option<&FieldArg>, out: &mut Vec<Value<'o>>) -> bool
+    where
+        'a: 'o,
+    {
         let Some(FieldArg::Key(which)) = arg else {
             return false;
         };
@@ -923,9 +941,9 @@ impl<'a, 'e> Extractor<'a, 'e> {
         }
     }
 
-    fn extract_fd<'v>(&self, name: &str, arg: Option<&FieldArg>, out: &mut Vec<Value<'v>>) -> bool
+    fn extract_fd<'o>(&self, name: &str, arg: Option<&FieldArg>, out: &mut Vec<Value<'o>>) -> bool
     where
-        'a: 'v,
+        'a: 'o,
     {
         if !self.ctx.fd_event {
             return false;
@@ -940,7 +958,7 @@ impl<'a, 'e> Extractor<'a, 'e> {
         let v = match name {
             "fd.num" => i(t.lastevent_fd),
             "fd.name" => match f {
-                Some(f) => Value::Str(Cow::Borrowed(&f.name)),
+                Some(f) => sb(&f.name),
                 None => match self.fdname_from_event(false) {
                     Some(n) => s(n),
                     None => return false,
@@ -971,15 +989,12 @@ impl<'a, 'e> Extractor<'a, 'e> {
                 s(n)
             }
             "fd.type" => match f {
-                Some(f) => s(f.ty.type_string()),
+                Some(f) => st(f.ty.type_string()),
                 None => return false,
             },
-            "fd.typechar" => {
-                s(vec![f.map_or_else(
-                    || self.event_typechar(),
-                    |f| f.ty.typechar(),
-                )])
-            }
+            "fd.typechar" => st(typechar_str(
+                f.map_or_else(|| self.event_typechar(), |f| f.ty.typechar()),
+            )),
             "fd.directory" | "fd.containerdirectory" => {
                 let (mut n, is_file) = match f {
                     Some(f) if f.ty.is_file() => (f.name.clone(), true),
@@ -1016,7 +1031,7 @@ impl<'a, 'e> Extractor<'a, 'e> {
                 match n.iter().rposition(|c| *c == b'/') {
                     Some(pos) if pos < n.len() - 1 => s(&n[pos + 1..]),
                     Some(_) => s(n.clone()),
-                    None => s("/"),
+                    None => st("/"),
                 }
             }
             "fd.ip" | "fd.net" | "fd.port" | "fd.proto" => {
@@ -1025,7 +1040,7 @@ impl<'a, 'e> Extractor<'a, 'e> {
                     return false;
                 };
                 let port = name == "fd.port" || name == "fd.proto";
-                let vals: Vec<Value<'static>> = match f.ty {
+                let vals: Vec<Value<'a>> = match f.ty {
                     FdType::Ipv4Sock | FdType::Ipv6Sock if port => {
                         vec![u(u64::from(f.sock.sport)), u(u64::from(f.sock.dport))]
                     }
@@ -1122,7 +1137,7 @@ impl<'a, 'e> Extractor<'a, 'e> {
                 s(port.to_string())
             }
             "fd.l4proto" => match f {
-                Some(f) => s(f.sock.l4proto.name()),
+                Some(f) => st(f.sock.l4proto.name()),
                 None => return false,
             },
             "fd.is_server" => {
@@ -1145,8 +1160,8 @@ impl<'a, 'e> Extractor<'a, 'e> {
                     | FdType::Ipv6Sock
                     | FdType::Ipv4ServSock
                     | FdType::Ipv6ServSock,
-                ) => s("ip"),
-                Some(FdType::UnixSock) => s("unix"),
+                ) => st("ip"),
+                Some(FdType::UnixSock) => st("unix"),
                 _ => return false,
             },
             "fd.uid" => s(format!("{}{}", t.tid, t.lastevent_fd)),
@@ -1185,7 +1200,7 @@ impl<'a, 'e> Extractor<'a, 'e> {
             "fd.types" => {
                 if let Some(FieldArg::Index(_)) = arg {
                     match f {
-                        Some(f) => s(f.ty.type_string()),
+                        Some(f) => st(f.ty.type_string()),
                         None => return false,
                     }
                 } else {
@@ -1208,11 +1223,11 @@ impl<'a, 'e> Extractor<'a, 'e> {
         true
     }
 
-    fn extract_proc<'v>(&self, name: &str, arg: Option<&FieldArg>, out: &mut Vec<Value<'v>>) -> bool
+    fn extract_proc<'o>(&self, name: &str, arg: Option<&FieldArg>, out: &mut Vec<Value<'o>>) -> bool
     where
-        'a: 'v,
+        'a: 'o,
     {
-        let threads: &'a crate::state::ThreadTable = &self.state.threads;
+        let threads = &self.state.threads;
         if name == "thread.tid" {
             let tid = self.ev.tid() as i64;
             if !(-1..=i64::from(u32::MAX)).contains(&tid) {
@@ -1245,7 +1260,7 @@ impl<'a, 'e> Extractor<'a, 'e> {
         // Ancestor fields: with an index, that ancestor; without, every ancestor (any-match in
         // conditions, space-joined in outputs).
         let ancestors =
-            |get: &dyn Fn(&ThreadInfo) -> Value<'static>, out: &mut Vec<Value<'_>>| match index {
+            |get: &dyn Fn(&'a ThreadInfo) -> Value<'a>, out: &mut Vec<Value<'o>>| match index {
                 Some(n) => match u32::try_from(n).ok().and_then(|n| threads.ancestor(t, n)) {
                     Some(a) => {
                         out.push(get(a));
@@ -1272,10 +1287,9 @@ impl<'a, 'e> Extractor<'a, 'e> {
                 }
                 i(t.pid)
             }
-            // Borrowed from the thread table: no copy per extraction.
-            "proc.exe" => Value::Str(Cow::Borrowed(&t.exe)),
-            "proc.name" => Value::Str(Cow::Borrowed(&t.comm)),
-            "proc.exepath" => Value::Str(Cow::Borrowed(&t.exepath)),
+            "proc.exe" => sb(&t.exe),
+            "proc.name" => sb(&t.comm),
+            "proc.exepath" => sb(&t.exepath),
             "proc.args" => match index {
                 Some(n) => s(usize::try_from(n)
                     .ok()
@@ -1299,7 +1313,7 @@ impl<'a, 'e> Extractor<'a, 'e> {
             "proc.cmdnargs" => u(t.args.len() as u64),
             "proc.cmdlenargs" => u(t.args.iter().map(|a| a.len() as u64).sum()),
             "proc.env" => match key {
-                Some(k) => s(t.env_value(k.as_bytes())),
+                Some(k) => s(threads.main_thread(t).unwrap_or(t).env_value(k.as_bytes())),
                 None => {
                     let mut o = Vec::new();
                     let env_owner = threads.main_thread(t).unwrap_or(t);
@@ -1307,7 +1321,7 @@ impl<'a, 'e> Extractor<'a, 'e> {
                     s(o)
                 }
             },
-            "proc.cwd" => s(threads.cwd(t)),
+            "proc.cwd" => sb(threads.cwd(t)),
             "proc.tty" => u(u64::from(t.tty)),
             "proc.sid" => i(t.sid),
             "proc.vpgid" => i(t.vpgid),
@@ -1347,24 +1361,24 @@ impl<'a, 'e> Extractor<'a, 'e> {
                 _ => return false,
             },
             "proc.pname" => match threads.ancestor(t, 1) {
-                Some(p) => Value::Str(Cow::Borrowed(&p.comm)),
+                Some(p) => sb(&p.comm),
                 None => return false,
             },
             "proc.pexe" => match threads.ancestor(t, 1) {
-                Some(p) => s(p.exe.clone()),
+                Some(p) => sb(&p.exe),
                 None => return false,
             },
             "proc.pexepath" => match threads.ancestor(t, 1) {
-                Some(p) => s(p.exepath.clone()),
+                Some(p) => sb(&p.exepath),
                 None => return false,
             },
             "proc.pcmdline" => match threads.ancestor(t, 1) {
                 Some(p) => s(cmdline(p)),
                 None => return false,
             },
-            "proc.aname" => return ancestors(&|a| s(a.comm.clone()), out),
-            "proc.aexe" => return ancestors(&|a| s(a.exe.clone()), out),
-            "proc.aexepath" => return ancestors(&|a| s(a.exepath.clone()), out),
+            "proc.aname" => return ancestors(&|a| sb(&a.comm), out),
+            "proc.aexe" => return ancestors(&|a| sb(&a.exe), out),
+            "proc.aexepath" => return ancestors(&|a| sb(&a.exepath), out),
             "proc.acmdline" => return ancestors(&|a| s(cmdline(a)), out),
             "proc.aargs" => return ancestors(&|a| s(args(a)), out),
             "proc.apid" => {
@@ -1377,7 +1391,7 @@ impl<'a, 'e> Extractor<'a, 'e> {
             "proc.aenv" => {
                 if key.is_none() && index.unwrap_or(0) < 1 {
                     let mut o = Vec::new();
-                    t.env_joined(&mut o);
+                    threads.main_thread(t).unwrap_or(t).env_joined(&mut o);
                     s(o)
                 } else {
                     let mut mt = match threads.main_thread(t) {
@@ -1573,7 +1587,7 @@ impl<'a, 'e> Extractor<'a, 'e> {
                     return false;
                 };
                 if name.ends_with(".type") {
-                    s(f.ty.type_string())
+                    st(f.ty.type_string())
                 } else {
                     s(f.name.clone())
                 }
@@ -1584,7 +1598,10 @@ impl<'a, 'e> Extractor<'a, 'e> {
         true
     }
 
-    fn extract_user(&self, name: &str, out: &mut Vec<Value<'_>>) -> bool {
+    fn extract_user<'o>(&self, name: &str, out: &mut Vec<Value<'o>>) -> bool
+    where
+        'a: 'o,
+    {
         let Some(t) = self.thread() else {
             return false;
         };
@@ -1599,89 +1616,209 @@ impl<'a, 'e> Extractor<'a, 'e> {
                 {
                     s(c.user.clone())
                 } else {
-                    s(users.user_name(cid, t.uid))
+                    sb(users.user_name(cid, t.uid))
                 }
             }
             "user.homedir" => match users.user(cid, t.uid) {
                 Some(x) => s(x.homedir.clone()),
-                None if t.uid == 0 => s("/root"),
-                None => s("<NA>"),
+                None if t.uid == 0 => st("/root"),
+                None => st("<NA>"),
             },
             "user.shell" => match users.user(cid, t.uid) {
                 Some(x) => s(x.shell.clone()),
-                None => s("<NA>"),
+                None => st("<NA>"),
             },
             "user.loginuid" => i(if t.loginuid < u32::MAX {
                 i64::from(t.loginuid)
             } else {
                 -1
             }),
-            "user.loginname" => s(users.user_name(cid, t.loginuid)),
+            "user.loginname" => sb(users.user_name(cid, t.loginuid)),
             "group.gid" => u(u64::from(t.gid)),
-            "group.name" => s(users.group_name(cid, t.gid)),
+            "group.name" => sb(users.group_name(cid, t.gid)),
             _ => return false,
         };
         out.push(v);
         true
     }
 
-    fn extract_fspath(&self, name: &str, out: &mut Vec<Value<'_>>) -> bool {
-        let ppme = self.ev.info().ppme;
-        // (path param, dirfd param) for the single-path events; (source, target) pairs.
-        let (path, source, target): (Option<usize>, Option<usize>, Option<usize>) = match ppme {
-            "SYSCALL_MKDIR_2_X" | "SYSCALL_RMDIR_2_X" | "SYSCALL_UNLINK_2_X" => {
-                (Some(1), None, None)
-            }
-            "SYSCALL_MKDIRAT_X" | "SYSCALL_UNLINKAT_2_X" => (Some(2), None, None),
-            "SYSCALL_OPEN_X" | "SYSCALL_CREAT_X" => (Some(1), None, None),
-            "SYSCALL_OPENAT_2_X" | "SYSCALL_OPENAT2_X" => (Some(2), None, None),
-            "SYSCALL_CHMOD_X" | "SYSCALL_FCHMODAT_X" => (
-                Some(if ppme == "SYSCALL_CHMOD_X" { 1 } else { 2 }),
-                None,
-                None,
-            ),
-            "SYSCALL_RENAME_X" | "SYSCALL_LINK_2_X" => (None, Some(1), Some(2)),
-            "SYSCALL_RENAMEAT_X" | "SYSCALL_RENAMEAT2_X" | "SYSCALL_LINKAT_2_X" => {
-                (None, Some(2), Some(4))
-            }
-            "SYSCALL_SYMLINK_X" => (None, Some(1), Some(2)),
-            "SYSCALL_SYMLINKAT_X" => (None, Some(1), Some(3)),
-            _ => (None, None, None),
+    /// `fs.path.*` (`sinsp_filter_check_fspath`): the path arguments of successful
+    /// filesystem syscalls, raw or resolved against the cwd or the dirfd.
+    fn extract_fspath<'o>(&self, name: &str, out: &mut Vec<Value<'o>>) -> bool
+    where
+        'a: 'o,
+    {
+        let ev = self.ev;
+        let info = ev.info();
+        let ppme = info.ppme;
+        let param_i64 = |pname: &str| -> Option<i64> {
+            let b = ev.param(info.param_index(pname)?)?;
+            Some(match b.len() {
+                8 => i64::from_le_bytes(b.try_into().ok()?),
+                4 => i64::from(i32::from_le_bytes(b.try_into().ok()?)),
+                _ => return None,
+            })
         };
-        let idx = match name {
-            "fs.path.name" | "fs.path.nameraw" => path,
-            "fs.path.source" | "fs.path.sourceraw" => source,
-            "fs.path.target" | "fs.path.targetraw" => target,
+        // The success check of each event.
+        let ok = match ppme {
+            "SYSCALL_OPEN_X" | "SYSCALL_OPENAT_2_X" | "SYSCALL_OPENAT2_X" => {
+                param_i64("fd").is_some_and(|fd| fd != -1)
+            }
+            "SYSCALL_MKDIR_2_X"
+            | "SYSCALL_MKDIRAT_X"
+            | "SYSCALL_RMDIR_2_X"
+            | "SYSCALL_UNLINK_2_X"
+            | "SYSCALL_UNLINKAT_2_X"
+            | "SYSCALL_FCHMODAT_X"
+            | "SYSCALL_CHMOD_X"
+            | "SYSCALL_FCHMOD_X"
+            | "SYSCALL_CHOWN_X"
+            | "SYSCALL_LCHOWN_X"
+            | "SYSCALL_FCHOWN_X"
+            | "SYSCALL_FCHOWNAT_X"
+            | "SYSCALL_QUOTACTL_X"
+            | "SYSCALL_RENAME_X"
+            | "SYSCALL_RENAMEAT_X"
+            | "SYSCALL_RENAMEAT2_X"
+            | "SYSCALL_LINK_2_X"
+            | "SYSCALL_LINKAT_2_X"
+            | "SYSCALL_SYMLINK_X"
+            | "SYSCALL_SYMLINKAT_X"
+            | "SYSCALL_MOUNT_X"
+            | "SYSCALL_UMOUNT_1_X"
+            | "SYSCALL_UMOUNT2_X" => param_i64("res") == Some(0),
+            _ => false,
+        };
+        if !ok {
+            return false;
+        }
+        let (source, target) = match ppme {
+            "SYSCALL_RENAME_X" | "SYSCALL_RENAMEAT_X" | "SYSCALL_RENAMEAT2_X" => {
+                (Some("oldpath"), Some("newpath"))
+            }
+            "SYSCALL_LINK_2_X" | "SYSCALL_LINKAT_2_X" => (Some("newpath"), Some("oldpath")),
+            "SYSCALL_SYMLINK_X" | "SYSCALL_SYMLINKAT_X" => (Some("linkpath"), Some("target")),
+            "SYSCALL_MOUNT_X" => (Some("dev"), Some("dir")),
+            _ => (None, None),
+        };
+        let path_param = match ppme {
+            "SYSCALL_MKDIR_2_X" | "SYSCALL_MKDIRAT_X" | "SYSCALL_RMDIR_2_X"
+            | "SYSCALL_UNLINK_2_X" | "SYSCALL_CHOWN_X" | "SYSCALL_LCHOWN_X" => Some("path"),
+            "SYSCALL_UNLINKAT_2_X"
+            | "SYSCALL_OPEN_X"
+            | "SYSCALL_OPENAT_2_X"
+            | "SYSCALL_OPENAT2_X"
+            | "SYSCALL_UMOUNT_1_X"
+            | "SYSCALL_UMOUNT2_X" => Some("name"),
+            "SYSCALL_FCHMODAT_X" | "SYSCALL_CHMOD_X" => Some("filename"),
+            "SYSCALL_FCHOWNAT_X" => Some("pathname"),
+            "SYSCALL_QUOTACTL_X" => Some("special"),
+            "SYSCALL_FCHMOD_X" | "SYSCALL_FCHOWN_X" => Some(""),
             _ => None,
         };
-        let Some(idx) = idx else {
+        let (pname, raw_field) = match name {
+            "fs.path.name" => (path_param, false),
+            "fs.path.nameraw" => (path_param, true),
+            "fs.path.source" => (source, false),
+            "fs.path.sourceraw" => (source, true),
+            "fs.path.target" => (target, false),
+            "fs.path.targetraw" => (target, true),
+            _ => (None, false),
+        };
+        let Some(pname) = pname else {
             return false;
         };
-        let Some(raw) = self.ev.param_cstr(idx) else {
+        let value: Vec<u8> = if pname.is_empty() {
+            // fchmod/fchown: the fd's name.
+            match self.fd() {
+                Some(f) => f.name.clone(),
+                None => return false,
+            }
+        } else {
+            match info.param_index(pname).and_then(|i| ev.param_cstr(i)) {
+                Some(v) => v.to_vec(),
+                None => return false,
+            }
+        };
+        if raw_field {
+            out.push(s(value));
+            return true;
+        }
+        let Some(t) = self.thread() else {
             return false;
         };
-        if name.ends_with("raw") {
-            out.push(s(raw));
+        if value.first() == Some(&b'/') {
+            out.push(s(concatenate_paths(b"", &value)));
             return true;
         }
-        // symlink targets are not resolved against the cwd.
-        if ppme.starts_with("SYSCALL_SYMLINK") && name == "fs.path.source" {
-            out.push(s(raw));
-            return true;
-        }
-        match self.param_as_str(idx) {
-            Some((v, r)) => out.push(s(if r.is_empty() { v } else { r })),
-            None => return false,
-        }
+        let dirfd_dir = || -> Vec<u8> {
+            match self.fd().filter(|f| f.ty == FdType::Directory) {
+                Some(f) if f.name.is_empty() || f.name.ends_with(b"/") => f.name.clone(),
+                Some(f) => {
+                    let mut n = f.name.clone();
+                    n.push(b'/');
+                    n
+                }
+                None => b"<UNKNOWN>".to_vec(),
+            }
+        };
+        let parse_dirfd = |dirfd: Option<i64>| -> Vec<u8> {
+            match dirfd {
+                Some(PPM_AT_FDCWD) => self.state.threads.cwd(t).to_vec(),
+                Some(fd) => match self.state.threads.fd(t, fd) {
+                    Some(f) if f.name.is_empty() || f.name.ends_with(b"/") => f.name.clone(),
+                    Some(f) => {
+                        let mut n = f.name.clone();
+                        n.push(b'/');
+                        n
+                    }
+                    None => b"<UNKNOWN>".to_vec(),
+                },
+                None => b"<UNKNOWN>".to_vec(),
+            }
+        };
+        let resolved = match ppme {
+            "SYSCALL_OPENAT_2_X" | "SYSCALL_OPENAT2_X" => match self.fd() {
+                Some(f) => f.name.clone(),
+                None => b"<UNKNOWN>".to_vec(),
+            },
+            "SYSCALL_NEWFSTATAT_X"
+            | "SYSCALL_FCHOWNAT_X"
+            | "SYSCALL_FCHMODAT_X"
+            | "SYSCALL_MKDIRAT_X"
+            | "SYSCALL_UNLINKAT_2_X"
+            | "SYSCALL_MKNODAT_X" => concatenate_paths(&dirfd_dir(), &value),
+            "SYSCALL_SYMLINKAT_X" => {
+                let sdir = if name == "fs.path.source" {
+                    dirfd_dir()
+                } else {
+                    b"<UNKNOWN>".to_vec()
+                };
+                concatenate_paths(&sdir, &value)
+            }
+            "SYSCALL_RENAMEAT2_X" => {
+                let sdir = match name {
+                    "fs.path.target" => parse_dirfd(param_i64("newdirfd")),
+                    "fs.path.source" => parse_dirfd(param_i64("olddirfd")),
+                    _ => b"<UNKNOWN>".to_vec(),
+                };
+                concatenate_paths(&sdir, &value)
+            }
+            _ => concatenate_paths(self.state.threads.cwd(t), &value),
+        };
+        out.push(s(resolved));
         true
     }
 
-    fn extract_container(
+    fn extract_container<'o>(
         &self,
         name: &str,
         arg: Option<&FieldArg>,
-        out: &mut Vec<Value<'_>>,
-    ) -> bool {
+        out: &mut Vec<Value<'o>>,
+    ) -> bool
+    where
+        'a: 'o,
+    {
         let Some(t) = self.thread() else {
             return false;
         };
@@ -1689,7 +1826,7 @@ impl<'a, 'e> Extractor<'a, 'e> {
         let info = self.state.containers.get(cid);
         match name {
             "container.id" => {
-                out.push(s(info.map_or(cid, |c| c.id.as_str())));
+                out.push(sb(info.map_or(cid, |c| c.id.as_str()).as_bytes()));
                 return true;
             }
             "container.start_ts" => {
@@ -1742,7 +1879,7 @@ impl<'a, 'e> Extractor<'a, 'e> {
         };
         let v = match name {
             "container.full_id" => s(c.full_id.clone()),
-            "container.name" => s(c.name.clone()),
+            "container.name" => sb(c.name.as_bytes()),
             "container.image" => s(c.image.clone()),
             "container.image.id" => s(c.image_id.clone()),
             "container.type" => s(c.ty.clone()),
@@ -1784,11 +1921,11 @@ impl<'a, 'e> Extractor<'a, 'e> {
                     _ => s(m.propagation.clone()),
                 }
             }
-            "container.image.repository" => s(c.image_repo.clone()),
+            "container.image.repository" => sb(c.image_repo.as_bytes()),
             "container.image.tag" => s(c.image_tag.clone()),
             "container.image.digest" => s(c.image_digest.clone()),
             "container.healthcheck" | "container.liveness_probe" | "container.readiness_probe" => {
-                s("NONE")
+                st("NONE")
             }
             "container.ip" => s(c.ip.clone()),
             "container.cni.json" => s(c.cni_json.clone()),
@@ -1850,11 +1987,36 @@ impl<'a, 'e> Extractor<'a, 'e> {
     }
 }
 
+/// One-character strings of the fd type characters.
+fn typechar_str(c: u8) -> &'static str {
+    match c {
+        b'f' => "f",
+        b'4' => "4",
+        b'6' => "6",
+        b'd' => "d",
+        b'p' => "p",
+        b'u' => "u",
+        b'e' => "e",
+        b'o' => "o",
+        b'X' => "X",
+        b's' => "s",
+        b'l' => "l",
+        b'i' => "i",
+        b't' => "t",
+        b'n' => "n",
+        b'b' => "b",
+        b'r' => "r",
+        b'm' => "m",
+        b'P' => "P",
+        _ => "?",
+    }
+}
+
 fn nonzero(v: u64) -> Option<Value<'static>> {
     (v != 0).then(|| u(v))
 }
 
-fn push_opt(out: &mut Vec<Value<'_>>, v: Option<Value<'static>>) -> bool {
+fn push_opt<'v>(out: &mut Vec<Value<'v>>, v: Option<Value<'v>>) -> bool {
     match v {
         Some(v) => {
             out.push(v);
@@ -2088,6 +2250,15 @@ pub fn render_text(info: &FieldInfo, arg: Option<&FieldArg>, values: &[Value<'_>
     values.first().map(one).unwrap_or_default()
 }
 
+/// Output text of a field for an alert line: [`render_text`], UTF-8-sanitised as libsinsp's
+/// formatter does (control characters, C1 controls and invalid sequences become U+FFFD).
+pub fn render_output(info: &FieldInfo, arg: Option<&FieldArg>, values: &[Value<'_>]) -> String {
+    let raw = render_text(info, arg, values);
+    let mut out = Vec::with_capacity(raw.len());
+    sanitize_into(&mut out, &raw);
+    String::from_utf8(out).unwrap_or_default()
+}
+
 /// Ancestor fields that yield one value per ancestor when used without an index.
 pub fn is_ancestor_list(name: &str) -> bool {
     matches!(
@@ -2231,6 +2402,25 @@ mod tests {
             ts_to_iso_8601(1_717_000_000_123_456_789),
             "2024-05-29T16:26:40.123456789+0000"
         );
+    }
+
+    #[test]
+    fn outputs_are_sanitised_and_typed() {
+        let cmdline = super::super::lookup("proc.cmdline").unwrap();
+        let v = [Value::Str(Cow::Borrowed(b"echo a\tb\xff".as_slice()))];
+        assert_eq!(render_output(cmdline, None, &v), "echo a\u{FFFD}b\u{FFFD}");
+        let dev = super::super::lookup("fd.dev").unwrap();
+        assert_eq!(render_output(dev, None, &[Value::Uint(0x803)]), "803");
+        let usage = super::super::lookup("proc.fdusage").unwrap();
+        assert_eq!(render_output(usage, None, &[Value::Double(12.345)]), "12.3");
+        let aname = super::super::lookup("proc.aname").unwrap();
+        let anc = [
+            Value::Str(Cow::Borrowed(b"bash".as_slice())),
+            Value::Str(Cow::Borrowed(b"sshd".as_slice())),
+        ];
+        assert_eq!(render_output(aname, None, &anc), "bash sshd");
+        let types = super::super::lookup("fd.types").unwrap();
+        assert_eq!(render_output(types, None, &anc), "(bash,sshd)");
     }
 
     #[test]

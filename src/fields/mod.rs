@@ -5,6 +5,14 @@
 //! The engine sees fields through two things defined here: [`FieldInfo`] (looked up by name at
 //! compile time, to type-check operators and constants) and the [`Extract`] trait (called at
 //! evaluation time with a resolved [`FieldRef`]).
+//!
+//! - [`registry`] (+ generated `catalog`): the catalog, flags, print formats, dotted arguments.
+//! - [`listing`]: `--list` (text, markdown, JSON, names) and `--list-plugins`.
+//! - [`extract`]: [`extract::Extractor`], the values of every class for one parsed event, and
+//!   their rendering for alert text ([`extract::render_output`]) and JSON `output_fields`
+//!   ([`extract::render_json`]). Ancestor fields without an index (`proc.aname`, ...) and the
+//!   filter-only `fd.ip`/`fd.net`/`fd.port`/`fd.proto` yield several values.
+//! - [`names`]: errno and signal names of libs 0.25.4.
 
 use std::borrow::Cow;
 use std::net::IpAddr;

@@ -207,3 +207,45 @@ mod tests {
         assert!(lookup_dotted("k8s.pod.label.app").is_none());
     }
 }
+
+#[cfg(test)]
+mod upstream_tests {
+    use super::*;
+
+    /// Every `class.field` token of the upstream rule files resolves, as Falco loads them.
+    #[test]
+    fn upstream_rule_fields_resolve() {
+        let dir = super::super::tests::shared_dir().join("upstream/rules");
+        let re = regex::Regex::new(
+            r"(?:^|[\s(,!%=])((?:evt|proc|thread|user|group|fd|fdlist|container|k8s|syscall)\.[A-Za-z0-9_.]+)",
+        )
+        .unwrap();
+        let mut seen = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_none_or(|e| e != "yaml") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            for line in text.lines() {
+                let code = line.split(" #").next().unwrap_or("");
+                if code.trim_start().starts_with('#')
+                    || code.contains("desc:")
+                    || code.contains("items:")
+                {
+                    continue;
+                }
+                for c in re.captures_iter(code) {
+                    let tok = c[1].trim_end_matches('.');
+                    seen += 1;
+                    assert!(
+                        lookup_dotted(tok).is_some(),
+                        "{}: unknown field {tok}",
+                        path.display()
+                    );
+                }
+            }
+        }
+        assert!(seen > 500, "only {seen} field tokens");
+    }
+}

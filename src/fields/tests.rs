@@ -707,3 +707,438 @@ fn unexpected_udp_alert_fields_match_falco() {
         assert_eq!(ours, theirs, "{f}");
     }
 }
+
+/// Hand-built events: a tiny builder over the event table.
+mod built {
+    use super::*;
+    use crate::event::decode::encode;
+    use crate::event::table;
+
+    pub fn code(ppme: &str) -> u16 {
+        table::all()
+            .iter()
+            .find(|e| e.ppme == ppme)
+            .map(|e| e.code)
+            .expect(ppme)
+    }
+
+    /// A parameter value per the table's type, from a compact text form.
+    pub enum P<'a> {
+        I(i64),
+        U(u64),
+        S(&'a str),
+        B(&'a [u8]),
+    }
+
+    pub fn event(ts: u64, tid: i64, ppme: &str, params: &[P<'_>]) -> Vec<u8> {
+        let code = code(ppme);
+        let info = table::by_code(code).unwrap();
+        let bufs: Vec<Vec<u8>> = params
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let size = info.params[i].ptype.fixed_size();
+                match p {
+                    P::I(v) => v.to_le_bytes()[..size.unwrap_or(8)].to_vec(),
+                    P::U(v) => v.to_le_bytes()[..size.unwrap_or(8)].to_vec(),
+                    P::S(s) => {
+                        let mut b = s.as_bytes().to_vec();
+                        b.push(0);
+                        b
+                    }
+                    P::B(b) => b.to_vec(),
+                }
+            })
+            .collect();
+        let refs: Vec<&[u8]> = bufs.iter().map(Vec::as_slice).collect();
+        encode(ts, tid as u64, code, &refs)
+    }
+
+    /// Processes `records` in order and returns the values of `fields` after the last one.
+    pub fn run(state: &mut State, records: &[Vec<u8>], fields: &[&str]) -> Vec<String> {
+        let mut last = Vec::new();
+        for r in records {
+            let ev = Event::decode(r).unwrap();
+            let ctx = state.process(&ev);
+            let mut ex = Extractor {
+                state,
+                ev: &ev,
+                ctx: &ctx,
+                hostname: "h",
+            };
+            last = fields
+                .iter()
+                .map(|f| {
+                    let r = field(f);
+                    let mut out = Vec::new();
+                    if ex.extract(&r, &mut out) {
+                        let info = lookup(r.info).unwrap();
+                        String::from_utf8_lossy(&render_text(info, r.arg.as_ref(), &out))
+                            .into_owned()
+                    } else {
+                        "<NA>".into()
+                    }
+                })
+                .collect();
+        }
+        last
+    }
+
+    pub fn shell() -> State {
+        let mut s = State::new(64);
+        s.users.use_host_db = false;
+        let mut init = crate::state::ThreadInfo {
+            tid: 1,
+            pid: 1,
+            ptid: 0,
+            comm: b"systemd".to_vec(),
+            exe: b"/sbin/init".to_vec(),
+            ..Default::default()
+        };
+        init.set_cwd(b"/");
+        s.seed_thread(init);
+        let mut bash = crate::state::ThreadInfo {
+            tid: 100,
+            pid: 100,
+            ptid: 1,
+            sid: 100,
+            vpid: 100,
+            vtid: 100,
+            uid: 0,
+            gid: 0,
+            comm: b"bash".to_vec(),
+            exe: b"bash".to_vec(),
+            exepath: b"/usr/bin/bash".to_vec(),
+            ..Default::default()
+        };
+        bash.set_cwd(b"/home/user");
+        s.seed_thread(bash);
+        s.finish_seeding();
+        s
+    }
+
+    /// clone exit in the caller (bash forks 200), then execve of `comm args…` in 200.
+    pub fn spawn(ts: u64, comm: &str, args: &[&str]) -> Vec<Vec<u8>> {
+        let mut argv = Vec::new();
+        for a in args {
+            argv.extend_from_slice(a.as_bytes());
+            argv.push(0);
+        }
+        let clone = event(
+            ts,
+            100,
+            "SYSCALL_CLONE_20_X",
+            &[
+                P::I(200),
+                P::S("bash"),
+                P::B(b""),
+                P::I(100),
+                P::I(100),
+                P::I(1),
+                P::S("/home/user"),
+                P::I(1024),
+                P::U(0),
+                P::U(0),
+                P::U(0),
+                P::U(0),
+                P::U(0),
+                P::S("bash"),
+                P::B(b"cpu=/user.slice\0"),
+                P::U(0),
+                P::U(0),
+                P::U(0),
+                P::I(200),
+                P::I(200),
+                P::U(0),
+            ],
+        );
+        let mut params = vec![
+            P::I(0),
+            P::S(comm),
+            P::B(&argv),
+            P::I(200),
+            P::I(200),
+            P::I(100),
+            P::S("/home/user"),
+            P::I(1024),
+            P::U(0),
+            P::U(0),
+            P::U(0),
+            P::U(0),
+            P::U(0),
+            P::S(comm),
+            P::B(b"cpu=/user.slice\0"),
+            P::B(b"HOME=/root\0"),
+            P::U(34816),
+            P::I(200),
+            P::U(1000),
+            P::U(0),
+            P::U(0),
+            P::U(0),
+            P::U(0x20_0000),
+            P::U(0),
+            P::U(0),
+            P::U(0),
+            P::U(0),
+        ];
+        let exepath = format!("/usr/bin/{comm}");
+        params.push(P::S(&exepath));
+        params.extend([P::I(200), P::U(0), P::S(comm)]);
+        let execve = event(ts + 10, 200, "SYSCALL_EXECVE_19_X", &params);
+        vec![clone, execve]
+    }
+}
+
+#[test]
+fn clone_and_execve_build_the_process() {
+    use built::*;
+    let mut s = shell();
+    let evs = spawn(1_000, "cat", &["/etc/shadow"]);
+    let v = run(
+        &mut s,
+        &evs,
+        &[
+            "proc.name",
+            "proc.cmdline",
+            "proc.exepath",
+            "proc.pname",
+            "proc.aname[2]",
+            "proc.cwd",
+            "proc.tty",
+            "user.loginuid",
+            "thread.cap_effective",
+            "container.id",
+            "proc.env[HOME]",
+            "proc.sname",
+            "proc.duration",
+        ],
+    );
+    assert_eq!(
+        v,
+        [
+            "cat",
+            "cat /etc/shadow",
+            "/usr/bin/cat",
+            "bash",
+            "systemd",
+            "/home/user/",
+            "34816",
+            "1000",
+            "CAP_SYS_ADMIN",
+            "host",
+            "/root",
+            "bash",
+            "10",
+        ]
+    );
+}
+
+#[test]
+fn open_close_and_failed_opens() {
+    use built::*;
+    let mut s = shell();
+    let mut evs = spawn(1_000, "cat", &["x"]);
+    // openat(AT_FDCWD, "../x", O_RDONLY) = 3, relative to /home/user/.
+    evs.push(event(
+        2_000,
+        200,
+        "SYSCALL_OPENAT_2_X",
+        &[
+            P::I(3),
+            P::I(-100),
+            P::S("../x"),
+            P::U(1),
+            P::U(0),
+            P::U(0),
+            P::U(0),
+        ],
+    ));
+    let fields = [
+        "fd.num",
+        "fd.name",
+        "fd.nameraw",
+        "fd.directory",
+        "fd.filename",
+        "fd.typechar",
+        "evt.is_open_read",
+        "evt.res",
+        "evt.arg.flags",
+        "evt.arg.name",
+        "fd.name_changed",
+    ];
+    assert_eq!(
+        run(&mut s, &evs, &fields),
+        [
+            "3", "/home/x", "../x", "/home", "x", "f", "true", "SUCCESS", "O_RDONLY", "/home/x",
+            "true"
+        ]
+    );
+    // close(3): the fd is still there for this event, gone for the next one.
+    let close = event(3_000, 200, "SYSCALL_CLOSE_X", &[P::I(0), P::I(3)]);
+    assert_eq!(
+        run(&mut s, &[close], &["fd.name", "evt.type"]),
+        ["/home/x", "close"]
+    );
+    let again = event(3_100, 200, "SYSCALL_FCHDIR_X", &[P::I(0), P::I(3)]);
+    assert_eq!(
+        run(&mut s, &[again], &["fd.name", "fd.typechar"]),
+        ["", "o"]
+    );
+    // A failed open(): no fd, fd.num -1, typechar 'o', errno name.
+    let failed = event(
+        4_000,
+        200,
+        "SYSCALL_OPEN_X",
+        &[P::I(-2), P::S("/nope"), P::U(1), P::U(0), P::U(0), P::U(0)],
+    );
+    assert_eq!(
+        run(
+            &mut s,
+            &[failed],
+            &["fd.num", "fd.typechar", "evt.res", "fd.name", "evt.rawres"]
+        ),
+        ["-1", "o", "ENOENT", "/nope", "-2"]
+    );
+}
+
+#[test]
+fn procexit_removes_the_thread_after_the_event() {
+    use built::*;
+    let mut s = shell();
+    let mut evs = spawn(1_000, "sleep", &["1"]);
+    evs.push(event(
+        2_000,
+        200,
+        "PROCEXIT_1_E",
+        &[P::I(0), P::I(0), P::U(0), P::U(0), P::I(1)],
+    ));
+    assert_eq!(run(&mut s, &evs, &["proc.name"]), ["sleep"]);
+    assert!(s.threads.get(200).is_some());
+    let next = event(3_000, 100, "SYSCALL_CLOSE_X", &[P::I(0), P::I(9)]);
+    run(&mut s, &[next], &["proc.name"]);
+    assert!(s.threads.get(200).is_none());
+}
+
+#[test]
+fn sockets_connect_and_dup() {
+    use built::*;
+    let mut s = shell();
+    let mut evs = spawn(1_000, "nc", &["10.0.0.2", "443"]);
+    // socket(AF_INET, SOCK_STREAM, 0) = 3
+    evs.push(event(
+        2_000,
+        200,
+        "SOCKET_SOCKET_X",
+        &[P::I(3), P::U(2), P::U(1), P::U(0), P::U(0)],
+    ));
+    let mut tuple = vec![2u8];
+    tuple.extend_from_slice(&[10, 0, 0, 1]);
+    tuple.extend_from_slice(&5555u16.to_le_bytes());
+    tuple.extend_from_slice(&[10, 0, 0, 2]);
+    tuple.extend_from_slice(&443u16.to_le_bytes());
+    let mut addr = vec![2u8, 10, 0, 0, 2];
+    addr.extend_from_slice(&443u16.to_le_bytes());
+    evs.push(event(
+        2_100,
+        200,
+        "SOCKET_CONNECT_X",
+        &[P::I(0), P::B(&tuple), P::I(3), P::B(&addr)],
+    ));
+    let fields = [
+        "fd.name",
+        "fd.typechar",
+        "fd.type",
+        "fd.l4proto",
+        "fd.sockfamily",
+        "fd.cip",
+        "fd.sip",
+        "fd.cport",
+        "fd.sport",
+        "fd.connected",
+        "evt.arg.fd",
+        "evt.arg.tuple",
+    ];
+    assert_eq!(
+        run(&mut s, &evs, &fields),
+        [
+            "10.0.0.1:5555->10.0.0.2:443",
+            "4",
+            "ipv4",
+            "tcp",
+            "ip",
+            "10.0.0.1",
+            "10.0.0.2",
+            "5555",
+            "443",
+            "true",
+            "<4t>10.0.0.1:5555->10.0.0.2:443",
+            "10.0.0.1:5555->10.0.0.2:443",
+        ]
+    );
+    // dup2(3, 1) = 1: fd.num is the new fd, name and type those of the old one.
+    let dup = event(3_000, 200, "SYSCALL_DUP2_X", &[P::I(1), P::I(3), P::I(1)]);
+    assert_eq!(
+        run(&mut s, &[dup], &["fd.num", "fd.name", "fd.type"]),
+        ["1", "10.0.0.1:5555->10.0.0.2:443", "ipv4"]
+    );
+}
+
+#[test]
+fn placeholder_threads_and_users() {
+    use built::*;
+    let mut s = shell();
+    let ev = event(1_000, 4242, "SYSCALL_CLOSE_X", &[P::I(0), P::I(3)]);
+    assert_eq!(
+        run(
+            &mut s,
+            &[ev],
+            &[
+                "proc.name",
+                "proc.pid",
+                "user.uid",
+                "user.name",
+                "user.loginuid",
+                "proc.cwd",
+                "proc.pname"
+            ]
+        ),
+        ["<NA>", "-1", "4294967295", "<NA>", "-1", "./", "<NA>"]
+    );
+}
+
+#[test]
+fn fs_path_fields_of_successful_calls() {
+    use built::*;
+    let mut s = shell();
+    let mut evs = spawn(1_000, "rm", &["a/../b"]);
+    evs.push(event(
+        2_000,
+        200,
+        "SYSCALL_UNLINK_2_X",
+        &[P::I(0), P::S("a/../b")],
+    ));
+    assert_eq!(
+        run(
+            &mut s,
+            &evs,
+            &["fs.path.name", "fs.path.nameraw", "fs.path.source"]
+        ),
+        ["/home/user/b", "a/../b", "<NA>"]
+    );
+    let failed = event(3_000, 200, "SYSCALL_UNLINK_2_X", &[P::I(-2), P::S("c")]);
+    assert_eq!(run(&mut s, &[failed], &["fs.path.name"]), ["<NA>"]);
+    let rename = event(
+        4_000,
+        200,
+        "SYSCALL_RENAME_X",
+        &[P::I(0), P::S("/tmp/x"), P::S("y")],
+    );
+    assert_eq!(
+        run(
+            &mut s,
+            &[rename],
+            &["fs.path.source", "fs.path.target", "fs.path.targetraw"]
+        ),
+        ["/tmp/x", "/home/user/y", "y"]
+    );
+}

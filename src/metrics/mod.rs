@@ -284,8 +284,39 @@ pub struct Info {
     pub num_cpus: u64,
 }
 
-/// The full `/metrics` body.
-pub fn render_prometheus(info: &Info, counters: &Counters, now_ns: u64) -> String {
+/// Kernel-side counters of the syscall source, as `/metrics` exposes them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ScapCounters {
+    pub n_evts: u64,
+    pub n_drops: u64,
+    pub n_drops_scratch_map: u64,
+    /// Exit-event buffer drops: clone_fork, execve, connect, open, dir_file, other_interest,
+    /// close, proc.
+    pub drops_buffer_exit: [u64; 8],
+    /// State counters: threads and fds in the tables.
+    pub n_threads: u64,
+    pub n_fds: u64,
+}
+
+/// Drop categories of `falcosecurity_scap_n_drops_buffer_total{dir="exit"}`, in Falco's order.
+pub const DROP_CATEGORIES: [&str; 8] = [
+    "clone_fork",
+    "execve",
+    "connect",
+    "open",
+    "dir_file",
+    "other_interest",
+    "close",
+    "proc",
+];
+
+/// The full `/metrics` body. `scap` holds the driver counters of a live source.
+pub fn render_prometheus(
+    info: &Info,
+    counters: &Counters,
+    scap: Option<&ScapCounters>,
+    now_ns: u64,
+) -> String {
     use Kind::*;
     let int = |v: u64| Number::Int(i128::from(v));
     let mut s = vec![
@@ -320,8 +351,44 @@ pub fn render_prometheus(info: &Info, counters: &Counters, now_ns: u64) -> Strin
                 .label("evt_source", source),
         );
     }
+    if let Some(c) = scap {
+        s.push(Sample::new(
+            "falcosecurity_scap_n_evts_total",
+            Counter,
+            int(c.n_evts),
+        ));
+        for (name, v) in DROP_CATEGORIES.iter().zip(c.drops_buffer_exit) {
+            s.push(
+                Sample::new("falcosecurity_scap_n_drops_buffer_total", Counter, int(v))
+                    .label("dir", "exit")
+                    .label("drop", name),
+            );
+        }
+        s.push(Sample::new(
+            "falcosecurity_scap_n_drops_scratch_map_total",
+            Counter,
+            int(c.n_drops_scratch_map),
+        ));
+        s.push(Sample::new(
+            "falcosecurity_scap_n_drops_total",
+            Counter,
+            int(c.n_drops),
+        ));
+    }
     if let Some(res) = resource_utilization() {
         s.extend(res);
+    }
+    if let Some(c) = scap {
+        s.push(Sample::new(
+            "falcosecurity_scap_n_threads_total",
+            Gauge,
+            int(c.n_threads),
+        ));
+        s.push(Sample::new(
+            "falcosecurity_scap_n_fds_total",
+            Gauge,
+            int(c.n_fds),
+        ));
     }
     for drop in [
         "clone_fork",
@@ -430,11 +497,58 @@ fn resource_utilization() -> Option<Vec<Sample>> {
                 .and_then(|v| v.parse::<i128>().ok())
         })
         .unwrap_or(0);
+    let round1 = |v: f64| (v * 10.0).round() / 10.0;
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    let uptime = std::fs::read_to_string("/proc/uptime")
+        .ok()
+        .and_then(|t| {
+            t.split_whitespace()
+                .next()
+                .and_then(|v| v.parse::<f64>().ok())
+        })
+        .unwrap_or(0.0);
+    // utime, stime and starttime of /proc/self/stat (fields 14, 15 and 22).
+    let cpu_perc = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|t| {
+            let rest = t.rsplit_once(')')?.1;
+            let f: Vec<f64> = rest
+                .split_whitespace()
+                .map(|v| v.parse::<f64>().unwrap_or(0.0))
+                .collect();
+            let (utime, stime, start) = (*f.get(11)?, *f.get(12)?, *f.get(19)?);
+            let elapsed = uptime - start / hz;
+            (hz > 0.0 && elapsed > 0.0).then(|| round1(100.0 * (utime + stime) / hz / elapsed))
+        })
+        .unwrap_or(0.0);
+    // The `cpu ` line of /proc/stat: 100 - idle share of the first seven columns.
+    let host_cpu_perc = std::fs::read_to_string("/proc/stat")
+        .ok()
+        .and_then(|t| {
+            let line = t.lines().find(|l| l.starts_with("cpu "))?;
+            let v: Vec<f64> = line
+                .split_whitespace()
+                .skip(1)
+                .take(7)
+                .map(|x| x.parse::<f64>().unwrap_or(0.0))
+                .collect();
+            let sum: f64 = v.iter().sum();
+            let idle = *v.get(3)?;
+            (sum > 0.0).then(|| round1(100.0 - idle * 100.0 / sum))
+        })
+        .unwrap_or(0.0);
+    let cgroup_mem = std::env::var("FALCO_CGROUP_MEM_PATH")
+        .unwrap_or_else(|_| "/sys/fs/cgroup/memory/memory.usage_in_bytes".to_string());
+    let container_mem = std::fs::read_to_string(cgroup_mem)
+        .ok()
+        .and_then(|t| t.trim().parse::<f64>().ok())
+        .unwrap_or(0.0);
     Some(vec![
         Sample::new(
             "falcosecurity_falco_cpu_usage_ratio",
             Gauge,
-            Number::Double(0.0),
+            Number::Double(cpu_perc / 100.0),
         ),
         Sample::new(
             "falcosecurity_falco_memory_rss_bytes",
@@ -452,6 +566,16 @@ fn resource_utilization() -> Option<Vec<Sample>> {
             Number::Double(pss_kb * 1024.0),
         ),
         Sample::new(
+            "falcosecurity_falco_container_memory_used_bytes",
+            Gauge,
+            Number::Double(container_mem),
+        ),
+        Sample::new(
+            "falcosecurity_falco_host_cpu_usage_ratio",
+            Gauge,
+            Number::Double(host_cpu_perc / 100.0),
+        ),
+        Sample::new(
             "falcosecurity_falco_host_memory_used_bytes",
             Gauge,
             Number::Double(host_used_kb * 1024.0),
@@ -467,6 +591,188 @@ fn resource_utilization() -> Option<Vec<Sample>> {
             Number::Int(open_fds),
         ),
     ])
+}
+
+/// `falco::utils::sanitize_rule_name`: `[^a-zA-Z0-9_:]` → `_`, runs of `_` squeezed, one
+/// trailing `_` dropped.
+pub fn sanitize_name(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for c in name.chars() {
+        let c = if c.is_ascii_alphanumeric() || c == '_' || c == ':' {
+            c
+        } else {
+            '_'
+        };
+        if c == '_' && out.ends_with('_') {
+            continue;
+        }
+        out.push(c);
+    }
+    if out.ends_with('_') {
+        out.pop();
+    }
+    out
+}
+
+impl Counters {
+    /// Total matches and per-rule counts (first-match order).
+    pub fn rule_counts(&self) -> (u64, Vec<(String, u64)>) {
+        let rules = self.rules.lock().expect("rules counters lock");
+        let mut per_rule: Vec<(String, u64)> = Vec::new();
+        for (k, n) in rules.iter() {
+            match per_rule.iter_mut().find(|(r, _)| *r == k.rule) {
+                Some((_, m)) => *m += n,
+                None => per_rule.push((k.rule.clone(), *n)),
+            }
+        }
+        (per_rule.iter().map(|(_, n)| n).sum(), per_rule)
+    }
+}
+
+/// What a metrics snapshot (`metrics.output_rule` / `metrics.output_file`) reports.
+#[derive(Debug, Clone, Default)]
+pub struct SnapshotInput<'a> {
+    pub info: Option<&'a Info>,
+    pub source: &'a str,
+    /// `scap.engine_name` (absent in replay).
+    pub engine_name: Option<&'a str>,
+    /// Events processed so far and at the previous snapshot.
+    pub num_evts: u64,
+    pub num_evts_prev: u64,
+    /// Seconds since the previous snapshot (0 for the first).
+    pub delta_sec: f64,
+    /// Driver counters now and at the previous snapshot, when the source has them.
+    pub scap: Option<((u64, u64), (u64, u64))>,
+    pub convert_memory_to_mb: bool,
+    pub include_empty_values: bool,
+    pub rules_counters_enabled: bool,
+    pub resource_utilization_enabled: bool,
+}
+
+/// The `output_fields` of a snapshot (Falco's `stats_writer::collector`), keys sorted.
+pub fn snapshot_fields(
+    input: &SnapshotInput<'_>,
+    counters: &Counters,
+    now_ns: u64,
+) -> BTreeMap<String, Value> {
+    let mut f = BTreeMap::new();
+    let mut put = |k: &str, v: Value| {
+        f.insert(k.to_string(), v);
+    };
+    put("evt.time", Value::from(now_ns));
+    put("falco.version", Value::from(crate::version::FALCO_VERSION));
+    put(
+        "falco.outputs_queue_num_drops",
+        Value::from(counters.outputs_queue_drops.load(Ordering::SeqCst)),
+    );
+    if let Some(info) = input.info {
+        put("falco.reload_ts", Value::from(info.reload_ts_ns));
+        put("falco.start_ts", Value::from(info.start_ts_ns));
+        put(
+            "falco.duration_sec",
+            Value::from(now_ns.saturating_sub(info.start_ts_ns) / 1_000_000_000),
+        );
+        put(
+            "falco.kernel_release",
+            Value::from(info.kernel_release.clone()),
+        );
+        put("evt.hostname", Value::from(info.hostname.clone()));
+        put("falco.host_boot_ts", Value::from(info.host_boot_ts_ns));
+        put("falco.host_num_cpus", Value::from(info.num_cpus));
+        for (file, sha) in &info.rules_files {
+            put(
+                &format!("falco.sha256_rules_file.{}", sanitize_name(file)),
+                Value::from(sha.clone()),
+            );
+        }
+        for (file, sha) in &info.config_files {
+            put(
+                &format!("falco.sha256_config_file.{}", sanitize_name(file)),
+                Value::from(sha.clone()),
+            );
+        }
+    }
+    put("evt.source", Value::from(input.source));
+    if let Some(e) = input.engine_name {
+        put("scap.engine_name", Value::from(e));
+    }
+    if input.num_evts_prev != 0 && input.delta_sec > 0.0 {
+        let rate = (input.num_evts - input.num_evts_prev) as f64 / input.delta_sec;
+        put(
+            "falco.evts_rate_sec",
+            Value::from((rate * 10.0).round() / 10.0),
+        );
+    }
+    put("falco.num_evts", Value::from(input.num_evts));
+    put("falco.num_evts_prev", Value::from(input.num_evts_prev));
+    if input.rules_counters_enabled {
+        let (total, per_rule) = counters.rule_counts();
+        put("falco.rules.matches_total", Value::from(total));
+        for (rule, n) in per_rule {
+            if n > 0 || input.include_empty_values {
+                put(
+                    &format!("falco.rules.{}", sanitize_name(&rule)),
+                    Value::from(n),
+                );
+            }
+        }
+    }
+    if input.resource_utilization_enabled
+        && let Some(samples) = resource_utilization()
+    {
+        for s in samples {
+            // falcosecurity_falco_memory_rss_bytes → falco.memory_rss_(mb|kb)
+            let Some(base) = s.name.strip_prefix("falcosecurity_falco_") else {
+                continue;
+            };
+            let (name, value) = match (base.strip_suffix("_bytes"), s.value) {
+                (Some(b), Number::Double(d)) if input.convert_memory_to_mb => {
+                    (format!("falco.{b}_mb"), Value::from(d / 1_048_576.0))
+                }
+                (Some(b), Number::Double(d)) => {
+                    (format!("falco.{b}_kb"), Value::from((d / 1024.0) as u64))
+                }
+                (None, Number::Double(d)) => (
+                    format!("falco.{}", base.replace("_ratio", "_perc")),
+                    Value::from(d * 100.0),
+                ),
+                (Some(b), Number::Int(i)) => (format!("falco.{b}_bytes"), Value::from(i as i64)),
+                (None, Number::Int(i)) => (
+                    format!("falco.{}", base.trim_end_matches("_total")),
+                    Value::from(i as i64),
+                ),
+            };
+            let empty = value.as_f64() == Some(0.0);
+            if !empty || input.include_empty_values {
+                put(&name, value);
+            }
+        }
+    }
+    let mut perc = 0.0;
+    if let Some(((evts, drops), (evts_prev, drops_prev))) = input.scap {
+        put("scap.n_evts", Value::from(evts));
+        put("scap.n_evts_prev", Value::from(evts_prev));
+        put("scap.n_drops", Value::from(drops));
+        put("scap.n_drops_prev", Value::from(drops_prev));
+        let (de, dd) = (
+            evts.saturating_sub(evts_prev),
+            drops.saturating_sub(drops_prev),
+        );
+        let per_sec = |d: u64| {
+            if input.delta_sec > 0.0 {
+                d as f64 / input.delta_sec
+            } else {
+                0.0
+            }
+        };
+        put("scap.evts_rate_sec", Value::from(per_sec(de)));
+        put("scap.evts_drop_rate_sec", Value::from(per_sec(dd)));
+        if de > 0 {
+            perc = 100.0 * dd as f64 / de as f64;
+        }
+    }
+    put("scap.n_drops_perc", Value::from(perc));
+    f
 }
 
 /// `sha256` of a file as lowercase hex (empty when unreadable).
@@ -615,6 +921,59 @@ mod tests {
     }
 
     #[test]
+    fn snapshot_names() {
+        assert_eq!(
+            sanitize_name("Read sensitive file untrusted"),
+            "Read_sensitive_file_untrusted"
+        );
+        assert_eq!(sanitize_name("falco_rules.yaml"), "falco_rules_yaml");
+        assert_eq!(sanitize_name("a -- b!"), "a_b");
+        let c = Counters::default();
+        let fields = BTreeMap::new();
+        c.on_match(&Match {
+            rule: "Read sensitive file untrusted",
+            priority: Priority::Warning,
+            source: "syscall",
+            tags: &[],
+            hostname: "h",
+            output_fields: &fields,
+        });
+        let info = Info {
+            rules_files: vec![("falco_rules.yaml".into(), "ab".into())],
+            hostname: "h".into(),
+            ..Info::default()
+        };
+        let input = SnapshotInput {
+            info: Some(&info),
+            source: "syscall",
+            engine_name: Some("modern_bpf"),
+            num_evts: 30,
+            num_evts_prev: 10,
+            delta_sec: 2.0,
+            scap: Some(((1000, 10), (500, 0))),
+            convert_memory_to_mb: true,
+            rules_counters_enabled: true,
+            resource_utilization_enabled: true,
+            ..SnapshotInput::default()
+        };
+        let f = snapshot_fields(&input, &c, 5);
+        assert_eq!(
+            f["falco.rules.Read_sensitive_file_untrusted"],
+            Value::from(1u64)
+        );
+        assert_eq!(f["falco.rules.matches_total"], Value::from(1u64));
+        assert_eq!(
+            f["falco.sha256_rules_file.falco_rules_yaml"],
+            Value::from("ab")
+        );
+        assert_eq!(f["falco.evts_rate_sec"], Value::from(10.0));
+        assert_eq!(f["scap.n_drops_perc"], Value::from(2.0));
+        assert_eq!(f["evt.source"], Value::from("syscall"));
+        assert!(f["falco.memory_rss_mb"].as_f64().unwrap() > 0.0);
+        assert_eq!(f["falco.version"], Value::from("0.44.1"));
+    }
+
+    #[test]
     fn full_body_order() {
         let info = Info {
             rules_files: vec![("falco_rules.yaml".into(), "ab".into())],
@@ -629,7 +988,18 @@ mod tests {
             host_boot_ts_ns: 3,
             num_cpus: 2,
         };
-        let body = render_prometheus(&info, &Counters::default(), 2_000_000_002);
+        let scap = ScapCounters {
+            n_evts: 7,
+            ..ScapCounters::default()
+        };
+        let body = render_prometheus(&info, &Counters::default(), Some(&scap), 2_000_000_002);
+        assert!(body.contains("falcosecurity_scap_n_evts_total 7\n"));
+        assert!(body.contains("# TYPE falcosecurity_scap_n_threads_total gauge\nfalcosecurity_scap_n_threads_total 0\n"));
+        assert!(
+            body.contains(
+                "falcosecurity_scap_n_drops_buffer_total{dir=\"exit\",drop=\"proc\"} 0\n"
+            )
+        );
         let names: Vec<&str> = body
             .lines()
             .filter(|l| !l.starts_with('#'))
@@ -642,8 +1012,27 @@ mod tests {
         );
         assert!(body.contains("falcosecurity_falco_duration_seconds_total 2\n"));
         let reference = reference();
-        for name in names {
+        for name in &names {
             assert!(reference.contains(name), "{name} is not a Falco metric");
         }
+        // The resource-utilisation block comes in Falco's order.
+        let block = |ns: &[&str]| -> Vec<String> {
+            ns.iter()
+                .filter(|n| {
+                    n.starts_with("falcosecurity_falco_")
+                        && (n.contains("cpu_usage")
+                            || n.contains("memory")
+                            || n.contains("host_procs")
+                            || n.contains("host_open_fds"))
+                })
+                .map(|n| n.to_string())
+                .collect()
+        };
+        let ref_names: Vec<&str> = reference
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .map(|l| l.split(['{', ' ']).next().unwrap())
+            .collect();
+        assert_eq!(block(&names), block(&ref_names));
     }
 }

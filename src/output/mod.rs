@@ -10,6 +10,7 @@
 pub mod queue;
 pub mod sinks;
 pub mod stats;
+pub mod tls;
 
 use std::collections::BTreeMap;
 

@@ -260,6 +260,8 @@ impl Sink for SyslogSink {
 pub struct HttpSink {
     cfg: HttpOutput,
     content_type: &'static str,
+    /// TLS client settings, for `https://` URLs.
+    tls: Option<std::sync::Arc<tokio_rustls::rustls::ClientConfig>>,
     runtime: tokio::runtime::Runtime,
     client: hyper_util::client::legacy::Client<
         hyper_util::client::legacy::connect::HttpConnector,
@@ -273,14 +275,24 @@ impl HttpSink {
             .enable_all()
             .build()?;
         let mut connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
         if cfg.keep_alive {
             connector.set_keepalive(Some(std::time::Duration::from_secs(60)));
         }
         let client =
             hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
                 .build(connector);
+        let tls = if cfg.url.starts_with("https://") {
+            Some(
+                super::tls::client_config(cfg)
+                    .map_err(|e| SinkError::Http(format!("Problem with the SSL CA cert ({e})")))?,
+            )
+        } else {
+            None
+        };
         Ok(HttpSink {
             cfg: cfg.clone(),
+            tls,
             content_type: if json_output {
                 "application/json"
             } else {
@@ -291,8 +303,10 @@ impl HttpSink {
         })
     }
 
-    async fn post(&self, msg: &str) -> Result<bytes::Bytes, String> {
-        use http_body_util::BodyExt;
+    fn request(
+        &self,
+        msg: &str,
+    ) -> Result<hyper::Request<http_body_util::Full<bytes::Bytes>>, String> {
         let mut req = hyper::Request::post(&self.cfg.url)
             .header("Content-Type", self.content_type)
             .header("User-Agent", &self.cfg.user_agent)
@@ -300,16 +314,85 @@ impl HttpSink {
         if self.cfg.compress_uploads {
             req = req.header("TE", "gzip").header("Connection", "TE");
         }
-        let req = req
-            .body(http_body_util::Full::new(bytes::Bytes::from(
-                msg.to_string(),
-            )))
+        req.body(http_body_util::Full::new(bytes::Bytes::from(
+            msg.to_string(),
+        )))
+        .map_err(|e| format!("URL using bad/illegal format or missing URL ({e})"))
+    }
+
+    /// One POST over TLS (a connection per message).
+    async fn post_tls(
+        &self,
+        config: std::sync::Arc<tokio_rustls::rustls::ClientConfig>,
+        msg: &str,
+    ) -> Result<bytes::Bytes, String> {
+        use http_body_util::BodyExt;
+        let uri: hyper::Uri = self
+            .cfg
+            .url
+            .parse()
             .map_err(|e| format!("URL using bad/illegal format or missing URL ({e})"))?;
-        let resp = self
-            .client
-            .request(req)
+        let host = uri
+            .host()
+            .unwrap_or_default()
+            .trim_matches(['[', ']'])
+            .to_string();
+        let port = uri.port_u16().unwrap_or(443);
+        let tcp = tokio::time::timeout(
+            CONNECT_TIMEOUT,
+            tokio::net::TcpStream::connect((host.as_str(), port)),
+        )
+        .await
+        .map_err(|_| format!("{TIMEOUT_REACHED} (connect)"))?
+        .map_err(|e| format!("Couldn't connect to server ({e})"))?;
+        let name = tokio_rustls::rustls::pki_types::ServerName::try_from(host.clone())
+            .map_err(|e| format!("URL using bad/illegal format or missing URL ({e})"))?;
+        let tls = tokio_rustls::TlsConnector::from(config)
+            .connect(name, tcp)
             .await
-            .map_err(|e| format!("Couldn't connect to server ({e})"))?;
+            .map_err(|e| format!("SSL connect error ({e})"))?;
+        let (mut sender, conn) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls))
+                .await
+                .map_err(|e| format!("SSL connect error ({e})"))?;
+        tokio::spawn(conn);
+        let mut req = self.request(msg)?;
+        // A direct connection takes the origin form (`POST /path HTTP/1.1`).
+        if let Some(pq) = uri.path_and_query()
+            && let Ok(origin) = pq.as_str().parse::<hyper::Uri>()
+        {
+            *req.uri_mut() = origin;
+        }
+        let authority = uri.authority().map(|a| a.to_string()).unwrap_or(host);
+        if let Ok(v) = hyper::header::HeaderValue::from_str(&authority) {
+            req.headers_mut().insert(hyper::header::HOST, v);
+        }
+        let resp = sender
+            .send_request(req)
+            .await
+            .map_err(|e| format!("Failure when receiving data from the peer ({e})"))?;
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| format!("Failure when receiving data from the peer ({e})"))?;
+        Ok(body.to_bytes())
+    }
+
+    async fn post(&self, msg: &str) -> Result<bytes::Bytes, String> {
+        use http_body_util::BodyExt;
+        if let Some(config) = &self.tls {
+            return self.post_tls(std::sync::Arc::clone(config), msg).await;
+        }
+        let req = self.request(msg)?;
+        let resp = self.client.request(req).await.map_err(|e| {
+            let detail = format!("{e:?}");
+            if detail.contains("timed out") || detail.contains("Timeout") {
+                format!("{TIMEOUT_REACHED} ({e})")
+            } else {
+                format!("Couldn't connect to server ({e})")
+            }
+        })?;
         let body = resp
             .into_body()
             .collect()
@@ -325,15 +408,14 @@ impl Sink for HttpSink {
     }
 
     fn emit(&mut self, msg: &str, _: Priority) -> Result<(), SinkError> {
-        if !self.cfg.url.starts_with("http://") {
+        if !self.cfg.url.starts_with("http://") && !self.cfg.url.starts_with("https://") {
             return Err(SinkError::Http(format!(
-                "Unsupported protocol ({}: only http:// is supported by this build)",
+                "Unsupported protocol ({})",
                 self.cfg.url
             )));
         }
-        let body = self
-            .runtime
-            .block_on(self.post(msg))
+        let max = self.cfg.max_consecutive_timeouts;
+        let body = retry_timeouts(max, || self.runtime.block_on(self.post(msg)))
             .map_err(SinkError::Http)?;
         if self.cfg.echo {
             let mut out = std::io::stdout().lock();
@@ -341,6 +423,25 @@ impl Sink for HttpSink {
             out.flush()?;
         }
         Ok(())
+    }
+}
+
+/// libcurl's default connect timeout (CURLOPT_CONNECTTIMEOUT is not set by Falco).
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// libcurl's text for CURLE_OPERATION_TIMEDOUT.
+const TIMEOUT_REACHED: &str = "Timeout was reached";
+
+/// `http_output.max_consecutive_timeouts`: a call that times out is repeated, up to `max + 1`
+/// attempts in all; any other outcome ends the loop.
+fn retry_timeouts<T>(max: u8, mut call: impl FnMut() -> Result<T, String>) -> Result<T, String> {
+    let mut attempts = 0u16;
+    loop {
+        attempts += 1;
+        match call() {
+            Err(e) if e.starts_with(TIMEOUT_REACHED) && attempts <= u16::from(max) => continue,
+            other => return other,
+        }
     }
 }
 
@@ -373,6 +474,34 @@ pub fn build(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timeouts_are_retried_up_to_the_limit() {
+        let mut n = 0;
+        let r: Result<(), String> = retry_timeouts(5, || {
+            n += 1;
+            Err(format!("{TIMEOUT_REACHED} (connect)"))
+        });
+        assert!(r.is_err());
+        assert_eq!(n, 6);
+        let mut n = 0;
+        let r: Result<(), String> = retry_timeouts(5, || {
+            n += 1;
+            Err("Couldn't connect to server".into())
+        });
+        assert!(r.is_err());
+        assert_eq!(n, 1);
+        let mut n = 0;
+        let r = retry_timeouts(0, || {
+            n += 1;
+            if n < 3 {
+                Err(TIMEOUT_REACHED.to_string())
+            } else {
+                Ok(n)
+            }
+        });
+        assert_eq!((r, n), (Err(TIMEOUT_REACHED.to_string()), 1));
+    }
 
     #[test]
     fn writer_sink_adds_newlines() {
@@ -538,5 +667,100 @@ mod tests {
         let mut s = HttpSink::new(&http_cfg(&format!("http://127.0.0.1:{port}/")), true).unwrap();
         let e = s.emit("x", Priority::Warning).unwrap_err().to_string();
         assert!(e.starts_with("libcurl failed to perform call: "), "{e}");
+    }
+
+    /// A TLS receiver on loopback: records the request bodies it receives.
+    fn tls_receiver() -> Option<(
+        String,
+        std::sync::mpsc::Receiver<String>,
+        tempfile::TempDir,
+        String,
+    )> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (dir, cert, _key, combined) = crate::output::tls::tests::self_signed()?;
+        let acceptor =
+            tokio_rustls::TlsAcceptor::from(crate::output::tls::server_config(&combined).ok()?);
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").ok()?;
+        listener.set_nonblocking(true).ok()?;
+        let url = format!(
+            "https://localhost:{}/alerts",
+            listener.local_addr().ok()?.port()
+        );
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                loop {
+                    let Ok((s, _)) = listener.accept().await else {
+                        break;
+                    };
+                    let Ok(mut s) = acceptor.accept(s).await else {
+                        continue;
+                    };
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 4096];
+                    while let Ok(n) = s.read(&mut chunk).await {
+                        if n == 0 {
+                            break;
+                        }
+                        buf.extend_from_slice(&chunk[..n]);
+                        let text = String::from_utf8_lossy(&buf).into_owned();
+                        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                            let len = head
+                                .lines()
+                                .find_map(|l| {
+                                    l.to_ascii_lowercase()
+                                        .strip_prefix("content-length:")
+                                        .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                                })
+                                .unwrap_or(0);
+                            if body.len() >= len {
+                                let _ = tx.send(format!("{head}\r\n\r\n{body}"));
+                                let _ = s
+                                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                                    .await;
+                                let _ = s.shutdown().await;
+                                break;
+                            }
+                        }
+                    }
+                }
+            });
+        });
+        Some((url, rx, dir, cert))
+    }
+
+    #[test]
+    fn https_with_a_ca_and_insecure() {
+        let (url, rx, _dir, cert) = tls_receiver().expect("openssl and a TLS receiver");
+        let mut cfg = http_cfg(&url);
+        cfg.ca_cert = cert;
+        let mut s = HttpSink::new(&cfg, true).unwrap();
+        s.emit("{\"rule\":\"tls\"}", Priority::Warning).unwrap();
+        let got = rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap();
+        assert!(got.starts_with("POST /alerts HTTP/1.1\r\n"), "{got}");
+        assert!(got.ends_with("{\"rule\":\"tls\"}"), "{got}");
+
+        // Without the CA the peer is refused; `insecure` skips verification.
+        let mut cfg = http_cfg(&url);
+        cfg.ca_path = "/nonexistent".into();
+        let other = crate::output::tls::tests::self_signed().unwrap();
+        cfg.ca_bundle = other.1.clone();
+        let mut s = HttpSink::new(&cfg, true).unwrap();
+        let e = s.emit("x", Priority::Warning).unwrap_err().to_string();
+        assert!(
+            e.starts_with("libcurl failed to perform call: SSL connect error"),
+            "{e}"
+        );
+        let mut cfg = http_cfg(&url);
+        cfg.insecure = true;
+        let mut s = HttpSink::new(&cfg, false).unwrap();
+        s.emit("insecure", Priority::Warning).unwrap();
+        let got = rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap();
+        assert!(got.ends_with("insecure"), "{got}");
     }
 }

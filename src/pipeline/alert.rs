@@ -56,6 +56,9 @@ pub fn field<E: Extract>(
     ex: &mut E,
     ts: u64,
 ) -> (Option<Vec<u8>>, serde_json::Value) {
+    if operand.multi.is_some() {
+        return crate::engine::format::render_multi(operand, ex);
+    }
     let mut vals: Vec<Value<'_>> = Vec::new();
     if !ex.extract(&operand.field, &mut vals) || vals.is_empty() {
         let json = render_json(operand.info, operand.field.arg.as_ref(), &[], ts);

@@ -331,57 +331,72 @@ fn err_is_unknown_type_or_field(err: &str) -> bool {
     .any(|p| err.contains(p))
 }
 
-/// The warning visitor (`filter_warning_resolver`) and the deprecated-field scan.
+/// The warning visitor (`filter_warning_resolver`): one `LOAD_UNSAFE_NA_CHECK` if any `ka.*` or
+/// `jevt.*` field is compared for equality with `<NA>`, then one `LOAD_DEPRECATED_ITEM` per
+/// deprecated field used (in Falco's enum order).
 fn condition_warnings(ast: &Expr, ctx: &Context, warnings: &mut Vec<Warning>) {
-    fn walk(e: &Expr, ctx: &Context, warnings: &mut Vec<Warning>) {
+    #[derive(Default)]
+    struct V {
+        unsafe_na: bool,
+        deprecated: [bool; DEPRECATED_FIELDS.len()],
+        last_unsafe: bool,
+        equality: bool,
+    }
+    fn walk(e: &Expr, v: &mut V) {
         match e {
-            Expr::And(c, _) | Expr::Or(c, _) => c.iter().for_each(|c| walk(c, ctx, warnings)),
-            Expr::Not(c, _) => walk(c, ctx, warnings),
+            Expr::And(c, _) | Expr::Or(c, _) => c.iter().for_each(|c| walk(c, v)),
+            Expr::Not(c, _) => walk(c, v),
             Expr::Binary {
                 left, op, right, ..
             } => {
-                field_deprecation(left, ctx, warnings);
-                if let Expr::Field { name, .. } = left.as_ref() {
-                    let na = match right.as_ref() {
-                        Expr::Value(v, _) => v == "<NA>",
-                        Expr::List(vs, _) => vs.iter().any(|v| v == "<NA>"),
-                        _ => false,
-                    };
-                    if na
-                        && (name.starts_with("ka.") || name.starts_with("jevt."))
-                        && matches!(
-                            op.as_str(),
-                            "=" | "==" | "!=" | "in" | "intersects" | "pmatch"
-                        )
-                    {
-                        warnings.push(Warning {
-                            code: WarningCode::UnsafeNaCheck,
-                            msg: String::new(),
-                            ctx: ctx.clone(),
-                            deprecated_field: None,
-                        });
-                    }
+                v.last_unsafe = false;
+                walk(left, v);
+                if v.last_unsafe
+                    && matches!(
+                        op.as_str(),
+                        "==" | "=" | "!=" | "in" | "intersects" | "pmatch"
+                    )
+                {
+                    v.equality = true;
+                    walk(right, v);
+                    v.equality = false;
                 }
             }
-            Expr::Unary { left, .. } => field_deprecation(left, ctx, warnings),
-            _ => {}
-        }
-    }
-    fn field_deprecation(e: &Expr, ctx: &Context, warnings: &mut Vec<Warning>) {
-        if let Expr::Field { name, .. } = e
-            && let Some(f) = DEPRECATED_FIELDS.iter().find(|f| **f == name)
-        {
-            {
-                warnings.push(Warning {
-                    code: WarningCode::DeprecatedItem,
-                    msg: deprecated_field_desc(f).to_string(),
-                    ctx: ctx.clone(),
-                    deprecated_field: Some(f),
-                });
+            Expr::Unary { left, .. } => walk(left, v),
+            Expr::Field { name, .. } => {
+                v.last_unsafe = name.starts_with("ka.") || name.starts_with("jevt.");
+                if let Some(i) = DEPRECATED_FIELDS.iter().position(|f| f == name) {
+                    v.deprecated[i] = true;
+                }
             }
+            Expr::Transformer { args, .. } | Expr::TransformerList(args, _) => {
+                args.iter().for_each(|a| walk(a, v))
+            }
+            Expr::Value(val, _) => v.unsafe_na |= v.equality && val == "<NA>",
+            Expr::List(vals, _) => v.unsafe_na |= v.equality && vals.iter().any(|x| x == "<NA>"),
+            Expr::Identifier(..) => {}
         }
     }
-    walk(ast, ctx, warnings);
+    let mut v = V::default();
+    walk(ast, &mut v);
+    if v.unsafe_na {
+        warnings.push(Warning {
+            code: WarningCode::UnsafeNaCheck,
+            msg: String::new(),
+            ctx: ctx.clone(),
+            deprecated_field: None,
+        });
+    }
+    for (i, f) in DEPRECATED_FIELDS.iter().enumerate() {
+        if v.deprecated[i] {
+            warnings.push(Warning {
+                code: WarningCode::DeprecatedItem,
+                msg: deprecated_field_desc(f).to_string(),
+                ctx: ctx.clone(),
+                deprecated_field: Some(f),
+            });
+        }
+    }
 }
 
 /// Compiles everything collected so far.
@@ -592,6 +607,16 @@ fn compile_rule(
             msg: w.msg,
             ctx: r.cond_ctx.condition(w.pos, &condition),
             deprecated_field: None,
+        });
+    }
+    if r.source == "syscall"
+        && let Err(msg) = evttype::check(&ast)
+    {
+        let ctx = r.cond_ctx.condition(Pos::default(), &condition);
+        return Err(LoadError {
+            code: ErrorCode::CompileCondition,
+            msg,
+            ctx,
         });
     }
     let mut codes = evttype::event_codes(&ast);

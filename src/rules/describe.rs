@@ -615,6 +615,11 @@ impl RulesLoader {
 
     /// `-L` JSON (`describe_rule(nullptr)`), one line.
     pub fn describe_rules_json(&self) -> String {
+        format!("{}\n", self.describe_rules_value())
+    }
+
+    /// The `-L` JSON value (also `falco_describe_results` of `-V -L` with `json_output`).
+    pub fn describe_rules_value(&self) -> Value {
         let event_scs = event_sc_table();
         let rules: Vec<Value> = self
             .rule_names()
@@ -646,18 +651,23 @@ impl RulesLoader {
             "required_plugin_versions": reqs,
             "rules": rules,
         });
-        format!("{}\n", sorted(v))
+        sorted(v)
     }
 
     /// `-l RULE` JSON; the error is Falco's `Rule "X" is not loaded`.
     pub fn describe_rule_json(&self, name: &str) -> Result<String, String> {
+        self.describe_rule_value(name).map(|v| format!("{v}\n"))
+    }
+
+    /// The `-l RULE` JSON value (`{"rules":[...]}`).
+    pub fn describe_rule_value(&self, name: &str) -> Result<Value, String> {
         let known = self
             .collector
             .rules
             .get(name)
             .is_some_and(|r| !r.unknown_source);
         match self.rule_json(name, &event_sc_table()).filter(|_| known) {
-            Some(r) => Ok(format!("{}\n", sorted(json!({ "rules": [r] })))),
+            Some(r) => Ok(sorted(json!({ "rules": [r] }))),
             None => Err(format!("Rule \"{name}\" is not loaded")),
         }
     }

@@ -113,7 +113,8 @@ impl Priority {
 }
 
 /// An error that stops reading or compiling (`rule_load_exception`).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{}: {msg}", code.code())]
 pub(crate) struct LoadError {
     pub code: ErrorCode,
     pub msg: String,

@@ -33,7 +33,8 @@
 //!   and `rules:` selections from [`LoadOptions`]); each rule carries its compiled filter, its
 //!   event codes and its compiled output [`Format`](crate::engine::Format).
 //! - [`ExtraOutput::container_suggested`] is the `append_output: [suggested_output: true]` entry.
-//! - [`load`] is the one-call form for a list of files.
+//! - [`validate_files`] is the whole `-V` action (stdout text or JSON, `-L`/`-l` appended,
+//!   fatal error text, warnings to log); [`load`] is the one-call form of a normal load.
 
 pub(crate) mod compiler;
 pub mod condition;
@@ -330,7 +331,7 @@ impl RulesLoader {
     }
 
     fn describe_line(name: &str, desc: &str) -> String {
-        format!("{:<50} {}\n", name, wrap_text(desc, 51, 110) + "\n")
+        two_columns(name, &(wrap_text(desc, 51, 110) + "\n"))
     }
 
     /// `-L` text: every compiled rule with its wrapped description.
@@ -357,17 +358,25 @@ impl RulesLoader {
             .as_ref()
             .and_then(|o| o.rules.iter().find(|r| r.name == name));
         match (info, compiled) {
-            (Some(info), Some(_)) => Ok(format!(
-                "{:<50} {}\n{:<50} {}\n{}",
-                "Rule",
-                "Description",
-                "----",
-                "-----------",
-                Self::describe_line(name, &info.desc)
-            )),
+            (Some(info), Some(_)) => Ok(two_columns("Rule", "Description")
+                + &two_columns("----", "-----------")
+                + &Self::describe_line(name, &info.desc)),
             _ => Err(format!("Rule \"{name}\" is not loaded")),
         }
     }
+}
+
+/// Falco's `format_two_columns`: `snprintf("%-50s %s")` into a 4096-byte buffer (at most 4094
+/// bytes kept), then a newline.
+fn two_columns(l: &str, r: &str) -> String {
+    let mut line = l.as_bytes().to_vec();
+    line.resize(line.len().max(50), b' ');
+    line.push(b' ');
+    line.extend_from_slice(r.as_bytes());
+    line.truncate(4094);
+    let mut s = String::from_utf8_lossy(&line).into_owned();
+    s.push('\n');
+    s
 }
 
 /// Falco's `wrap_text`: words (split on whitespace) joined by spaces, new lines indented.
@@ -389,6 +398,111 @@ pub(crate) fn wrap_text(input: &str, indent: usize, line_len: usize) -> String {
         os.push(' ');
     }
     os
+}
+
+/// What `-L` / `-l RULE` asks to describe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Describe {
+    None,
+    All,
+    Rule(String),
+}
+
+/// What `-V` produces (Falco's `validate_rules_files` action).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidateOutcome {
+    /// What to print on stdout.
+    pub stdout: String,
+    /// Every file valid.
+    pub successful: bool,
+    /// The fatal error (exit 1): a plugin requirement error (stdout then stays empty), the
+    /// invalid files' summary, or a `-l` rule that is not loaded.
+    pub fatal: Option<String>,
+    /// Verbose results of files that were valid with warnings, to log at warning level.
+    pub warnings: Vec<String>,
+}
+
+/// `-V file...`: loads the files one by one into one engine, checks plugin requirements after
+/// each, and renders the results (and `-L`/`-l` when every file is valid) as text or JSON.
+pub fn validate_files(
+    files: &[(String, String)],
+    opts: &LoadOptions,
+    json: bool,
+    describe: &Describe,
+) -> ValidateOutcome {
+    let mut loader = RulesLoader::new(opts.clone());
+    let mut results = Vec::new();
+    let mut warnings = Vec::new();
+    for (name, content) in files {
+        let r = loader.load_file(name, content);
+        if let Err(e) = loader.check_plugin_requirements() {
+            return ValidateOutcome {
+                stdout: String::new(),
+                successful: false,
+                fatal: Some(e),
+                warnings,
+            };
+        }
+        if r.successful() && r.has_warnings() {
+            warnings.push(r.verbose_text());
+        }
+        results.push(r);
+    }
+    let successful = results.iter().all(LoadResult::successful);
+    let described = match (successful, describe) {
+        (true, Describe::All) => Some(Ok((
+            loader.describe_rules_value(),
+            loader.describe_rules_text(),
+        ))),
+        (true, Describe::Rule(n)) => Some(
+            loader
+                .describe_rule_value(n)
+                .and_then(|v| loader.describe_rule_text(n).map(|t| (v, t))),
+        ),
+        _ => None,
+    };
+    let (described, describe_err) = match described {
+        Some(Ok(d)) => (Some(d), None),
+        Some(Err(e)) => (None, Some(e)),
+        None => (None, None),
+    };
+    let stdout = if json {
+        let arr: Vec<serde_json::Value> = results.iter().map(LoadResult::to_json).collect();
+        // keys in nlohmann's sorted order
+        let mut m = serde_json::Map::new();
+        if let Some((v, _)) = &described {
+            m.insert("falco_describe_results".into(), v.clone());
+        }
+        m.insert("falco_load_results".into(), serde_json::Value::Array(arr));
+        format!("{}\n", serde_json::Value::Object(m))
+    } else {
+        let mut out = render_validate_text(&results);
+        if let Some((_, t)) = &described {
+            out.push('\n');
+            out.push_str(t);
+        }
+        out
+    };
+    if let Some(e) = describe_err {
+        return ValidateOutcome {
+            stdout: String::new(),
+            successful,
+            fatal: Some(e),
+            warnings,
+        };
+    }
+    let fatal = if successful {
+        None
+    } else {
+        let text = render_validate_text(&results);
+        Some(text.strip_suffix('\n').unwrap_or(&text).to_string())
+    };
+    ValidateOutcome {
+        stdout,
+        successful,
+        fatal,
+        warnings,
+    }
 }
 
 /// Loads `files` (name, content) in order; returns the ruleset (None if any file failed or a

@@ -1034,3 +1034,223 @@ fn schema_status_renderings() {
     r.set_schema_status(Vec::new());
     assert!(r.to_json().get("schema_valid").is_none());
 }
+
+/// A small deterministic generator (xorshift) for the randomized robustness tests below.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+const NOISE: &[&str] = &[
+    "(", ")", "\"", "'", "\\", " ", "\n", ",", "=", "!=", "[", "]", "%", "not ", " and ", " or ",
+    "in ", "é", "💥", "\t", "0x", "-", ".", "*", "val(", "tolower(", "exists", "oneof ", "{", "}",
+    ":", "- ", "#", "&a", "*a", "!!str ",
+];
+
+fn mutate(rng: &mut Rng, s: &str) -> String {
+    let mut chars: Vec<char> = s.chars().collect();
+    for _ in 0..1 + rng.below(4) {
+        let pos = rng.below(chars.len() + 1);
+        match rng.below(3) {
+            0 => {
+                let noise = NOISE[rng.below(NOISE.len())];
+                chars.splice(pos..pos, noise.chars());
+            }
+            1 if pos < chars.len() => {
+                let end = (pos + 1 + rng.below(8)).min(chars.len());
+                chars.drain(pos..end);
+            }
+            _ => {
+                let from = rng.below(chars.len() + 1);
+                let end = (from + rng.below(16)).min(chars.len());
+                let piece: Vec<char> = chars[from..end].to_vec();
+                chars.splice(pos..pos, piece);
+            }
+        }
+    }
+    chars.into_iter().collect()
+}
+
+/// Mutated upstream conditions, outputs and rules files never panic the parser, the
+/// compilers or the loader (`FALCO_RS_FUZZ_ITERS` raises the count for longer runs).
+#[test]
+fn randomized_inputs_never_panic() {
+    let iters: usize = std::env::var("FALCO_RS_FUZZ_ITERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(300);
+    let (_, stable) = upstream(STABLE);
+    let (loader, _) = golden_loader(&[STABLE], crate::fields::lookup);
+    let conditions: Vec<String> = loader
+        .rule_names()
+        .iter()
+        .filter_map(|n| loader.compiled_condition(n))
+        .collect();
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    for i in 0..iters {
+        let c = mutate(&mut rng, &conditions[i % conditions.len()]);
+        if let Ok(ast) = condition::parse(&c) {
+            let _ = crate::engine::filter::compile(&ast, crate::fields::lookup, &mut Vec::new());
+            let _ = ast.to_string();
+        }
+        let _ = crate::engine::Format::compile(&c, crate::fields::lookup);
+        // a mutated slice of the stable rules file
+        let start = rng.below(stable.len() / 2);
+        let start = (start..stable.len())
+            .find(|&s| stable.is_char_boundary(s))
+            .unwrap_or(0);
+        let end = (start + 2000).min(stable.len());
+        let end = (end..=stable.len())
+            .find(|&e| stable.is_char_boundary(e))
+            .unwrap_or(stable.len());
+        let doc = mutate(&mut rng, &stable[start..end]);
+        let mut l = RulesLoader::new(LoadOptions::default());
+        let r = l.load_file("fuzz.yaml", &doc);
+        let _ = (
+            r.verbose_text(),
+            r.to_json(),
+            l.describe_rules_json(),
+            l.ruleset(),
+        );
+    }
+}
+
+#[test]
+fn adversarial_nesting_is_an_error_not_a_crash() {
+    let deep_yaml = format!(
+        "- rule: r\n  exceptions:\n    - name: e\n      fields: [a.b]\n      values: {}{}\n",
+        "[".repeat(20_000),
+        "]".repeat(20_000)
+    );
+    let (_, res) = load_str(&deep_yaml);
+    assert!(!res.successful());
+    assert!(res.errors[0].msg.starts_with("yaml-cpp: error at line 5"));
+    let deep_yaml = format!(
+        "- rule: r\n  condition: a.b = 1\n  desc: d\n  output: o\n  priority: INFO\n  exceptions:\n    - name: e\n      fields: [a.b]\n      values: {}{}\n",
+        "[".repeat(1000),
+        "]".repeat(1000)
+    );
+    let (_, res) = load_str(&deep_yaml);
+    assert_eq!(res.errors[0].code.code(), "LOAD_ERR_YAML_PARSE");
+    let deep_cond = format!(
+        "- rule: r\n  condition: {}a.b = 1{}\n  desc: d\n  output: o\n  priority: INFO\n",
+        "(".repeat(5000),
+        ")".repeat(5000)
+    );
+    let (_, res) = load_str(&deep_cond);
+    assert_eq!(res.errors[0].msg, "exceeded max depth limit of 1000");
+}
+
+#[test]
+fn deprecated_fields_and_unsafe_na() {
+    let rules = "- rule: r\n  condition: evt.type = open and evt.latency > 0 and evt.dir = < and evt.dir = >\n  desc: d\n  output: \"%evt.dir\"\n  priority: INFO\n";
+    let mut loader = RulesLoader::new(LoadOptions::default());
+    let r = loader.load_file("r.yaml", rules);
+    assert!(r.successful(), "{}", r.verbose_text());
+    let got: Vec<(&str, Option<&str>, &str)> = r
+        .warnings
+        .iter()
+        .map(|w| (w.code.code(), w.deprecated_field, w.msg.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                "LOAD_DEPRECATED_ITEM",
+                Some("evt.dir"),
+                "usage of deprecated field 'evt.dir' has been detected in the rule output"
+            ),
+            (
+                "LOAD_DEPRECATED_ITEM",
+                Some("evt.dir"),
+                "due to the drop of enter events, 'evt.dir = <' always evaluates to true, and 'evt.dir = >' always evaluates to false. The rule expression can be simplified by removing the condition on 'evt.dir'"
+            ),
+            (
+                "LOAD_DEPRECATED_ITEM",
+                Some("evt.latency"),
+                "field is not available due to the drop of enter events."
+            ),
+        ]
+    );
+    assert!(r.summary_text().ends_with("[LOAD_DEPRECATED_ITEM (Used deprecated item: field 'evt.dir') LOAD_DEPRECATED_ITEM (Used deprecated item: field 'evt.dir') LOAD_DEPRECATED_ITEM (Used deprecated item: field 'evt.latency')]"));
+    assert_eq!(
+        r.to_json()["warnings"][2]["deprecated_field"],
+        "evt.latency"
+    );
+    let na =
+        format!("- rule: r\n  condition: ka.user.name = <NA> or jevt.value[/x] in (a, <NA>)\n{R}");
+    let (_, r) = load_str(&na);
+    assert_eq!(
+        r.warnings
+            .iter()
+            .filter(|w| w.code.code() == "LOAD_UNSAFE_NA_CHECK")
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn evt_type_in_transformers_or_against_fields() {
+    let rules = "- rule: r\n  condition: tolower(evt.type) = open\n  desc: d\n  output: o\n  priority: INFO\n";
+    let mut l = RulesLoader::new(LoadOptions::default());
+    let r = l.load_file("r.yaml", rules);
+    assert_eq!(
+        r.errors[0].msg,
+        "event code search does not support `evt.type` checks with transformers"
+    );
+    let rules = "- rule: r\n  condition: evt.type = val(proc.name)\n  desc: d\n  output: o\n  priority: INFO\n";
+    let r = RulesLoader::new(LoadOptions::default()).load_file("r.yaml", rules);
+    assert_eq!(
+        r.errors[0].msg,
+        "right-hand field comparisons on `evt.type`/`syscall.type` checks are not supported by event code search"
+    );
+}
+
+#[test]
+fn validate_files_flow() {
+    let opts = LoadOptions {
+        loaded_plugins: vec![PluginVersion::container()],
+        extra_outputs: vec![ExtraOutput::container_suggested()],
+        ..LoadOptions::default()
+    };
+    let files: Vec<(String, String)> = [STABLE, INCUBATING, SANDBOX]
+        .iter()
+        .map(|f| upstream(f))
+        .collect();
+    let out = validate_files(&files, &opts, false, &Describe::None);
+    assert_eq!((out.successful, out.fatal.clone()), (true, None));
+    assert_text_eq(&normalise(&out.stdout), &golden("V-all-text"));
+    let out = validate_files(&files[..1], &opts, true, &Describe::None);
+    let got: serde_json::Value = serde_json::from_str(&normalise(&out.stdout)).unwrap();
+    assert_eq!(
+        got,
+        serde_json::from_str::<serde_json::Value>(&golden("V-stable-json")).unwrap()
+    );
+    // without the container plugin: Falco's fatal error, nothing on stdout
+    let out = validate_files(&files[..1], &LoadOptions::default(), false, &Describe::None);
+    assert_eq!(out.stdout, "");
+    assert_eq!(
+        out.fatal.as_deref(),
+        Some("Plugin requirement not satisfied, must load one of: container (>= 0.4.0)")
+    );
+    // an invalid file: stdout has the verbose result, the fatal error is the summary
+    let bad = vec![("bad.yaml".to_string(), "- rule: r\n".to_string())];
+    let out = validate_files(&bad, &opts, false, &Describe::None);
+    assert!(!out.successful);
+    assert!(out.stdout.starts_with("bad.yaml: Invalid\n1 Errors:\n"));
+    assert_eq!(
+        out.fatal.as_deref().map(|f| format!("{f}\n")),
+        Some(out.stdout.clone())
+    );
+    let out = validate_files(&files[..1], &opts, false, &Describe::Rule("nope".into()));
+    assert_eq!(out.fatal.as_deref(), Some("Rule \"nope\" is not loaded"));
+}

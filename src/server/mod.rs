@@ -2,7 +2,8 @@
 //! answers `{"status": "ok"}` from the moment it starts, `GET /versions` the versions object,
 //! and `GET /metrics` the Prometheus text once the event sources are open (404 before, and
 //! when Prometheus metrics are off). Anything else is an empty 404. Runs on the caller's tokio
-//! runtime; knows nothing about how the metrics body is produced.
+//! runtime, over HTTPS with `webserver.ssl_enabled`; knows nothing about how the metrics body
+//! is produced.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -86,8 +87,8 @@ pub struct Webserver {
 }
 
 impl Webserver {
-    /// Binds `address:port` and serves `routes` on `rt`. `ssl` (cert+key PEM) is not
-    /// supported by this build and is reported as an invalid configuration.
+    /// Binds `address:port` and serves `routes` on `rt`, over HTTPS when `ssl_certificate`
+    /// (one PEM file with the certificate chain and the private key) is given.
     pub fn start(
         rt: &tokio::runtime::Handle,
         address: &str,
@@ -95,13 +96,14 @@ impl Webserver {
         ssl_certificate: Option<&str>,
         routes: Routes,
     ) -> Result<Webserver, ServerError> {
-        if let Some(cert) = ssl_certificate {
-            return Err(ServerError::InvalidConfig {
-                reason: format!(
-                    "HTTPS (webserver.ssl_certificate={cert}) is not supported by this build"
-                ),
-            });
-        }
+        let tls = match ssl_certificate {
+            Some(pem) => Some(tokio_rustls::TlsAcceptor::from(
+                crate::output::tls::server_config(pem).map_err(|e| ServerError::InvalidConfig {
+                    reason: e.to_string(),
+                })?,
+            )),
+            None => None,
+        };
         let ip: std::net::IpAddr = address
             .trim()
             .split('%')
@@ -141,15 +143,26 @@ impl Webserver {
                     accepted = listener.accept() => {
                         let Ok((stream, _)) = accepted else { continue };
                         let routes = routes.clone();
+                        let tls = tls.clone();
                         tokio::spawn(async move {
                             let svc = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
                                 let resp = handle(&routes, req.method(), req.uri().path());
                                 async move { Ok::<_, Infallible>(resp) }
                             });
-                            let io = hyper_util::rt::TokioIo::new(stream);
-                            let _ = hyper::server::conn::http1::Builder::new()
-                                .serve_connection(io, svc)
-                                .await;
+                            let http = hyper::server::conn::http1::Builder::new();
+                            match tls {
+                                Some(acceptor) => {
+                                    let Ok(stream) = acceptor.accept(stream).await else {
+                                        return;
+                                    };
+                                    let io = hyper_util::rt::TokioIo::new(stream);
+                                    let _ = http.serve_connection(io, svc).await;
+                                }
+                                None => {
+                                    let io = hyper_util::rt::TokioIo::new(stream);
+                                    let _ = http.serve_connection(io, svc).await;
+                                }
+                            }
                         });
                     }
                 }

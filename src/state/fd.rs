@@ -1,7 +1,6 @@
 //! The fd table of a process: one entry per open file descriptor, as libsinsp's `sinsp_fdinfo`
 //! (type, name, open flags, socket endpoints and role).
 
-use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// `scap_fd_type`, with libscap's numbering (also the fd-list block encoding).
@@ -308,7 +307,7 @@ impl FdInfo {
 /// The fds of one process (shared by its threads).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FdTable {
-    fds: HashMap<i64, FdInfo, foldhash::fast::RandomState>,
+    fds: super::thread::IdMap<FdInfo>,
 }
 
 impl FdTable {

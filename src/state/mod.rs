@@ -1,13 +1,29 @@
 //! Process state: thread table, fd tables, users and groups, containers; updated from events
 //! before rules run, as libsinsp does. Knows nothing about rules.
 //!
-//! [`State`] owns every table and is fed events in order by one worker. Seeding comes from the
-//! capture's process, fd and user lists (replay) or from /proc (live).
+//! [`State`] owns every table and is fed events in order by one worker:
+//!
+//! ```text
+//! let mut state = State::new(thread_table_size);
+//! state.seed_capture(reader.metadata());          // replay: process/fd/user/interface lists
+//! for each event the converter delivers {
+//!     let mut ctx = state.process(&event);        // parse first (libsinsp order)
+//!     ctx.cpu = block.cpuid;
+//!     if ctx.filtered_out || block is SCAP_DF_STATE_ONLY { continue }  // never reach rules
+//!     rules see fields::extract::Extractor { state: &state, ev: &event, ctx: &ctx, hostname }
+//! }
+//! ```
+//!
+//! Removals caused by an event (fd on close, thread on procexit) are applied at the start of
+//! the next `process` call, so the event's own rules still see them. The thread table is
+//! bounded like libsinsp's: when full, new threads are dropped and counted
+//! ([`ThreadTable::drops_full`]), unknown tids get no placeholder.
 
 pub mod container;
 pub mod fd;
 pub mod parse;
 pub mod path;
+pub mod procfs;
 pub mod seed;
 pub mod thread;
 pub mod users;
@@ -28,6 +44,9 @@ pub struct State {
     pub parser: Parser,
     /// Host network interfaces (capture interface list or the live host).
     pub interfaces: Interfaces,
+    /// Live mode: the `/proc` to read unknown threads from (`None` in replay, where unknown
+    /// threads get libsinsp's placeholder).
+    pub proc_root: Option<std::path::PathBuf>,
 }
 
 /// Addresses of the host's network interfaces, to tell local from remote endpoints.
@@ -118,14 +137,16 @@ impl State {
             containers: Containers::default(),
             parser: Parser::default(),
             interfaces: Interfaces::default(),
+            proc_root: None,
         }
     }
 
     /// Adds a thread from a process list (capture block or /proc scan): its container id is
     /// computed from its cgroups. Call [`State::finish_seeding`] once all are in.
     pub fn seed_thread(&mut self, mut info: ThreadInfo) {
-        info.container_id =
-            container::container_id_from_cgroups(info.cgroups.iter().map(|(_, p)| p.as_slice()));
+        info.container_id = self
+            .containers
+            .id_from_cgroups(info.cgroups.iter().map(|(_, p)| p.as_slice()));
         self.threads.add_unlinked(info);
     }
 

@@ -207,13 +207,17 @@ impl ThreadInfo {
         }
     }
 
-    /// `proc.env[NAME]`: the value of `NAME`, blanks trimmed; empty when unset.
+    /// `get_env(name)`: the value of `NAME` with surrounding spaces stripped; empty when unset
+    /// (or set to nothing). Call it on the main thread, whose environment threads share.
     pub fn env_value(&self, name: &[u8]) -> &[u8] {
         for e in &self.env {
-            if let Some(rest) = e.strip_prefix(name)
-                && let Some(value) = rest.strip_prefix(b"=")
-            {
-                return value.trim_ascii();
+            if e.len() > name.len() + 1 && e[name.len()] == b'=' && e.starts_with(name) {
+                let v = &e[name.len() + 1..];
+                let Some(first) = v.iter().position(|c| *c != b' ') else {
+                    return b"";
+                };
+                let last = v.iter().rposition(|c| *c != b' ').unwrap_or(first);
+                return &v[first..=last];
             }
         }
         b""
@@ -249,6 +253,35 @@ impl ThreadInfo {
     }
 }
 
+/// A fast hasher for integer keys (tids, fds): one multiply-xorshift round (the keys are
+/// not attacker-controlled strings, so SipHash's DoS resistance buys nothing here).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        let x = self.0.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        x ^ (x >> 32)
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0.rotate_left(8)) ^ u64::from(*b);
+        }
+    }
+
+    fn write_i64(&mut self, v: i64) {
+        self.0 = v as u64;
+    }
+
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+}
+
+/// Hash map keyed by tids or fds.
+pub type IdMap<V> = HashMap<i64, V, std::hash::BuildHasherDefault<IdHasher>>;
+
 /// Splits a NUL-separated list; a trailing NUL does not make an empty last element.
 pub fn split_nul(buf: &[u8]) -> Vec<Vec<u8>> {
     if buf.is_empty() {
@@ -261,8 +294,7 @@ pub fn split_nul(buf: &[u8]) -> Vec<Vec<u8>> {
 /// The thread table, bounded like libsinsp's: when full, new threads are dropped (counted).
 #[derive(Debug, Clone)]
 pub struct ThreadTable {
-    /// foldhash: the table is looked up on every event, SipHash showed in replay profiles.
-    threads: HashMap<i64, ThreadInfo, foldhash::fast::RandomState>,
+    threads: IdMap<ThreadInfo>,
     max_size: usize,
     /// Threads not added because the table was full (`n_drops_full_threadtable`).
     pub drops_full: u64,
@@ -277,7 +309,7 @@ impl Default for ThreadTable {
 impl ThreadTable {
     pub fn new(max_size: usize) -> ThreadTable {
         ThreadTable {
-            threads: HashMap::default(),
+            threads: IdMap::default(),
             max_size,
             drops_full: 0,
         }
