@@ -422,7 +422,8 @@ fn tutorial_curl_alert(engine: &str) {
     }
     let curl: Vec<&String> = lines
         .iter()
-        .filter(|l| l.contains("Curl command executed"))
+        // Other tests may run curl with other arguments meanwhile (tests/daemon.rs does).
+        .filter(|l| l.contains("Curl command executed: curl --version"))
         .collect();
     assert_eq!(curl.len(), 1, "{engine}: {lines:#?}");
     let line = curl[0];
