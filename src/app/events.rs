@@ -12,7 +12,6 @@ use std::sync::atomic::Ordering;
 use super::AppError;
 use super::drops::{CaptureStats, DropManager, DropVerdict};
 use super::rules_glue::LoopContext;
-use crate::capture::reader::SCAP_DF_STATE_ONLY;
 use crate::config::{Config, RuleMatching};
 use crate::driver::replay::{ReplayDriver, ReplayItem};
 use crate::engine::{Matching, Ruleset};
@@ -118,12 +117,7 @@ pub fn run_replay(cfg: &Config, ruleset: &Ruleset, ctx: &LoopContext) -> Result<
             result = Err(e);
             break;
         }
-        worker.on_event(
-            &rev.event,
-            rev.cpuid,
-            rev.flags & SCAP_DF_STATE_ONLY != 0,
-            &mut emit,
-        );
+        worker.on_event(&rev.event, rev.cpuid, rev.state_only(), &mut emit);
     }
     if ctx.verbose {
         eprint!("{}", elapsed_line("", cpu_start, num_evts));

@@ -197,7 +197,8 @@ fn replay_all(path: &Path) -> Vec<(u16, u64, u64, bool, Vec<u8>)> {
                 e.event_type(),
                 e.ts(),
                 e.tid(),
-                ev.rules_see(),
+                // What `pipeline::rules_see` decides without state (no thread filter here).
+                !ev.state_only() && !crate::event::table::is_parse_only_enter(e.event_type()),
                 e.record().to_vec(),
             ));
         }

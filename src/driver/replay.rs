@@ -6,7 +6,7 @@ use std::path::Path;
 
 use crate::capture::reader::SCAP_DF_STATE_ONLY;
 use crate::capture::{CaptureError, CaptureReader, Converter, Metadata, Outcome, ReadItem};
-use crate::event::{Event, table};
+use crate::event::Event;
 
 /// One event delivered by the replay driver.
 #[derive(Debug, Clone, Copy)]
@@ -23,12 +23,10 @@ pub struct ReplayEvent<'a> {
 }
 
 impl ReplayEvent<'_> {
-    /// False for events that only update state: blocks flagged `SCAP_DF_STATE_ONLY` and the
-    /// enter events libsinsp parses and then filters out ([`table::is_parse_only_enter`]).
-    /// Falco evaluates rules only on events where this is true (so `open_from_cat` fires on the
-    /// 4 open exits of cat_write.scap, not on the enters).
-    pub fn rules_see(&self) -> bool {
-        self.flags & SCAP_DF_STATE_ONLY == 0 && !table::is_parse_only_enter(self.event.event_type())
+    /// True for blocks flagged `SCAP_DF_STATE_ONLY`: they update state but no rule sees them
+    /// (the whole skip rule is `pipeline::rules_see`).
+    pub fn state_only(&self) -> bool {
+        self.flags & SCAP_DF_STATE_ONLY != 0
     }
 }
 

@@ -121,11 +121,7 @@ pub fn run(args: &[String], out: &mut impl Write) -> Result<(), InspectError> {
         };
         let mut ctx = state.process(&rev.event);
         ctx.cpu = rev.cpuid;
-        if !super::rules_see(
-            &rev.event,
-            &ctx,
-            rev.flags & crate::capture::reader::SCAP_DF_STATE_ONLY != 0,
-        ) {
+        if !super::rules_see(&rev.event, &ctx, rev.state_only()) {
             continue;
         }
         let mut ex = Extractor {

@@ -24,7 +24,6 @@ use std::borrow::Borrow;
 use std::path::Path;
 
 use crate::capture::CaptureError;
-use crate::capture::reader::SCAP_DF_STATE_ONLY;
 use crate::driver::replay::{ReplayDriver, ReplayEvent, ReplayItem};
 use crate::engine::{Matching, Ruleset, Scratch};
 use crate::event::{Event, table};
@@ -150,12 +149,7 @@ impl<R: Borrow<Ruleset>> Worker<R> {
 
     /// A replayed event: [`Worker::on_event`] with its block's cpu and state-only flag.
     pub fn process(&mut self, rev: &ReplayEvent<'_>, emit: &mut impl FnMut(Alert)) {
-        self.on_event(
-            &rev.event,
-            rev.cpuid,
-            rev.flags & SCAP_DF_STATE_ONLY != 0,
-            emit,
-        );
+        self.on_event(&rev.event, rev.cpuid, rev.state_only(), emit);
     }
 
     /// Runs one decoded event through the state and, when [`rules_see`] it, the rules; each
@@ -269,7 +263,7 @@ mod tests {
         let mut alerts = Vec::new();
         while let Some(item) = driver.next().unwrap() {
             if let ReplayItem::Event(rev) = item {
-                let flag = state_only || rev.flags & SCAP_DF_STATE_ONLY != 0;
+                let flag = state_only || rev.state_only();
                 worker.on_event(&rev.event, rev.cpuid, flag, &mut |a| alerts.push(a));
             }
         }
