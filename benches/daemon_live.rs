@@ -137,8 +137,6 @@ fn start_daemon(kind: &str, rules: &[&str]) -> Daemon {
         "-o",
         "syslog_output.enabled=false",
         "-o",
-        "stdout_output.enabled=false",
-        "-o",
         "metrics.enabled=true",
         "-o",
         "webserver.prometheus_metrics_enabled=true",
@@ -238,7 +236,10 @@ fn main() {
         // 2. highest event rate with zero drops (cycles/s ramp of open+close)
         let mut best = 0.0f64;
         for (rate, procs) in [
-            (50_000u64, 1u32),
+            (10_000u64, 1u32),
+            (20_000, 1),
+            (35_000, 1),
+            (50_000, 1),
             (100_000, 1),
             (150_000, 1),
             (200_000, 2),
