@@ -31,7 +31,7 @@ build: deps
 	cargo build --release
 
 live: build rules
-	./target/release/falco -o load_plugins[]=container \
+	./target/release/falco -c $(RULES_CACHE)/falco.yaml -o load_plugins[]=container \
 	  -r $(RULES_CACHE)/falco_rules.yaml
 
 lint:
@@ -43,6 +43,7 @@ unit:
 
 conformance: rules
 	cargo build --release
+	conformance/run --selftest
 	conformance/run --falco target/release/falco --shared $(SHARED)
 
 test: deps rules lint unit conformance

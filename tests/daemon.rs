@@ -511,3 +511,52 @@ fn webserver_over_https() {
         "{err}"
     );
 }
+
+/// `--support`: one JSON line with Falco's keys, after the rules are loaded.
+#[test]
+fn support_report() {
+    let cfg = shared_dir().join("upstream/falco-0.44.1/falco.yaml");
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("r.yaml");
+    std::fs::write(&rules, RULE).unwrap();
+    let args: Vec<String> = [
+        "-c",
+        &cfg.to_string_lossy(),
+        "-o",
+        "load_plugins[]=container",
+        "-r",
+        &rules.to_string_lossy(),
+        "--support",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let out = crate::util::run_falco(&args, &[], Duration::from_secs(60));
+    assert_eq!(out.code, 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.lines().count(), 1);
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
+    assert_eq!(
+        keys,
+        [
+            "cmdline",
+            "config",
+            "engine_info",
+            "rules_files",
+            "system_info",
+            "version"
+        ]
+    );
+    assert_eq!(v["version"], "0.44.1");
+    assert_eq!(v["engine_info"]["plugin_versions"]["container"], "0.7.1");
+    assert_eq!(v["rules_files"][0]["variants"][0]["content"], RULE);
+    assert!(v["cmdline"].as_str().unwrap().starts_with("falco -c "));
+    assert!(
+        v["config"]
+            .as_str()
+            .unwrap()
+            .starts_with("{\"config_files\": [\"/etc/falco/config.d\"]")
+    );
+    assert_eq!(v["system_info"]["sysname"], "Linux");
+}

@@ -7,4 +7,5 @@ mod live;
 mod live_capture;
 mod outputs;
 mod pipeline;
+mod upstream_rules;
 mod util;

@@ -3,8 +3,12 @@
 //! Prometheus's HTTP API returns `falco_events{rule="DetectCurlCommandExecution"}` ≥ 1 and the
 //! matching `falcosecurity_falco_rules_matches_total` series.
 //!
-//! Needs root and a kernel with BTF (skipped, with a message, otherwise) and the Debian
-//! `prometheus` package (installed by `make deps`).
+//! The tutorial's curl rule also runs with the upstream stable rules under both backends
+//! (libbpf-rs and aya): one `curl --version` gives exactly one alert with Falco's text line.
+//!
+//! Needs root and a kernel with BTF and the Debian `prometheus` package (installed by
+//! `make deps`). Without root or BPF the tests are skipped with a message, except under
+//! `CI=true`, where they fail.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, Command, Stdio};
@@ -14,6 +18,25 @@ use std::time::{Duration, Instant};
 use crate::util::{STD_PATH, falco_bin, shared_dir};
 
 const CURL_RULE: &str = "- rule: DetectCurlCommandExecution\n  desc: Detects the execution of curl\n  condition: evt.type in (execve, execveat) and proc.name = curl\n  output: curl executed (user=%user.name command=%proc.cmdline)\n  priority: WARNING\n  tags: [network, tutorial]\n";
+
+/// Skips a live test where it cannot run; under `CI=true` live tests must run, so it fails.
+fn skip(why: &str) {
+    assert!(
+        std::env::var("CI").map_or(true, |v| v != "true"),
+        "live test cannot run under CI=true: {why}"
+    );
+    eprintln!("skipped: {why}");
+}
+
+/// Live daemons see every process on the machine: one live test at a time, so no test counts
+/// another's `curl`.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
 
 struct Killed(Child);
 
@@ -97,9 +120,10 @@ fn prometheus_value(port: u16, query: &str, secs: u64) -> Option<f64> {
 
 #[test]
 fn tutorial_flow_with_a_real_prometheus() {
+    let _serial = one_at_a_time();
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
-        eprintln!("skipped: live capture needs root");
+        skip("live capture needs root");
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -143,7 +167,7 @@ fn tutorial_flow_with_a_real_prometheus() {
     let started = wait_line(&stderr, &["One ring buffer every", "Error: "], 120)
         .expect("falco started or failed");
     if started.starts_with("Error: ") {
-        eprintln!("skipped: the eBPF probe cannot run here: {started}");
+        skip(&format!("the eBPF probe cannot run here: {started}"));
         return;
     }
 
@@ -212,6 +236,12 @@ fn tutorial_flow_with_a_real_prometheus() {
         .and_then(|v| v.parse::<u64>().ok())
         .expect("falcosecurity_scap_n_evts_total");
     assert!(evts > 0);
+    let threads = body
+        .lines()
+        .find_map(|l| l.strip_prefix("falcosecurity_scap_n_threads_total "))
+        .and_then(|v| v.parse::<u64>().ok())
+        .expect("falcosecurity_scap_n_threads_total");
+    assert!(threads > 0);
     assert!(body.contains(
         "falcosecurity_scap_engine_name_info{engine_name=\"modern_bpf\",evt_source=\"syscall\"} 1\n"
     ));
@@ -241,9 +271,10 @@ fn tutorial_flow_with_a_real_prometheus() {
 /// `metrics.output_rule` and `metrics.output_file`: live events drive the snapshots.
 #[test]
 fn live_metrics_snapshots() {
+    let _serial = one_at_a_time();
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
-        eprintln!("skipped: live capture needs root");
+        skip("live capture needs root");
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -288,7 +319,7 @@ fn live_metrics_snapshots() {
     let _falco = Killed(falco);
     let started = wait_line(&stderr, &["One ring buffer every", "Error: "], 120).unwrap();
     if started.starts_with("Error: ") {
-        eprintln!("skipped: the eBPF probe cannot run here: {started}");
+        skip(&format!("the eBPF probe cannot run here: {started}"));
         return;
     }
     let line = wait_line(&stdout, &["Falco internal: metrics snapshot"], 60).expect("snapshot");
@@ -308,4 +339,117 @@ fn live_metrics_snapshots() {
     let first: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
     assert_eq!(first["sample"], 1);
     assert_eq!(first["output_fields"]["falco.version"], "0.44.1");
+}
+
+/// The tutorial rule of Falco's docs, plus a canary rule that tells when capture is live.
+const TUTORIAL_RULES: &str = "- rule: Curl command executed\n  desc: the tutorial's custom rule\n  condition: spawned_process and proc.name = curl\n  output: \"Curl command executed: %proc.cmdline\"\n  priority: WARNING\n- rule: falco-rs live canary\n  desc: fires when capture is live\n  condition: spawned_process and proc.name = sh and proc.cmdline contains falco-rs-canary\n  output: \"canary %proc.cmdline\"\n  priority: DEBUG\n";
+
+/// `curl --version` under the stable rules plus the tutorial rule gives exactly one alert whose
+/// text line is Falco's: `<time>: Warning Curl command executed: curl --version` followed by
+/// the container plugin's suggested fields (append_output.suggested_output of falco.yaml).
+fn tutorial_curl_alert(engine: &str) {
+    let _serial = one_at_a_time();
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        skip("live capture needs root");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("tutorial_rules.yaml");
+    std::fs::write(&rules, TUTORIAL_RULES).unwrap();
+    let upstream = shared_dir().join("upstream");
+    let mut falco = Command::new(falco_bin())
+        .args([
+            "-c",
+            &upstream.join("falco-0.44.1/falco.yaml").to_string_lossy(),
+            "-o",
+            "load_plugins[]=container",
+            "-r",
+            &upstream.join("rules/falco_rules.yaml").to_string_lossy(),
+            "-r",
+            &rules.to_string_lossy(),
+            "-o",
+            &format!("engine.kind={engine}"),
+            "-o",
+            "priority=debug",
+            "-o",
+            "webserver.enabled=false",
+            "-o",
+            "log_syslog=false",
+            "-o",
+            "syslog_output.enabled=false",
+        ])
+        .env_clear()
+        .env("PATH", STD_PATH)
+        .env("TZ", "UTC")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = lines_of(falco.stdout.take().unwrap());
+    let stderr = lines_of(falco.stderr.take().unwrap());
+    let _falco = Killed(falco);
+    let started = wait_line(&stderr, &["One ring buffer every", "Error: "], 120)
+        .expect("falco started or failed");
+    if started.starts_with("Error: ") {
+        skip(&format!("the eBPF probe cannot run here: {started}"));
+        return;
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        Command::new("sh")
+            .args(["-c", ":", "falco-rs-canary"])
+            .status()
+            .unwrap();
+        if wait_line(&stdout, &["canary "], 1).is_some() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{engine}: capture never went live"
+        );
+    }
+    let out = Command::new("curl").arg("--version").output().unwrap();
+    assert!(out.status.success());
+    // Everything the daemon prints in the next 3 s.
+    let mut lines = Vec::new();
+    let until = Instant::now() + Duration::from_secs(3);
+    while let Some(left) = until.checked_duration_since(Instant::now()) {
+        if let Ok(l) = stdout.recv_timeout(left) {
+            lines.push(l);
+        }
+    }
+    let curl: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.contains("Curl command executed"))
+        .collect();
+    assert_eq!(curl.len(), 1, "{engine}: {lines:#?}");
+    let line = curl[0];
+    let (time, rest) = line.split_once(": ").expect("time prefix");
+    assert!(
+        time.len() == 18
+            && time.as_bytes()[2] == b':'
+            && time.as_bytes()[5] == b':'
+            && time.as_bytes()[8] == b'.'
+            && time[9..].bytes().all(|b| b.is_ascii_digit()),
+        "{engine}: time {time:?} is not Falco's HH:MM:SS.nnnnnnnnn"
+    );
+    let rest = rest
+        .strip_prefix("Warning Curl command executed: curl --version container_id=")
+        .unwrap_or_else(|| panic!("{engine}: {line}"));
+    assert!(
+        rest.contains(" container_name=") && rest.contains(" k8s_ns_name="),
+        "{engine}: suggested container fields missing: {line}"
+    );
+}
+
+#[test]
+fn tutorial_curl_alert_modern_ebpf() {
+    tutorial_curl_alert("modern_ebpf");
+}
+
+#[test]
+fn tutorial_curl_alert_aya() {
+    tutorial_curl_alert("aya");
 }

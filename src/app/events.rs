@@ -142,6 +142,34 @@ pub(crate) fn alert<E: Extract>(
     }
 }
 
+/// Processor time used so far (Falco's `-v` reports `clock() / CLOCKS_PER_SEC`).
+pub(crate) fn cpu_seconds() -> f64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid timespec the call writes into.
+    if unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) } != 0 {
+        return 0.0;
+    }
+    ts.tv_sec as f64 + ts.tv_nsec as f64 / 1e9
+}
+
+/// `-v`: `[(<source>) ]Elapsed time: %.3lf, Captured Events: <n>, %.2lf eps` (no source prefix
+/// in replay).
+pub(crate) fn elapsed_line(source: &str, cpu_start: f64, num_evts: u64) -> String {
+    let duration = cpu_seconds() - cpu_start;
+    let prefix = if source.is_empty() {
+        String::new()
+    } else {
+        format!("({source}) ")
+    };
+    format!(
+        "{prefix}Elapsed time: {duration:.3}, Captured Events: {num_evts}, {:.2} eps\n",
+        num_evts as f64 / duration
+    )
+}
+
 /// Replays `engine.replay.capture_file`.
 pub fn run_replay(cfg: &Config, ruleset: &Ruleset, ctx: &LoopContext) -> Result<(), AppError> {
     let path = &cfg.engine.replay_capture_file;
@@ -150,7 +178,9 @@ pub fn run_replay(cfg: &Config, ruleset: &Ruleset, ctx: &LoopContext) -> Result<
             "An error occurred while opening the capture file {path}: {e}"
         ))
     })?;
-    ctx.log.info("[libs]: Trying to open the right engine!");
+    if cfg.libs_logger_enabled {
+        ctx.log.info("[libs]: Trying to open the right engine!");
+    }
     ctx.log
         .info(&format!("Replaying events from the capture file: {path}"));
     ctx.metrics_ready.store(true, Ordering::SeqCst);
@@ -172,6 +202,7 @@ pub fn run_replay(cfg: &Config, ruleset: &Ruleset, ctx: &LoopContext) -> Result<
         crate::output::now_ns(),
     );
     let extra_fields = compile_extra_fields(cfg, ruleset)?;
+    let cpu_start = cpu_seconds();
     let mut first_ts = 0u64;
     let mut num_evts = 0u64;
     let mut result = Ok(());
@@ -254,6 +285,9 @@ pub fn run_replay(cfg: &Config, ruleset: &Ruleset, ctx: &LoopContext) -> Result<
             );
             ctx.emitter.alert(&a);
         }
+    }
+    if ctx.verbose {
+        eprint!("{}", elapsed_line("", cpu_start, num_evts));
     }
     eprint!("{}", drops.format_stats());
     if result.is_ok() && ctx.duration_s > 0 {

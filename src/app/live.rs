@@ -232,9 +232,12 @@ pub fn run_live(cfg: &Config, ruleset: &Ruleset, ctx: &LoopContext) -> Result<()
             })
             .unwrap_or_default()
     };
-    let publish = |st: &CaptureStats| {
+    let publish = |st: &CaptureStats, state: &State| {
+        let n_fds = state.threads.iter().map(|t| t.fds.len() as u64).sum();
         *ctx.scap_counters.lock().expect("scap counters lock") =
             Some(crate::metrics::ScapCounters {
+                n_threads: state.threads.len() as u64,
+                n_fds,
                 n_evts: st.n_evts,
                 n_drops: st.n_drops,
                 n_drops_scratch_map: st.n_drops_scratch_map,
@@ -251,7 +254,7 @@ pub fn run_live(cfg: &Config, ruleset: &Ruleset, ctx: &LoopContext) -> Result<()
             });
     };
     let mut last_publish = std::time::Instant::now();
-    publish(&stats_of(drv.as_ref()));
+    publish(&stats_of(drv.as_ref()), &state);
     let mut drops = DropManager::new(
         &cfg.syscall_event_drops,
         stats_of(drv.as_ref()),
@@ -260,6 +263,9 @@ pub fn run_live(cfg: &Config, ruleset: &Ruleset, ctx: &LoopContext) -> Result<()
     );
     let mut scratch = Scratch::new();
     let mut matched = Vec::new();
+    let cpu_start = super::events::cpu_seconds();
+    let mut bytes: Vec<u8> = Vec::with_capacity(1 << 20);
+    let mut records: Vec<(u16, u32, usize, usize)> = Vec::with_capacity(4096);
     let mut first_ts = 0u64;
     let mut num_evts = 0u64;
     let mut timeouts = 0u64;
@@ -278,13 +284,18 @@ pub fn run_live(cfg: &Config, ruleset: &Ruleset, ctx: &LoopContext) -> Result<()
             ctx.log.info("SIGUSR1 received, reopening outputs...");
             ctx.emitter.reopen();
         }
-        let mut records: Vec<(u16, u32, Vec<u8>)> = Vec::new();
+        // One batch is copied into buffers reused across batches (no allocation per event once
+        // they have grown): the driver is borrowed by `next_batch` while it delivers.
+        bytes.clear();
+        records.clear();
         let batch = drv.next_batch(Duration::from_millis(100), &mut |raw| {
-            records.push((raw.cpu, raw.flags, raw.data.to_vec()));
+            let start = bytes.len();
+            bytes.extend_from_slice(raw.data);
+            records.push((raw.cpu, raw.flags, start, bytes.len()));
         });
         if last_publish.elapsed() >= Duration::from_secs(1) {
             last_publish = std::time::Instant::now();
-            publish(&stats_of(drv.as_ref()));
+            publish(&stats_of(drv.as_ref()), &state);
         }
         match batch {
             Ok(Batch::Events(_)) => timeouts = 0,
@@ -305,8 +316,8 @@ pub fn run_live(cfg: &Config, ruleset: &Ruleset, ctx: &LoopContext) -> Result<()
                 break;
             }
         }
-        for (cpu, flags, data) in &records {
-            let Ok(ev) = Event::decode(data) else {
+        for &(cpu, flags, start, end) in &records {
+            let Ok(ev) = Event::decode(&bytes[start..end]) else {
                 continue;
             };
             let ts = ev.ts();
@@ -319,7 +330,7 @@ pub fn run_live(cfg: &Config, ruleset: &Ruleset, ctx: &LoopContext) -> Result<()
                 break;
             }
             let mut ectx = state.process(&ev);
-            ectx.cpu = *cpu;
+            ectx.cpu = cpu;
             num_evts += 1;
             if let Some(s) = ctx.snapshots.borrow_mut().as_mut() {
                 let drv = drv.as_ref();
@@ -376,6 +387,12 @@ pub fn run_live(cfg: &Config, ruleset: &Ruleset, ctx: &LoopContext) -> Result<()
         && let Ok(s) = drv.stats()
     {
         eprint!("Driver Events:{}\nDriver Drops:{}\n", s.n_evts, s.n_drops);
+    }
+    if ctx.verbose {
+        eprint!(
+            "{}",
+            super::events::elapsed_line("syscall", cpu_start, num_evts)
+        );
     }
     eprint!("{}", drops.format_stats());
     result

@@ -229,7 +229,7 @@ impl App {
 
     fn run(&mut self) -> Result<Outcome, AppError> {
         type Action = fn(&mut App) -> Step;
-        let steps: [Action; 24] = [
+        let steps: [Action; 25] = [
             App::print_help,
             App::print_config_schema,
             App::print_rule_schema,
@@ -251,6 +251,7 @@ impl App {
             App::init_outputs,
             App::create_signal_handlers,
             App::pidfile,
+            App::configure_interesting_sets,
             App::configure_syscall_buffer_size,
             App::start_webserver,
             App::process_events,
@@ -628,7 +629,7 @@ impl App {
                 .unwrap_or_default();
         let doc = serde_json::json!({
             "cmdline": std::iter::once("falco".to_string()).chain(self.args.iter().cloned()).collect::<Vec<_>>().join(" "),
-            "config": self.raw.root.to_flow(),
+            "config": self.raw.root.to_support_flow(),
             "engine_info": versions,
             "rules_files": rules,
             "system_info": {"machine": s(uts.machine()), "nodename": s(uts.nodename()), "release": s(uts.release()), "sysname": s(uts.sysname()), "version": s(uts.version())},
@@ -795,6 +796,53 @@ impl App {
             let e = AppError::Pidfile(self.opts.pidfilename.clone());
             self.log.error(&format!("{e}\n"));
             return Err(e);
+        }
+        Ok(Flow::Proceed)
+    }
+
+    /// The syscall selection's user-visible part: rules that use syscalls the capture leaves
+    /// out (the high-volume I/O set without `base_syscalls.all`, or `!name` exclusions) are
+    /// reported on stderr, as `check_for_rules_unsupported_events` does.
+    fn configure_interesting_sets(&mut self) -> Step {
+        use std::collections::BTreeSet;
+        let Some(ruleset) = &self.ruleset else {
+            return Ok(Flow::Proceed);
+        };
+        let rules: BTreeSet<String> = ruleset
+            .enabled_codes()
+            .iter()
+            .filter_map(crate::event::table::name_of)
+            .map(str::to_string)
+            .collect();
+        let cfg = self.cfg();
+        let base = crate::driver::syscalls::BaseSyscalls {
+            custom_set: cfg.base_syscalls_custom_set.clone(),
+            repair: cfg.base_syscalls_repair,
+            all: cfg.base_syscalls_all,
+        };
+        let selected = crate::driver::syscalls::select(&rules, &base);
+        let excluded: BTreeSet<&str> = crate::driver::syscalls::IGNORED_SET
+            .iter()
+            .copied()
+            .chain(
+                cfg.base_syscalls_custom_set
+                    .iter()
+                    .filter_map(|n| n.strip_prefix('!')),
+            )
+            .collect();
+        let unsupported: Vec<&str> = rules
+            .iter()
+            .map(String::as_str)
+            .filter(|n| excluded.contains(n) && !selected.contains(*n))
+            .collect();
+        if !unsupported.is_empty() {
+            eprintln!(
+                "Loaded rules match syscalls that are not activated (e.g. were removed via config settings such as no -A flag or negative base_syscalls elements) or unsupported with current configuration: warning (unsupported-evttype): {}",
+                unsupported.join(", ")
+            );
+            eprintln!(
+                "If syscalls in rules include high volume syscalls (-> activate via `-A` flag), else syscalls may have been removed via base_syscalls option or might be associated with syscalls undefined on your architecture (https://marcin.juszkiewicz.com.pl/download/tables/syscalls.html)"
+            );
         }
         Ok(Flow::Proceed)
     }

@@ -1,7 +1,6 @@
-//! The seam between the lifecycle and the stages other modules own: rules loading and
-//! describing (`crate::rules`), field and event listings (`crate::fields`, `crate::event`),
-//! and the event loop over a driver. Each function is what one Falco action needs; where the
-//! stage is not part of the build yet it fails with a clear error instead of guessing.
+//! The seam between the lifecycle and the stages other modules own: rules loading, `-V`,
+//! `-L`/`-l` (`crate::rules`), the field, event and plugin listings (`crate::fields`,
+//! `crate::event`), and what the event loops receive from the lifecycle ([`LoopContext`]).
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -188,7 +187,7 @@ pub fn validate(
             .check_plugin_requirements()
             .map_err(AppError::Fatal)?;
         if r.successful() && r.has_warnings() {
-            log.warning(&format!("{}\n", r.verbose_text()));
+            log.warning(&format!("{}\n", r.verbose_text().trim_end_matches('\n')));
         }
         results.push(r);
     }
@@ -263,7 +262,10 @@ pub fn load(
             break;
         }
         if result.has_warnings() {
-            log.warning(&format!("{}\n", result.verbose_text()));
+            log.warning(&format!(
+                "{}\n",
+                result.verbose_text().trim_end_matches('\n')
+            ));
         }
     }
     if let Err(e) = loader.check_plugin_requirements() {

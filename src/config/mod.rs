@@ -688,8 +688,10 @@ impl Config {
                 )));
             }
         };
-        let sub = match kind {
-            EngineKind::Kmod => "engine.kmod",
+        let sub = match (kind, kind_str.as_str()) {
+            (EngineKind::Kmod, _) => "engine.kmod",
+            // A 0.43 `ebpf` configuration keeps its buffer settings under `engine.ebpf`.
+            (_, "ebpf") => "engine.ebpf",
             _ => "engine.modern_ebpf",
         };
         let buffers = EngineBuffers {
@@ -1291,8 +1293,9 @@ pub(crate) mod tests {
             "engine:\n  kind: ebpf\n  ebpf:\n    probe: /root/.falco/falco-bpf.o\n    buf_size_preset: 4\n",
         )
         .unwrap();
-        let (_, cfg) = load(f.to_str().unwrap(), &[]).unwrap();
+        let (_, cfg) = load(f.to_str().unwrap(), &["engine.ebpf.buf_size_preset=6"]).unwrap();
         assert_eq!(cfg.engine.kind, EngineKind::Aya);
+        assert_eq!(cfg.engine.buffers.buf_size_preset, 6);
         let (_, cfg) = load(f.to_str().unwrap(), &["engine.kind=aya"]).unwrap();
         assert_eq!(cfg.engine.kind, EngineKind::Aya);
     }

@@ -232,6 +232,47 @@ impl Node {
         }
     }
 
+    /// yaml-cpp's flow emitter with double-quoted scalars and lowercase null (the `config`
+    /// of `--support`): `{"key": "value", "list": ["a", "b"], "none": null}`.
+    pub fn to_support_flow(&self) -> String {
+        fn quote(s: &str) -> String {
+            let mut out = String::with_capacity(s.len() + 2);
+            out.push('"');
+            for c in s.chars() {
+                match c {
+                    '"' => out.push_str("\\\""),
+                    '\\' => out.push_str("\\\\"),
+                    '\n' => out.push_str("\\n"),
+                    '\t' => out.push_str("\\t"),
+                    c if (c as u32) < 0x20 => out.push_str(&format!("\\x{:02x}", c as u32)),
+                    c => out.push(c),
+                }
+            }
+            out.push('"');
+            out
+        }
+        match self {
+            Node::Undefined | Node::Null => "null".to_string(),
+            Node::Scalar { text, .. } => quote(text),
+            Node::Seq(items) => format!(
+                "[{}]",
+                items
+                    .iter()
+                    .map(Node::to_support_flow)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Node::Map(entries) => format!(
+                "{{{}}}",
+                entries
+                    .iter()
+                    .map(|(k, v)| format!("{}: {}", quote(k), v.to_support_flow()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }
+    }
+
     /// Converts to JSON the way Falco's `convert<nlohmann::json>` does: scalars become an int,
     /// else a double, else a bool, else a string.
     pub fn to_json(&self) -> serde_json::Value {
@@ -551,6 +592,15 @@ mod tests {
         assert!(!n.at("nope.deeper").unwrap().is_defined());
         n.set("rules_files", Node::scalar("/c.yaml")).unwrap();
         assert_eq!(n.at("rules_files").unwrap().items().len(), 1);
+    }
+
+    #[test]
+    fn support_flow() {
+        let n = y("a: b\nlist: [x, 'y \"q\"']\nnone: ~\nmap: {k: 1}\n");
+        assert_eq!(
+            n.to_support_flow(),
+            r#"{"a": "b", "list": ["x", "y \"q\""], "none": null, "map": {"k": "1"}}"#
+        );
     }
 
     #[test]

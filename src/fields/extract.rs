@@ -35,6 +35,11 @@ fn s(v: impl Into<Vec<u8>>) -> Value<'static> {
     Value::Str(Cow::Owned(v.into()))
 }
 
+/// A static string value (no allocation).
+fn st(v: &'static str) -> Value<'static> {
+    Value::Str(Cow::Borrowed(v.as_bytes()))
+}
+
 /// A string value borrowed from the state (no allocation).
 fn sb(v: &[u8]) -> Value<'_> {
     Value::Str(Cow::Borrowed(v))
@@ -543,7 +548,7 @@ impl<'a, 'e> Extractor<'a, 'e> {
     }
 
     /// `evt.type` / `syscall.type` name.
-    fn type_name(&self) -> Vec<u8> {
+    fn type_name(&self) -> &'a [u8] {
         let ev = self.ev;
         match ev.event_type() {
             table::PPME_GENERIC_E | table::PPME_GENERIC_X => {
@@ -551,13 +556,10 @@ impl<'a, 'e> Extractor<'a, 'e> {
                     .param(0)
                     .and_then(|b| b.try_into().ok())
                     .map_or(0, u16::from_le_bytes);
-                table::ppm_sc_name(sc)
-                    .unwrap_or("unknown")
-                    .as_bytes()
-                    .to_vec()
+                table::ppm_sc_name(sc).unwrap_or("unknown").as_bytes()
             }
-            _ if ev.info().ppme == "ASYNCEVENT_E" => ev.param_cstr(1).unwrap_or(b"").to_vec(),
-            _ => ev.name().as_bytes().to_vec(),
+            _ if ev.info().ppme == "ASYNCEVENT_E" => ev.param_cstr(1).unwrap_or(b""),
+            _ => ev.name().as_bytes(),
         }
     }
 
@@ -610,7 +612,7 @@ impl<'a, 'e> Extractor<'a, 'e> {
             "evt.reltime" => u(ts.wrapping_sub(self.ctx.first_ts)),
             "evt.reltime.s" => u(ts.wrapping_sub(self.ctx.first_ts) / ONE_SECOND_IN_NS),
             "evt.reltime.ns" => u(ts.wrapping_sub(self.ctx.first_ts) % ONE_SECOND_IN_NS),
-            "evt.source" => s("syscall"),
+            "evt.source" => st("syscall"),
             "evt.is_async" => b(info.is_metaevent()),
             "evt.asynctype" => {
                 if !info.is_metaevent() {
@@ -619,16 +621,16 @@ impl<'a, 'e> Extractor<'a, 'e> {
                 if info.ppme == "ASYNCEVENT_E" {
                     s(ev.param_cstr(1).unwrap_or(b""))
                 } else {
-                    s(info.name)
+                    st(info.name)
                 }
             }
-            "evt.hostname" => s(self.hostname),
+            "evt.hostname" => sb(self.hostname.as_bytes()),
             "evt.latency"
             | "evt.latency.s"
             | "evt.latency.ns"
             | "evt.latency.quantized"
             | "evt.wait_latency" => u(0),
-            "evt.latency.human" => s("0ns"),
+            "evt.latency.human" => st("0ns"),
             "evt.deltatime" | "evt.deltatime.s" | "evt.deltatime.ns" => {
                 let d = if self.ctx.prev_ts == 0 {
                     0
@@ -646,7 +648,7 @@ impl<'a, 'e> Extractor<'a, 'e> {
             } else {
                 "<"
             }),
-            "evt.type" => s(self.type_name()),
+            "evt.type" => sb(self.type_name()),
             "evt.type.is" => {
                 let Some(FieldArg::Key(k)) = arg else {
                     return false;
@@ -657,9 +659,9 @@ impl<'a, 'e> Extractor<'a, 'e> {
                 if !info.is_syscall() {
                     return false;
                 }
-                s(self.type_name())
+                sb(self.type_name())
             }
-            "evt.category" => s(category_name(info, self.fd())),
+            "evt.category" => st(category_name(info, self.fd())),
             "evt.cpu" => u(u64::from(self.ctx.cpu)),
             "evt.args" | "evt.info" => s(self.evt_args()),
             "evt.arg" | "evt.rawarg" => {
@@ -708,7 +710,7 @@ impl<'a, 'e> Extractor<'a, 'e> {
                 None => return false,
             },
             "evt.res" => match res {
-                Some(r) if r >= 0 => s("SUCCESS"),
+                Some(r) if r >= 0 => st("SUCCESS"),
                 Some(_) => match self.param_text(0) {
                     Some(t) => s(t),
                     None => return false,
@@ -724,9 +726,9 @@ impl<'a, 'e> Extractor<'a, 'e> {
             "evt.is_io_write" => b(info.flags & table::EF_WRITES_TO_FD != 0),
             "evt.io_dir" => {
                 if info.flags & table::EF_WRITES_TO_FD != 0 {
-                    s("write")
+                    st("write")
                 } else if info.flags & table::EF_READS_FROM_FD != 0 {
-                    s("read")
+                    st("read")
                 } else {
                     return false;
                 }
@@ -987,15 +989,12 @@ impl<'a, 'e> Extractor<'a, 'e> {
                 s(n)
             }
             "fd.type" => match f {
-                Some(f) => s(f.ty.type_string()),
+                Some(f) => st(f.ty.type_string()),
                 None => return false,
             },
-            "fd.typechar" => {
-                s(vec![f.map_or_else(
-                    || self.event_typechar(),
-                    |f| f.ty.typechar(),
-                )])
-            }
+            "fd.typechar" => st(typechar_str(
+                f.map_or_else(|| self.event_typechar(), |f| f.ty.typechar()),
+            )),
             "fd.directory" | "fd.containerdirectory" => {
                 let (mut n, is_file) = match f {
                     Some(f) if f.ty.is_file() => (f.name.clone(), true),
@@ -1032,7 +1031,7 @@ impl<'a, 'e> Extractor<'a, 'e> {
                 match n.iter().rposition(|c| *c == b'/') {
                     Some(pos) if pos < n.len() - 1 => s(&n[pos + 1..]),
                     Some(_) => s(n.clone()),
-                    None => s("/"),
+                    None => st("/"),
                 }
             }
             "fd.ip" | "fd.net" | "fd.port" | "fd.proto" => {
@@ -1138,7 +1137,7 @@ impl<'a, 'e> Extractor<'a, 'e> {
                 s(port.to_string())
             }
             "fd.l4proto" => match f {
-                Some(f) => s(f.sock.l4proto.name()),
+                Some(f) => st(f.sock.l4proto.name()),
                 None => return false,
             },
             "fd.is_server" => {
@@ -1161,8 +1160,8 @@ impl<'a, 'e> Extractor<'a, 'e> {
                     | FdType::Ipv6Sock
                     | FdType::Ipv4ServSock
                     | FdType::Ipv6ServSock,
-                ) => s("ip"),
-                Some(FdType::UnixSock) => s("unix"),
+                ) => st("ip"),
+                Some(FdType::UnixSock) => st("unix"),
                 _ => return false,
             },
             "fd.uid" => s(format!("{}{}", t.tid, t.lastevent_fd)),
@@ -1201,7 +1200,7 @@ impl<'a, 'e> Extractor<'a, 'e> {
             "fd.types" => {
                 if let Some(FieldArg::Index(_)) = arg {
                     match f {
-                        Some(f) => s(f.ty.type_string()),
+                        Some(f) => st(f.ty.type_string()),
                         None => return false,
                     }
                 } else {
@@ -1588,7 +1587,7 @@ impl<'a, 'e> Extractor<'a, 'e> {
                     return false;
                 };
                 if name.ends_with(".type") {
-                    s(f.ty.type_string())
+                    st(f.ty.type_string())
                 } else {
                     s(f.name.clone())
                 }
@@ -1622,12 +1621,12 @@ impl<'a, 'e> Extractor<'a, 'e> {
             }
             "user.homedir" => match users.user(cid, t.uid) {
                 Some(x) => s(x.homedir.clone()),
-                None if t.uid == 0 => s("/root"),
-                None => s("<NA>"),
+                None if t.uid == 0 => st("/root"),
+                None => st("<NA>"),
             },
             "user.shell" => match users.user(cid, t.uid) {
                 Some(x) => s(x.shell.clone()),
-                None => s("<NA>"),
+                None => st("<NA>"),
             },
             "user.loginuid" => i(if t.loginuid < u32::MAX {
                 i64::from(t.loginuid)
@@ -1926,7 +1925,7 @@ impl<'a, 'e> Extractor<'a, 'e> {
             "container.image.tag" => s(c.image_tag.clone()),
             "container.image.digest" => s(c.image_digest.clone()),
             "container.healthcheck" | "container.liveness_probe" | "container.readiness_probe" => {
-                s("NONE")
+                st("NONE")
             }
             "container.ip" => s(c.ip.clone()),
             "container.cni.json" => s(c.cni_json.clone()),
@@ -1985,6 +1984,31 @@ impl<'a, 'e> Extractor<'a, 'e> {
         };
         out.push(v);
         true
+    }
+}
+
+/// One-character strings of the fd type characters.
+fn typechar_str(c: u8) -> &'static str {
+    match c {
+        b'f' => "f",
+        b'4' => "4",
+        b'6' => "6",
+        b'd' => "d",
+        b'p' => "p",
+        b'u' => "u",
+        b'e' => "e",
+        b'o' => "o",
+        b'X' => "X",
+        b's' => "s",
+        b'l' => "l",
+        b'i' => "i",
+        b't' => "t",
+        b'n' => "n",
+        b'b' => "b",
+        b'r' => "r",
+        b'm' => "m",
+        b'P' => "P",
+        _ => "?",
     }
 }
 

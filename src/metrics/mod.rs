@@ -293,6 +293,9 @@ pub struct ScapCounters {
     /// Exit-event buffer drops: clone_fork, execve, connect, open, dir_file, other_interest,
     /// close, proc.
     pub drops_buffer_exit: [u64; 8],
+    /// State counters: threads and fds in the tables.
+    pub n_threads: u64,
+    pub n_fds: u64,
 }
 
 /// Drop categories of `falcosecurity_scap_n_drops_buffer_total{dir="exit"}`, in Falco's order.
@@ -374,6 +377,18 @@ pub fn render_prometheus(
     }
     if let Some(res) = resource_utilization() {
         s.extend(res);
+    }
+    if let Some(c) = scap {
+        s.push(Sample::new(
+            "falcosecurity_scap_n_threads_total",
+            Gauge,
+            int(c.n_threads),
+        ));
+        s.push(Sample::new(
+            "falcosecurity_scap_n_fds_total",
+            Gauge,
+            int(c.n_fds),
+        ));
     }
     for drop in [
         "clone_fork",
@@ -482,11 +497,58 @@ fn resource_utilization() -> Option<Vec<Sample>> {
                 .and_then(|v| v.parse::<i128>().ok())
         })
         .unwrap_or(0);
+    let round1 = |v: f64| (v * 10.0).round() / 10.0;
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    let uptime = std::fs::read_to_string("/proc/uptime")
+        .ok()
+        .and_then(|t| {
+            t.split_whitespace()
+                .next()
+                .and_then(|v| v.parse::<f64>().ok())
+        })
+        .unwrap_or(0.0);
+    // utime, stime and starttime of /proc/self/stat (fields 14, 15 and 22).
+    let cpu_perc = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|t| {
+            let rest = t.rsplit_once(')')?.1;
+            let f: Vec<f64> = rest
+                .split_whitespace()
+                .map(|v| v.parse::<f64>().unwrap_or(0.0))
+                .collect();
+            let (utime, stime, start) = (*f.get(11)?, *f.get(12)?, *f.get(19)?);
+            let elapsed = uptime - start / hz;
+            (hz > 0.0 && elapsed > 0.0).then(|| round1(100.0 * (utime + stime) / hz / elapsed))
+        })
+        .unwrap_or(0.0);
+    // The `cpu ` line of /proc/stat: 100 - idle share of the first seven columns.
+    let host_cpu_perc = std::fs::read_to_string("/proc/stat")
+        .ok()
+        .and_then(|t| {
+            let line = t.lines().find(|l| l.starts_with("cpu "))?;
+            let v: Vec<f64> = line
+                .split_whitespace()
+                .skip(1)
+                .take(7)
+                .map(|x| x.parse::<f64>().unwrap_or(0.0))
+                .collect();
+            let sum: f64 = v.iter().sum();
+            let idle = *v.get(3)?;
+            (sum > 0.0).then(|| round1(100.0 - idle * 100.0 / sum))
+        })
+        .unwrap_or(0.0);
+    let cgroup_mem = std::env::var("FALCO_CGROUP_MEM_PATH")
+        .unwrap_or_else(|_| "/sys/fs/cgroup/memory/memory.usage_in_bytes".to_string());
+    let container_mem = std::fs::read_to_string(cgroup_mem)
+        .ok()
+        .and_then(|t| t.trim().parse::<f64>().ok())
+        .unwrap_or(0.0);
     Some(vec![
         Sample::new(
             "falcosecurity_falco_cpu_usage_ratio",
             Gauge,
-            Number::Double(0.0),
+            Number::Double(cpu_perc / 100.0),
         ),
         Sample::new(
             "falcosecurity_falco_memory_rss_bytes",
@@ -502,6 +564,16 @@ fn resource_utilization() -> Option<Vec<Sample>> {
             "falcosecurity_falco_memory_pss_bytes",
             Gauge,
             Number::Double(pss_kb * 1024.0),
+        ),
+        Sample::new(
+            "falcosecurity_falco_container_memory_used_bytes",
+            Gauge,
+            Number::Double(container_mem),
+        ),
+        Sample::new(
+            "falcosecurity_falco_host_cpu_usage_ratio",
+            Gauge,
+            Number::Double(host_cpu_perc / 100.0),
         ),
         Sample::new(
             "falcosecurity_falco_host_memory_used_bytes",
@@ -922,6 +994,7 @@ mod tests {
         };
         let body = render_prometheus(&info, &Counters::default(), Some(&scap), 2_000_000_002);
         assert!(body.contains("falcosecurity_scap_n_evts_total 7\n"));
+        assert!(body.contains("# TYPE falcosecurity_scap_n_threads_total gauge\nfalcosecurity_scap_n_threads_total 0\n"));
         assert!(
             body.contains(
                 "falcosecurity_scap_n_drops_buffer_total{dir=\"exit\",drop=\"proc\"} 0\n"
@@ -939,8 +1012,27 @@ mod tests {
         );
         assert!(body.contains("falcosecurity_falco_duration_seconds_total 2\n"));
         let reference = reference();
-        for name in names {
+        for name in &names {
             assert!(reference.contains(name), "{name} is not a Falco metric");
         }
+        // The resource-utilisation block comes in Falco's order.
+        let block = |ns: &[&str]| -> Vec<String> {
+            ns.iter()
+                .filter(|n| {
+                    n.starts_with("falcosecurity_falco_")
+                        && (n.contains("cpu_usage")
+                            || n.contains("memory")
+                            || n.contains("host_procs")
+                            || n.contains("host_open_fds"))
+                })
+                .map(|n| n.to_string())
+                .collect()
+        };
+        let ref_names: Vec<&str> = reference
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .map(|l| l.split(['{', ' ']).next().unwrap())
+            .collect();
+        assert_eq!(block(&names), block(&ref_names));
     }
 }

@@ -275,6 +275,7 @@ impl HttpSink {
             .enable_all()
             .build()?;
         let mut connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
         if cfg.keep_alive {
             connector.set_keepalive(Some(std::time::Duration::from_secs(60)));
         }
@@ -337,9 +338,13 @@ impl HttpSink {
             .trim_matches(['[', ']'])
             .to_string();
         let port = uri.port_u16().unwrap_or(443);
-        let tcp = tokio::net::TcpStream::connect((host.as_str(), port))
-            .await
-            .map_err(|e| format!("Couldn't connect to server ({e})"))?;
+        let tcp = tokio::time::timeout(
+            CONNECT_TIMEOUT,
+            tokio::net::TcpStream::connect((host.as_str(), port)),
+        )
+        .await
+        .map_err(|_| format!("{TIMEOUT_REACHED} (connect)"))?
+        .map_err(|e| format!("Couldn't connect to server ({e})"))?;
         let name = tokio_rustls::rustls::pki_types::ServerName::try_from(host.clone())
             .map_err(|e| format!("URL using bad/illegal format or missing URL ({e})"))?;
         let tls = tokio_rustls::TlsConnector::from(config)
@@ -380,11 +385,14 @@ impl HttpSink {
             return self.post_tls(std::sync::Arc::clone(config), msg).await;
         }
         let req = self.request(msg)?;
-        let resp = self
-            .client
-            .request(req)
-            .await
-            .map_err(|e| format!("Couldn't connect to server ({e})"))?;
+        let resp = self.client.request(req).await.map_err(|e| {
+            let detail = format!("{e:?}");
+            if detail.contains("timed out") || detail.contains("Timeout") {
+                format!("{TIMEOUT_REACHED} ({e})")
+            } else {
+                format!("Couldn't connect to server ({e})")
+            }
+        })?;
         let body = resp
             .into_body()
             .collect()
@@ -406,9 +414,8 @@ impl Sink for HttpSink {
                 self.cfg.url
             )));
         }
-        let body = self
-            .runtime
-            .block_on(self.post(msg))
+        let max = self.cfg.max_consecutive_timeouts;
+        let body = retry_timeouts(max, || self.runtime.block_on(self.post(msg)))
             .map_err(SinkError::Http)?;
         if self.cfg.echo {
             let mut out = std::io::stdout().lock();
@@ -416,6 +423,25 @@ impl Sink for HttpSink {
             out.flush()?;
         }
         Ok(())
+    }
+}
+
+/// libcurl's default connect timeout (CURLOPT_CONNECTTIMEOUT is not set by Falco).
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// libcurl's text for CURLE_OPERATION_TIMEDOUT.
+const TIMEOUT_REACHED: &str = "Timeout was reached";
+
+/// `http_output.max_consecutive_timeouts`: a call that times out is repeated, up to `max + 1`
+/// attempts in all; any other outcome ends the loop.
+fn retry_timeouts<T>(max: u8, mut call: impl FnMut() -> Result<T, String>) -> Result<T, String> {
+    let mut attempts = 0u16;
+    loop {
+        attempts += 1;
+        match call() {
+            Err(e) if e.starts_with(TIMEOUT_REACHED) && attempts <= u16::from(max) => continue,
+            other => return other,
+        }
     }
 }
 
@@ -448,6 +474,34 @@ pub fn build(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timeouts_are_retried_up_to_the_limit() {
+        let mut n = 0;
+        let r: Result<(), String> = retry_timeouts(5, || {
+            n += 1;
+            Err(format!("{TIMEOUT_REACHED} (connect)"))
+        });
+        assert!(r.is_err());
+        assert_eq!(n, 6);
+        let mut n = 0;
+        let r: Result<(), String> = retry_timeouts(5, || {
+            n += 1;
+            Err("Couldn't connect to server".into())
+        });
+        assert!(r.is_err());
+        assert_eq!(n, 1);
+        let mut n = 0;
+        let r = retry_timeouts(0, || {
+            n += 1;
+            if n < 3 {
+                Err(TIMEOUT_REACHED.to_string())
+            } else {
+                Ok(n)
+            }
+        });
+        assert_eq!((r, n), (Err(TIMEOUT_REACHED.to_string()), 1));
+    }
 
     #[test]
     fn writer_sink_adds_newlines() {

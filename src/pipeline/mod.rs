@@ -7,8 +7,9 @@
 //!
 //! Input comes from a [`ReplayDriver`] (the live drivers will feed [`Worker::process`] the same
 //! way); output goes to the caller's `emit` callback as [`Alert`]s, which `app` hands to the
-//! outputs queue. Nothing here allocates per event unless a rule matches: the match buffer and
-//! the filter scratch are owned by the worker and reused.
+//! outputs queue. The worker itself allocates nothing per event unless a rule matches (the
+//! match buffer and the filter scratch are owned by it and reused); string-valued fields that
+//! the extractors copy out of the state still allocate (see the replay benchmark).
 //!
 //! - [`alert`]: a matched rule's output rendered as text and typed `output_fields`.
 //! - [`inspect`]: `falco inspect`, sysdig's `-r FILE [-p FORMAT] [FILTER]` for rule authors.

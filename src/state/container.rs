@@ -74,21 +74,58 @@ impl ContainerInfo {
     }
 }
 
-/// Container metadata by container id ("" = host).
+/// Container metadata by container id ("" = host), and the plugin's cache of cgroup matches.
 #[derive(Debug, Clone)]
 pub struct Containers {
     map: HashMap<String, ContainerInfo>,
+    /// cgroup path → (container id, matcher that recognised it); `m_cgroup_cinfo_cache`.
+    matches: HashMap<Vec<u8>, Option<(String, &'static str)>>,
 }
 
 impl Default for Containers {
     fn default() -> Containers {
         let mut map = HashMap::new();
         map.insert(String::new(), ContainerInfo::host());
-        Containers { map }
+        Containers {
+            map,
+            matches: HashMap::new(),
+        }
     }
 }
 
 impl Containers {
+    /// The container id of a thread from its cgroups (first path a matcher recognises, "" for
+    /// the host). Matchers that need no runtime lookup (lxc, libvirt-lxc, bpm) also record the
+    /// container's metadata, as the plugin does.
+    pub fn id_from_cgroups<'c>(&mut self, cgroups: impl IntoIterator<Item = &'c [u8]>) -> String {
+        for path in cgroups {
+            if path.is_empty() {
+                continue;
+            }
+            let hit = match self.matches.get(path) {
+                Some(hit) => hit.clone(),
+                None => {
+                    let hit = match_cgroup_typed(&String::from_utf8_lossy(path));
+                    self.matches.insert(path.to_vec(), hit.clone());
+                    hit
+                }
+            };
+            if let Some((id, ty)) = hit
+                && !id.is_empty()
+            {
+                if matches!(ty, "lxc" | "libvirt-lxc" | "bpm") && !self.map.contains_key(&id) {
+                    self.insert(ContainerInfo {
+                        id: id.clone(),
+                        ty: ty.to_owned(),
+                        ..ContainerInfo::default()
+                    });
+                }
+                return id;
+            }
+        }
+        String::new()
+    }
+
     pub fn get(&self, id: &str) -> Option<&ContainerInfo> {
         self.map.get(id)
     }
@@ -178,11 +215,12 @@ fn match_runc(cgroup: &str, layouts: &[(&str, &str)], is_containerd: bool) -> Op
 /// `match_one_container_id` of the plugin's runc helper.
 fn match_one(cgroup: &str, prefix: &str, suffix: &str, is_containerd: bool) -> Option<String> {
     let bytes = cgroup.as_bytes();
-    let start = cgroup.rfind(prefix)? + prefix.len();
+    // memmem: `str::rfind` builds a Two-Way searcher per call, which showed in replay profiles.
+    let start = memchr::memmem::rfind(bytes, prefix.as_bytes())? + prefix.len();
     let end = if suffix.is_empty() {
         cgroup.len()
     } else {
-        cgroup.rfind(suffix)?
+        memchr::memmem::rfind(bytes, suffix.as_bytes())?
     };
     if end < start {
         return None;

@@ -144,8 +144,9 @@ impl State {
     /// Adds a thread from a process list (capture block or /proc scan): its container id is
     /// computed from its cgroups. Call [`State::finish_seeding`] once all are in.
     pub fn seed_thread(&mut self, mut info: ThreadInfo) {
-        info.container_id =
-            container::container_id_from_cgroups(info.cgroups.iter().map(|(_, p)| p.as_slice()));
+        info.container_id = self
+            .containers
+            .id_from_cgroups(info.cgroups.iter().map(|(_, p)| p.as_slice()));
         self.threads.add_unlinked(info);
     }
 

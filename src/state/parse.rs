@@ -9,7 +9,7 @@ use crate::event::Event;
 use crate::event::table::{self, EF_CREATES_FD, EF_DESTROYS_FD, EF_USES_FD, EventInfo};
 
 use super::State;
-use super::container::{self, ContainerInfo, Mount};
+use super::container::{ContainerInfo, Mount};
 use super::fd::{FdInfo, FdType, L4Proto, SockInfo, flags as fdflags, sockinfo_text};
 use super::path::concatenate_paths;
 use super::thread::{ThreadInfo, clone_flags as cl, split_nul};
@@ -296,10 +296,7 @@ fn bits_of(info: &EventInfo) -> u8 {
 /// Per-code dispatch data, computed once per [`Parser`].
 #[derive(Debug, Clone)]
 pub struct Parser {
-    kinds: Vec<Kind>,
-    bits: Vec<u8>,
-    exit_fd: Vec<i8>,
-    enter_fd: Vec<u8>,
+    tables: &'static Tables,
     /// Boot time in ns since the epoch (machine info block), for pid-namespace start times.
     pub boot_ts_epoch: u64,
     /// Events seen so far (`evt.num` of the last one).
@@ -312,10 +309,20 @@ pub struct Parser {
     fds_to_remove: Option<(i64, Vec<i64>)>,
 }
 
-impl Default for Parser {
-    fn default() -> Parser {
+/// Per-code dispatch tables, derived once from the (immutable) event table.
+#[derive(Debug)]
+struct Tables {
+    kinds: Vec<Kind>,
+    bits: Vec<u8>,
+    exit_fd: Vec<i8>,
+    enter_fd: Vec<u8>,
+}
+
+fn tables() -> &'static Tables {
+    static TABLES: std::sync::OnceLock<Tables> = std::sync::OnceLock::new();
+    TABLES.get_or_init(|| {
         let all = table::all();
-        Parser {
+        Tables {
             kinds: all.iter().map(kind_of).collect(),
             bits: all.iter().map(bits_of).collect(),
             exit_fd: all.iter().map(|i| exit_fd_location(i.ppme)).collect(),
@@ -323,6 +330,14 @@ impl Default for Parser {
                 .iter()
                 .map(|i| enter_fd_location(i.ppme) as u8)
                 .collect(),
+        }
+    })
+}
+
+impl Default for Parser {
+    fn default() -> Parser {
+        Parser {
+            tables: tables(),
             boot_ts_epoch: 0,
             nevts: 0,
             first_ts: 0,
@@ -613,8 +628,14 @@ impl State {
         self.apply_deferred();
 
         let code = usize::from(info.code);
-        let kind = self.parser.kinds.get(code).copied().unwrap_or(Kind::None);
-        let bits = self.parser.bits.get(code).copied().unwrap_or(0);
+        let kind = self
+            .parser
+            .tables
+            .kinds
+            .get(code)
+            .copied()
+            .unwrap_or(Kind::None);
+        let bits = self.parser.tables.bits.get(code).copied().unwrap_or(0);
         let fd_event = info.flags & (EF_CREATES_FD | EF_USES_FD | EF_DESTROYS_FD) != 0;
         let tid = ev.tid() as i64;
 
@@ -826,6 +847,11 @@ impl State {
             };
         }
         if let Some(t) = self.threads.get_mut(tid) {
+            // `event_cleanup`: a stored enter event lives until the next exit event.
+            if info.direction() == table::Direction::Exit && !t.last_event_data.is_empty() {
+                t.last_event_data.clear();
+                t.lastevent_data_valid = false;
+            }
             t.prevevent_ts = t.lastevent_ts;
             t.lastevent_ts = ts;
         }
@@ -883,8 +909,8 @@ impl State {
         }
         let code = info.code;
         let uses_fd = info.flags & EF_USES_FD != 0;
-        let enter_loc = usize::from(self.parser.enter_fd[usize::from(code)]);
-        let exit_loc = self.parser.exit_fd[usize::from(code)];
+        let enter_loc = usize::from(self.parser.tables.enter_fd[usize::from(code)]);
+        let exit_loc = self.parser.tables.exit_fd[usize::from(code)];
         let Some(t) = self.threads.get_mut(tid) else {
             return false;
         };
@@ -902,6 +928,7 @@ impl State {
         let execveat_pair = bits & bit::EXECVE_19_X != 0
             && self
                 .parser
+                .tables
                 .bits
                 .get(usize::from(t.lastevent_type))
                 .is_some_and(|b| b & bit::EXECVEAT_E != 0);
@@ -931,16 +958,20 @@ impl State {
     }
 
     /// `retrieve_enter_event`: the stored enter event matching this exit, if valid.
-    fn enter_event(&self, tid: i64, exit: &Event<'_>) -> Option<Vec<u8>> {
-        let t = self.threads.get(tid)?;
+    ///
+    /// The stored event is handed over (libsinsp frees it after every exit event anyway,
+    /// `event_cleanup`).
+    fn enter_event(&mut self, tid: i64, exit: &Event<'_>) -> Option<Vec<u8>> {
+        let t = self.threads.get_mut(tid)?;
         if !t.lastevent_data_valid || t.last_event_data.is_empty() {
             return None;
         }
-        let enter = Event::decode(&t.last_event_data).ok()?;
+        let data = std::mem::take(&mut t.last_event_data);
+        let enter = Event::decode(&data).ok()?;
         let ok = (exit.info().ppme == "SYSCALL_EXECVE_19_X"
             && enter.info().ppme == "SYSCALL_EXECVEAT_E")
             || u32::from(enter.event_type()) + 1 == u32::from(exit.event_type());
-        ok.then(|| t.last_event_data.clone())
+        ok.then_some(data)
     }
 
     /// `sinsp_threadinfo::add_fd`: adds to the process table and sets the last event fd.
@@ -2083,20 +2114,9 @@ impl State {
         let Some(t) = self.threads.get(tid) else {
             return;
         };
-        let id = container::container_id_from_cgroups(t.cgroups.iter().map(|(_, p)| p.as_slice()));
-        if !id.is_empty()
-            && self.containers.get(&id).is_none()
-            && let Some(ty) = t
-                .cgroups
-                .iter()
-                .find_map(|(_, p)| container::matcher_type(&String::from_utf8_lossy(p)))
-        {
-            self.containers.insert(ContainerInfo {
-                id: id.clone(),
-                ty: ty.to_owned(),
-                ..ContainerInfo::default()
-            });
-        }
+        let id = self
+            .containers
+            .id_from_cgroups(t.cgroups.iter().map(|(_, p)| p.as_slice()));
         if let Some(t) = self.threads.get_mut(tid) {
             t.container_id = id;
         }

@@ -393,9 +393,9 @@ impl State {
                 }
             }
         }
-        t.container_id = super::container::container_id_from_cgroups(
-            t.cgroups.iter().map(|(_, p)| p.as_slice()),
-        );
+        t.container_id = self
+            .containers
+            .id_from_cgroups(t.cgroups.iter().map(|(_, p)| p.as_slice()));
         self.threads.add(t)
     }
 

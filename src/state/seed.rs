@@ -177,8 +177,19 @@ impl State {
                 }
             }
         }
+        // Threads of a capture share a handful of cgroup lists: match each list once.
+        let mut ids: std::collections::HashMap<&[u8], String> = std::collections::HashMap::new();
         for r in &meta.threads {
-            self.seed_thread(thread_from_record(r));
+            let mut info = thread_from_record(r);
+            info.container_id = ids
+                .entry(r.cgroups.as_slice())
+                .or_insert_with(|| {
+                    super::container::container_id_from_cgroups(
+                        info.cgroups.iter().map(|(_, p)| p.as_slice()),
+                    )
+                })
+                .clone();
+            self.threads.add_unlinked(info);
         }
         for (tid, rec) in &meta.fds {
             let mut f = fd_from_record(rec.fd_type, rec.ino, &rec.info);
