@@ -1448,8 +1448,19 @@ static __noinline int emit_from_table(struct pt_regs *regs, long ret, __u32 nr) 
 	struct task_struct *task = bpf_get_current_task_btf();
 	/* The returned fd's file, looked up once for the flags/dev/ino parameters. */
 	struct file *file = NULL;
+	/* Its fields, each read once (every kernel read here is a helper call). */
+	__u32 f_created = 0, f_dev = 0;
+	__u64 f_ino = 0;
 	if(ret >= 0 && (nr == NR_open || nr == NR_openat || nr == NR_creat)) {
 		file = fd_to_file(task, ret);
+		if(file) {
+			struct inode *inode = BPF_CORE_READ(file, f_inode);
+			f_created = (BPF_CORE_READ(file, f_mode) & FMODE_CREATED_BIT) ? 1 : 0;
+			if(inode) {
+				f_dev = encode_dev(BPF_CORE_READ(inode, i_sb, s_dev));
+				f_ino = BPF_CORE_READ(inode, i_ino);
+			}
+		}
 	}
 	for(int i = 0; i < MAX_TABLE_PARAMS; i++) {
 		if(i >= np) {
@@ -1485,7 +1496,7 @@ static __noinline int emit_from_table(struct pt_regs *regs, long ret, __u32 nr) 
 			break;
 		case PK_OPEN_FLAGS: {
 			__u32 f = open_flags_to_scap((__u32)v);
-			if(file && (BPF_CORE_READ(file, f_mode) & FMODE_CREATED_BIT)) {
+			if(f_created) {
 				f |= PPM_O_F_CREATED;
 			}
 			push_u32(&ev, f);
@@ -1539,26 +1550,15 @@ static __noinline int emit_from_table(struct pt_regs *regs, long ret, __u32 nr) 
 		case PK_MEMFD_FLAGS:
 			push_u32(&ev, (__u32)(((v & 1) ? 1 : 0) | ((v & 2) ? 2 : 0) | ((v & 4) ? 4 : 0)));
 			break;
-		case PK_RES_DEV: {
-			__u32 dev = 0;
-			if(file) {
-				dev = encode_dev(BPF_CORE_READ(file, f_inode, i_sb, s_dev));
-			}
-			push_u32(&ev, dev);
+		case PK_RES_DEV:
+			push_u32(&ev, f_dev);
 			break;
-		}
-		case PK_RES_INO: {
-			push_u64(&ev, file ? BPF_CORE_READ(file, f_inode, i_ino) : 0);
+		case PK_RES_INO:
+			push_u64(&ev, f_ino);
 			break;
-		}
-		case PK_CREAT_FLAGS: {
-			__u16 f = 0;
-			if(file && (BPF_CORE_READ(file, f_mode) & FMODE_CREATED_BIT)) {
-				f = PPM_O_F_CREATED;
-			}
-			push_u16(&ev, f);
+		case PK_CREAT_FLAGS:
+			push_u16(&ev, f_created ? PPM_O_F_CREATED : 0);
 			break;
-		}
 		case PK_SOCK_FAMILY:
 			push_u32(&ev, socket_family_to_scap((__u8)v));
 			break;

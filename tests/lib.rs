@@ -4,6 +4,7 @@ mod daemon;
 mod goldens;
 mod inspect_sysdig;
 mod live;
+mod live_capture;
 mod outputs;
 mod pipeline;
 mod upstream_rules;

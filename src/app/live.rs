@@ -116,8 +116,10 @@ pub fn run_live(cfg: &Config, ruleset: &Ruleset, ctx: &LoopContext) -> Result<()
         "One ring buffer every '{}' CPUs.",
         cfg.engine.buffers.cpus_for_each_buffer
     ));
-    let mut drv = driver::open_live(kind, &live_cfg)
+    let drv = driver::open_live(kind, &live_cfg)
         .map_err(|e| AppError::Fatal(format!("Unable to open the engine: {e}")))?;
+    let mut drv = driver::capture::tee_if_enabled(drv, &cfg.capture)
+        .map_err(|e| AppError::Fatal(format!("Unable to open the capture file: {e}")))?;
 
     let mut worker = new_worker(cfg, ruleset, ctx)?;
     let mut state = State::new(usize::try_from(cfg.thread_table_size).unwrap_or(usize::MAX));

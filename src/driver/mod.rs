@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub mod abi;
+pub mod capture;
 pub mod proc_scan;
 pub mod replay;
 pub mod syscalls;

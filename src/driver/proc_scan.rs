@@ -222,13 +222,13 @@ fn scan_thread(dir: &Path, tid: i64, pid: i64) -> Result<ProcEntry, ScanError> {
     }
     let pdir = dir;
     p.args = fs::read(pdir.join("cmdline"))
-        .map(|b| nul_list(&b))
+        .map(|b| nul_list(truncate_like_libscap(&b)))
         .unwrap_or_default();
     if !p.args.is_empty() {
         p.exe = p.args.remove(0);
     }
     p.env = fs::read(pdir.join("environ"))
-        .map(|b| nul_list(&b))
+        .map(|b| nul_list(truncate_like_libscap(&b)))
         .unwrap_or_default();
     p.exepath = link(&pdir.join("exe"));
     p.cwd = link(&pdir.join("cwd"));
@@ -532,6 +532,12 @@ fn join_nul(items: &[String]) -> Vec<u8> {
         out.push(0);
     }
     out
+}
+
+/// libscap reads at most `SCAP_MAX_ARGS_SIZE` (= SCAP_MAX_ENV_SIZE, 4096) bytes of cmdline and
+/// environ, the last one a NUL; readers (ours, sysdig) refuse longer lists in a capture.
+fn truncate_like_libscap(b: &[u8]) -> &[u8] {
+    &b[..b.len().min(crate::capture::records::SCAP_MAX_ARGS_SIZE - 1)]
 }
 
 /// The scan as capture metadata (threads, fds, users, groups, machine info): what

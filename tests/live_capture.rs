@@ -1,0 +1,253 @@
+//! A capture written live (`capture.enabled`, driver::capture::Tee) under both backends: our
+//! reader and Debian's `sysdig -r` read it back, and `engine.kind=replay` on it gives the same
+//! alerts the live run printed for `cat /etc/shadow` under the upstream stable rules
+//! ("Sensitive file opened for reading by non-trusted program").
+//!
+//! Needs root and a kernel with BTF (skipped, with a message, otherwise) and the Debian
+//! `sysdig` package.
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Command, Stdio};
+use std::sync::mpsc::{Receiver, channel};
+use std::time::{Duration, Instant};
+
+use falco_rs::capture::{CaptureReader, ReadItem};
+
+use crate::util::{STD_PATH, falco_bin, run_falco, shared_dir};
+
+const SHADOW_RULE_TEXT: &str = ": Warning Sensitive file opened for reading by non-trusted program";
+/// PPME_SYSCALL_OPENAT_2_X.
+const OPENAT_X: u16 = 307;
+
+fn lines_of(r: impl Read + Send + 'static) -> Receiver<String> {
+    let (tx, rx) = channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(r).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+fn wait_line(
+    rx: &Receiver<String>,
+    seen: &mut Vec<String>,
+    needles: &[&str],
+    secs: u64,
+) -> Option<String> {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < deadline {
+        match rx.recv_timeout(Duration::from_millis(200)) {
+            Ok(line) => {
+                seen.push(line.clone());
+                if needles.iter().any(|n| line.contains(n)) {
+                    return Some(line);
+                }
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            Err(_) => return None,
+        }
+    }
+    None
+}
+
+fn shadow_alerts(lines: &[String]) -> Vec<String> {
+    lines
+        .iter()
+        .filter(|l| l.contains(SHADOW_RULE_TEXT))
+        .cloned()
+        .collect()
+}
+
+fn base_args(rules: &str) -> Vec<String> {
+    let cfg = shared_dir().join("upstream/falco-0.44.1/falco.yaml");
+    [
+        "-c",
+        &cfg.to_string_lossy(),
+        "-o",
+        "load_plugins[]=container",
+        "-r",
+        rules,
+        "-o",
+        "log_syslog=false",
+        "-o",
+        "syslog_output.enabled=false",
+        "-o",
+        "webserver.enabled=false",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+fn capture_replays_to_live_alerts(kind: &str) {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: live capture needs root");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let rules = shared_dir().join("upstream/rules/falco_rules.yaml");
+    let rules = rules.to_string_lossy().into_owned();
+    let prefix = dir.path().join("cap");
+    let mut args = base_args(&rules);
+    for o in [
+        format!("engine.kind={kind}"),
+        "capture.enabled=true".to_string(),
+        "capture.mode=all_rules".to_string(),
+        format!("capture.path_prefix={}", prefix.display()),
+    ] {
+        args.push("-o".into());
+        args.push(o);
+    }
+    let mut falco = Command::new(falco_bin())
+        .args(&args)
+        .env_clear()
+        .env("PATH", STD_PATH)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = lines_of(falco.stdout.take().unwrap());
+    let stderr = lines_of(falco.stderr.take().unwrap());
+    let mut err_lines = Vec::new();
+    let started = wait_line(
+        &stderr,
+        &mut err_lines,
+        &["One ring buffer every", "Error: "],
+        120,
+    );
+    let Some(started) = started else {
+        let _ = falco.kill();
+        panic!("falco did not start: {err_lines:?}");
+    };
+    if started.starts_with("Error: ") {
+        let _ = falco.kill();
+        let _ = falco.wait();
+        eprintln!("skipped: the eBPF probe cannot run here: {started}");
+        return;
+    }
+    let mut out_lines = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut n_cat = 0;
+    while n_cat < 2 {
+        let st = Command::new("cat")
+            .arg("/etc/shadow")
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(st.success());
+        if wait_line(&stdout, &mut out_lines, &[SHADOW_RULE_TEXT], 1).is_some() {
+            n_cat += 1;
+        }
+        if Instant::now() > deadline {
+            let _ = falco.kill();
+            panic!("{kind}: no live alert for cat /etc/shadow");
+        }
+    }
+    // SAFETY: signalling our own child by pid.
+    unsafe { libc::kill(falco.id() as libc::pid_t, libc::SIGTERM) };
+    let status = falco.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "{kind}: falco exit");
+    while let Ok(l) = stdout.recv_timeout(Duration::from_secs(5)) {
+        out_lines.push(l);
+    }
+    let live = shadow_alerts(&out_lines);
+    assert!(live.len() >= 2, "{kind}: {live:?}");
+
+    let file = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("cap_"))
+        })
+        .expect("capture file under capture.path_prefix");
+    // <prefix>_<ts: 20 digits>_<evtnum: 20 digits>.scap
+    let name = file.file_name().unwrap().to_string_lossy().into_owned();
+    let parts: Vec<&str> = name.trim_end_matches(".scap").split('_').collect();
+    assert_eq!(parts.len(), 3, "{name}");
+    assert!(
+        parts[1..]
+            .iter()
+            .all(|p| p.len() == 20 && p.bytes().all(|b| b.is_ascii_digit())),
+        "{name}"
+    );
+
+    // our reader: the /proc state holds this test process, the events hold cat's openat
+    let mut rd = CaptureReader::open(&file).unwrap();
+    let me = u64::from(std::process::id());
+    assert!(
+        rd.metadata().threads.iter().any(|t| t.tid == me),
+        "{kind}: no PL entry for the test process"
+    );
+    let (mut events, mut shadow_opens) = (0u64, 0u64);
+    while let Some(item) = rd.next().unwrap() {
+        if let ReadItem::Event(_) = item {
+            events += 1;
+            let rec = rd.record();
+            if u16::from_le_bytes([rec[20], rec[21]]) == OPENAT_X
+                && memchr::memmem::find(rec, b"/etc/shadow\0").is_some()
+            {
+                shadow_opens += 1;
+            }
+        }
+    }
+    assert!(events > 100, "{kind}: {events} events");
+    assert!(
+        shadow_opens >= live.len() as u64,
+        "{kind}: {shadow_opens} openat of /etc/shadow"
+    );
+
+    // sysdig 0.29.3 reads it too
+    let sd = Command::new("sysdig")
+        .arg("-r")
+        .arg(&file)
+        .arg("proc.name=cat and evt.type=openat and evt.dir=< and fd.name=/etc/shadow")
+        .output()
+        .expect("the Debian package `sysdig` is needed");
+    let sd_out = String::from_utf8_lossy(&sd.stdout);
+    assert!(
+        sd.status.success(),
+        "{kind}: sysdig: {}",
+        String::from_utf8_lossy(&sd.stderr)
+    );
+    assert!(
+        sd_out.lines().count() as u64 >= live.len() as u64,
+        "{kind}: sysdig: {sd_out}"
+    );
+    assert!(
+        sd_out.contains(" cat (") && sd_out.contains("name=/etc/shadow"),
+        "{sd_out}"
+    );
+
+    // replay: the same alerts, byte for byte (event times come from the capture)
+    let mut args = base_args(&rules);
+    args.extend([
+        "-o".to_string(),
+        "engine.kind=replay".to_string(),
+        "-o".to_string(),
+        format!("engine.replay.capture_file={}", file.display()),
+    ]);
+    let out = run_falco(&args, &[], Duration::from_secs(300));
+    assert_eq!(out.code, 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let replay_lines: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(shadow_alerts(&replay_lines), live, "{kind}");
+}
+
+#[test]
+fn live_capture_replays_to_the_same_alerts_modern_ebpf() {
+    capture_replays_to_live_alerts("modern_ebpf");
+}
+
+#[test]
+fn live_capture_replays_to_the_same_alerts_aya() {
+    capture_replays_to_live_alerts("aya");
+}
