@@ -52,7 +52,7 @@ pub use result::{LoadResult, render_validate_json, render_validate_text};
 
 use crate::engine::filter::Lookup;
 use crate::engine::ruleset::{Rule, Ruleset, Selector};
-use compiler::{CompileConfig, CompileOutput};
+use compiler::{CompileCache, CompileConfig, CompileOutput};
 use loader::{Collector, Reader, Sources, Warning};
 use result::{Context, Diagnostic, ErrorCode, ItemType};
 
@@ -133,6 +133,7 @@ pub struct RulesLoader {
     collector: Collector,
     contents: Vec<(String, String)>,
     last: Option<CompileOutput>,
+    cache: CompileCache,
 }
 
 impl RulesLoader {
@@ -142,6 +143,7 @@ impl RulesLoader {
             collector: Collector::default(),
             contents: Vec::new(),
             last: None,
+            cache: CompileCache::default(),
         }
     }
 
@@ -206,7 +208,7 @@ impl RulesLoader {
             extra_outputs: &self.opts.extra_outputs,
             lookup,
         };
-        let compiled = compiler::compile(&cfg, &self.collector, &mut warnings);
+        let compiled = compiler::compile(&cfg, &self.collector, &mut self.cache, &mut warnings);
         self.push_warnings(&mut res, warnings);
         match compiled {
             Ok(out) => self.last = Some(out),
