@@ -355,16 +355,16 @@ struct MacroResolution {
     resolved: Vec<String>,
 }
 
-fn expand(
+fn expand<'a>(
     e: &mut Expr,
-    macros: &HashMap<&str, &Expr>,
+    macros: &impl Fn(&str) -> Option<&'a Expr>,
     path: &mut Vec<String>,
     res: &mut MacroResolution,
 ) {
     match e {
         Expr::And(c, _) | Expr::Or(c, _) => c.iter_mut().for_each(|c| expand(c, macros, path, res)),
         Expr::Not(c, _) => expand(c, macros, path, res),
-        Expr::Identifier(name, pos) => match macros.get(name.as_str()) {
+        Expr::Identifier(name, pos) => match macros(name.as_str()) {
             Some(body) => {
                 if path.iter().any(|p| p == name) {
                     res.errors
@@ -373,7 +373,7 @@ fn expand(
                     return;
                 }
                 path.push(name.clone());
-                let mut new = (*body).clone();
+                let mut new = body.clone();
                 expand(&mut new, macros, path, res);
                 res.resolved.push(name.clone());
                 path.pop();
@@ -385,8 +385,8 @@ fn expand(
     }
 }
 
-fn resolve_macros(
-    available: &HashMap<&str, &Expr>,
+fn resolve_macros<'a>(
+    available: &impl Fn(&str) -> Option<&'a Expr>,
     ast: &mut Expr,
     condition: &str,
     ctx: &Context,
@@ -547,24 +547,24 @@ pub(crate) fn compile(
         let info = &col.macros.items[i];
         let mut ast = out.macros[i].ast.clone();
         let resolved = {
-            let available: HashMap<&str, &Expr> = col
-                .macros
-                .iter()
-                .zip(out.macros.iter())
-                .filter(|(mi, _)| mi.index < info.visibility)
-                .map(|(mi, cm)| (mi.name.as_str(), &cm.ast))
-                .collect();
+            let macros = &out.macros;
+            let available = |name: &str| {
+                col.macros
+                    .position(name)
+                    .filter(|&j| col.macros.items[j].index < info.visibility)
+                    .map(|j| &macros[j].ast)
+            };
             resolve_macros(&available, &mut ast, &info.cond, &info.ctx)?
         };
         out.macros[i].ast = ast;
-        mark_used(&mut out.macros, &resolved);
+        mark_used(col, &mut out.macros, &resolved);
     }
     // rules
     for r in col.rules.iter() {
         if r.unknown_source {
             continue;
         }
-        if let Some(rule) = compile_rule(cfg, r, &mut out, cache, &index, warnings)? {
+        if let Some(rule) = compile_rule(cfg, col, r, &mut out, cache, &index, warnings)? {
             out.rules.push(rule);
         }
     }
@@ -592,16 +592,17 @@ pub(crate) fn compile(
     Ok(out)
 }
 
-fn mark_used(macros: &mut [CompiledMacro], names: &[String]) {
+fn mark_used(col: &Collector, macros: &mut [CompiledMacro], names: &[String]) {
     for n in names {
-        if let Some(m) = macros.iter_mut().find(|m| &m.name == n) {
-            m.used = true;
+        if let Some(j) = col.macros.position(n) {
+            macros[j].used = true;
         }
     }
 }
 
 fn compile_rule(
     cfg: &CompileConfig<'_>,
+    col: &Collector,
     r: &RuleInfo,
     out: &mut CompileOutput,
     cache: &mut CompileCache,
@@ -672,14 +673,11 @@ fn compile_rule(
     }
     let (mut ast, _) = parse_condition(cache, index, &condition, &mut out.lists, &r.cond_ctx)?;
     let resolved = {
-        let available: HashMap<&str, &Expr> = out
-            .macros
-            .iter()
-            .map(|m| (m.name.as_str(), &m.ast))
-            .collect();
+        let macros = &out.macros;
+        let available = |name: &str| col.macros.position(name).map(|j| &macros[j].ast);
         resolve_macros(&available, &mut ast, &condition, &r.ctx)?
     };
-    mark_used(&mut out.macros, &resolved);
+    mark_used(col, &mut out.macros, &resolved);
     condition_warnings(
         &ast,
         &r.cond_ctx.condition(
