@@ -154,8 +154,16 @@ impl RulesLoader {
         let mut res = LoadResult::new(name);
         let root = Context::file(name);
         let mut warnings: Vec<Warning> = Vec::new();
-        let (text, inserted) = yaml::tolerate_flow_indentation(content);
-        let docs = match yaml::load_all(&text) {
+        // parse once; only a text with yaml-cpp-tolerated flow indentation is reparsed
+        let fixed: (String, Vec<usize>);
+        let (parsed, inserted) = match yaml::load_all(content) {
+            Err(e) if e.info() == "invalid indentation" => {
+                fixed = yaml::tolerate_flow_indentation(content);
+                (yaml::load_all(&fixed.0), fixed.1.clone())
+            }
+            r => (r, Vec::new()),
+        };
+        let docs = match parsed {
             Ok(d) => d,
             Err(e) => {
                 let marks = yaml::Marks::new(content, inserted);
