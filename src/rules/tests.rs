@@ -518,6 +518,18 @@ fn later_files_recompile_earlier_rules() {
 }
 
 #[test]
+fn flow_sequence_closed_at_column_zero_loads() {
+    // yaml-cpp accepts a flow sequence whose `]` is less indented than its key
+    let rules =
+        format!("- list: l\n  items: [a,\n    b\n]\n- rule: r\n  condition: proc.name in (l)\n{R}");
+    assert!(
+        super::yaml::load_all(&rules).is_err(),
+        "saphyr alone rejects it"
+    );
+    assert_eq!(cond(&rules, "r"), "proc.name in (a, b)");
+}
+
+#[test]
 fn append_and_override_rules() {
     let base = "- rule: r\n  condition: proc.name = a\n  desc: d\n  output: \"  o  \"\n  priority: INFO\n  tags: [t2, t1]\n";
     let rules = format!(
