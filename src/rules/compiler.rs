@@ -43,8 +43,8 @@ pub(crate) struct CompileConfig<'a> {
 pub(crate) struct CompileCache {
     /// Condition text after list substitution -> its parse.
     parsed: HashMap<String, Result<Expr, condition::ParseError>>,
-    /// Expanded condition (its `Debug` text, positions included) -> filter and its warnings.
-    filters: HashMap<String, (Filter, Vec<CompileWarning>)>,
+    /// Expanded condition (positions included) -> filter and its warnings.
+    filters: HashMap<Expr, (Filter, Vec<CompileWarning>)>,
     /// Output text -> its compiled format.
     formats: HashMap<String, Format>,
 }
@@ -690,14 +690,13 @@ fn compile_rule(
         ),
         warnings,
     );
-    let key = format!("{ast:?}");
-    let (filter, cw) = match cache.filters.get(&key) {
+    let (filter, cw) = match cache.filters.get(&ast) {
         Some((f, cw)) => (Ok(f.clone()), cw.clone()),
         None => {
             let mut cw = Vec::new();
             let f = filter::compile(&ast, cfg.lookup, &mut cw);
             if let Ok(f) = &f {
-                cache.filters.insert(key, (f.clone(), cw.clone()));
+                cache.filters.insert(ast.clone(), (f.clone(), cw.clone()));
             }
             (f, cw)
         }
