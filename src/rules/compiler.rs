@@ -1,8 +1,13 @@
 //! The rules compiler (`rule_loader_compiler.cpp`): expands lists, builds exception conditions,
 //! substitutes lists textually, parses and resolves macros, compiles outputs and conditions, and
-//! reports unused lists and macros. The whole collector is recompiled after every file.
+//! reports unused lists and macros. The whole collector is recompiled after every file, but
+//! the pure steps (parsing a condition text, compiling an expanded condition, compiling an output
+//! format) are memoised in a [`CompileCache`] kept by the loader, so a rule whose texts did not
+//! change since the previous file costs only its list and macro substitution.
 
 use std::collections::{BTreeSet, HashMap};
+
+use aho_corasick::AhoCorasick;
 
 use super::condition::{self, Expr, Pos};
 use super::loader::{
@@ -10,7 +15,7 @@ use super::loader::{
 };
 use super::result::{Context, ErrorCode, WarningCode};
 use crate::engine::evttype::{self, CodeSet};
-use crate::engine::filter::{self, Filter, Lookup};
+use crate::engine::filter::{self, CompileWarning, Filter, Lookup};
 use crate::engine::format::Format;
 
 /// An `append_output` entry as the engine applies it.
@@ -29,6 +34,30 @@ pub struct ExtraOutput {
 pub(crate) struct CompileConfig<'a> {
     pub extra_outputs: &'a [ExtraOutput],
     pub lookup: Lookup,
+}
+
+/// Results of the deterministic compile steps, reused by the next compile of the same loader.
+/// Only successes of the filter and format compilers are kept (a failure ends the load); parse
+/// results are kept either way. The lookup is fixed for a loader, so it is not part of the keys.
+#[derive(Debug, Default)]
+pub(crate) struct CompileCache {
+    /// Condition text after list substitution -> its parse.
+    parsed: HashMap<String, Result<Expr, condition::ParseError>>,
+    /// Expanded condition (positions included) -> filter and its warnings.
+    filters: HashMap<Expr, (Filter, Vec<CompileWarning>)>,
+    /// Output text -> its compiled format.
+    formats: HashMap<String, Format>,
+}
+
+impl CompileCache {
+    fn parse(&mut self, text: &str) -> Result<Expr, condition::ParseError> {
+        if let Some(r) = self.parsed.get(text) {
+            return r.clone();
+        }
+        let r = condition::parse(text);
+        self.parsed.insert(text.to_string(), r.clone());
+        r
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -221,22 +250,95 @@ pub(crate) fn resolve_list(cnd: &mut String, name: &str, items: &[String]) -> bo
     used
 }
 
+/// Which lists can take part in the substitution of a condition, so that [`resolve_list`] runs
+/// only for lists whose name occurs in the text (the result is the same as trying every list in
+/// order: a name can only appear in the text from the original condition, from the items of a
+/// list substituted before it, or across a joining blank if it contains a delimiter itself).
+struct ListIndex {
+    /// All list names, pattern index = list index (None if the automaton could not be built:
+    /// then every list is tried).
+    names: Option<AhoCorasick>,
+    /// Lists whose name contains a delimiter: always tried.
+    always: Vec<usize>,
+    /// For each list, the lists whose name occurs in its substituted items.
+    inner: Vec<Vec<usize>>,
+}
+
+const LIST_DELIMS: &[u8] = b" \t\n\r(),=";
+
+impl ListIndex {
+    fn new(lists: &[CompiledList]) -> ListIndex {
+        let names = AhoCorasick::new(lists.iter().map(|l| l.name.as_str())).ok();
+        let always = (0..lists.len())
+            .filter(|&i| names.is_none() || lists[i].name.bytes().any(|b| LIST_DELIMS.contains(&b)))
+            .collect();
+        let inner = match &names {
+            Some(ac) => lists
+                .iter()
+                .map(|l| {
+                    // the text `resolve_list` inserts for this list
+                    let sub = l
+                        .items
+                        .iter()
+                        .map(|v| quote_item(v))
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    let mut seen = vec![false; lists.len()];
+                    for m in ac.find_overlapping_iter(sub.as_str()) {
+                        seen[m.pattern().as_usize()] = true;
+                    }
+                    (0..lists.len()).filter(|&j| seen[j]).collect()
+                })
+                .collect(),
+            None => vec![Vec::new(); lists.len()],
+        };
+        ListIndex {
+            names,
+            always,
+            inner,
+        }
+    }
+
+    /// Applies every list to `cnd` in order (`resolve_list`), marking the used ones.
+    fn substitute(&self, cnd: &mut String, lists: &mut [CompiledList]) {
+        let mut candidate = vec![false; lists.len()];
+        if let Some(ac) = &self.names {
+            for m in ac.find_overlapping_iter(cnd.as_str()) {
+                candidate[m.pattern().as_usize()] = true;
+            }
+        }
+        for &i in &self.always {
+            candidate[i] = true;
+        }
+        for i in 0..lists.len() {
+            if !candidate[i] {
+                continue;
+            }
+            let l = &mut lists[i];
+            if resolve_list(cnd, &l.name, &l.items) {
+                l.used = true;
+                for &j in &self.inner[i] {
+                    candidate[j] = true;
+                }
+            }
+        }
+    }
+}
+
 fn find_from(hay: &str, needle: &str, from: usize) -> Option<usize> {
     memchr::memmem::find(&hay.as_bytes()[from..], needle.as_bytes()).map(|i| i + from)
 }
 
 fn parse_condition(
+    cache: &mut CompileCache,
+    index: &ListIndex,
     condition: &str,
     lists: &mut [CompiledList],
     ctx: &Context,
 ) -> LResult<(Expr, String)> {
     let mut cond = condition.to_string();
-    for l in lists.iter_mut() {
-        if resolve_list(&mut cond, &l.name, &l.items) {
-            l.used = true;
-        }
-    }
-    match condition::parse(&cond) {
+    index.substitute(&mut cond, lists);
+    match cache.parse(&cond) {
         Ok(ast) => Ok((ast, cond)),
         Err(e) => Err(LoadError {
             code: ErrorCode::CompileCondition,
@@ -253,16 +355,16 @@ struct MacroResolution {
     resolved: Vec<String>,
 }
 
-fn expand(
+fn expand<'a>(
     e: &mut Expr,
-    macros: &HashMap<&str, &Expr>,
+    macros: &impl Fn(&str) -> Option<&'a Expr>,
     path: &mut Vec<String>,
     res: &mut MacroResolution,
 ) {
     match e {
         Expr::And(c, _) | Expr::Or(c, _) => c.iter_mut().for_each(|c| expand(c, macros, path, res)),
         Expr::Not(c, _) => expand(c, macros, path, res),
-        Expr::Identifier(name, pos) => match macros.get(name.as_str()) {
+        Expr::Identifier(name, pos) => match macros(name.as_str()) {
             Some(body) => {
                 if path.iter().any(|p| p == name) {
                     res.errors
@@ -271,7 +373,7 @@ fn expand(
                     return;
                 }
                 path.push(name.clone());
-                let mut new = (*body).clone();
+                let mut new = body.clone();
                 expand(&mut new, macros, path, res);
                 res.resolved.push(name.clone());
                 path.pop();
@@ -283,8 +385,8 @@ fn expand(
     }
 }
 
-fn resolve_macros(
-    available: &HashMap<&str, &Expr>,
+fn resolve_macros<'a>(
+    available: &impl Fn(&str) -> Option<&'a Expr>,
     ast: &mut Expr,
     condition: &str,
     ctx: &Context,
@@ -403,6 +505,7 @@ fn condition_warnings(ast: &Expr, ctx: &Context, warnings: &mut Vec<Warning>) {
 pub(crate) fn compile(
     cfg: &CompileConfig<'_>,
     col: &Collector,
+    cache: &mut CompileCache,
     warnings: &mut Vec<Warning>,
 ) -> LResult<CompileOutput> {
     let mut out = CompileOutput::default();
@@ -430,9 +533,10 @@ pub(crate) fn compile(
             l.used = true;
         }
     }
+    let index = ListIndex::new(&out.lists);
     // macros: parse, then resolve in index order
     for m in col.macros.iter() {
-        let (ast, _) = parse_condition(&m.cond, &mut out.lists, &m.cond_ctx)?;
+        let (ast, _) = parse_condition(cache, &index, &m.cond, &mut out.lists, &m.cond_ctx)?;
         out.macros.push(CompiledMacro {
             name: m.name.clone(),
             ast,
@@ -443,24 +547,24 @@ pub(crate) fn compile(
         let info = &col.macros.items[i];
         let mut ast = out.macros[i].ast.clone();
         let resolved = {
-            let available: HashMap<&str, &Expr> = col
-                .macros
-                .iter()
-                .zip(out.macros.iter())
-                .filter(|(mi, _)| mi.index < info.visibility)
-                .map(|(mi, cm)| (mi.name.as_str(), &cm.ast))
-                .collect();
+            let macros = &out.macros;
+            let available = |name: &str| {
+                col.macros
+                    .position(name)
+                    .filter(|&j| col.macros.items[j].index < info.visibility)
+                    .map(|j| &macros[j].ast)
+            };
             resolve_macros(&available, &mut ast, &info.cond, &info.ctx)?
         };
         out.macros[i].ast = ast;
-        mark_used(&mut out.macros, &resolved);
+        mark_used(col, &mut out.macros, &resolved);
     }
     // rules
     for r in col.rules.iter() {
         if r.unknown_source {
             continue;
         }
-        if let Some(rule) = compile_rule(cfg, r, &mut out, warnings)? {
+        if let Some(rule) = compile_rule(cfg, col, r, &mut out, cache, &index, warnings)? {
             out.rules.push(rule);
         }
     }
@@ -488,18 +592,21 @@ pub(crate) fn compile(
     Ok(out)
 }
 
-fn mark_used(macros: &mut [CompiledMacro], names: &[String]) {
+fn mark_used(col: &Collector, macros: &mut [CompiledMacro], names: &[String]) {
     for n in names {
-        if let Some(m) = macros.iter_mut().find(|m| &m.name == n) {
-            m.used = true;
+        if let Some(j) = col.macros.position(n) {
+            macros[j].used = true;
         }
     }
 }
 
 fn compile_rule(
     cfg: &CompileConfig<'_>,
+    col: &Collector,
     r: &RuleInfo,
     out: &mut CompileOutput,
+    cache: &mut CompileCache,
+    index: &ListIndex,
     warnings: &mut Vec<Warning>,
 ) -> LResult<Option<CompiledRule>> {
     let mut exception_fields = BTreeSet::new();
@@ -527,8 +634,14 @@ fn compile_rule(
         });
         output = output.replace("%container.info", "");
     }
-    let format = match Format::compile(&output, cfg.lookup) {
-        Ok(f) => f,
+    let cached_format = cache.formats.get(&output).cloned();
+    let format = match cached_format.map_or_else(|| Format::compile(&output, cfg.lookup), Ok) {
+        Ok(f) => {
+            if !cache.formats.contains_key(&output) {
+                cache.formats.insert(output.clone(), f.clone());
+            }
+            f
+        }
         Err(e) => {
             if err_is_unknown_type_or_field(&e.msg) && r.skip_if_unknown_filter {
                 warnings.push(Warning {
@@ -558,16 +671,13 @@ fn compile_rule(
             });
         }
     }
-    let (mut ast, _) = parse_condition(&condition, &mut out.lists, &r.cond_ctx)?;
+    let (mut ast, _) = parse_condition(cache, index, &condition, &mut out.lists, &r.cond_ctx)?;
     let resolved = {
-        let available: HashMap<&str, &Expr> = out
-            .macros
-            .iter()
-            .map(|m| (m.name.as_str(), &m.ast))
-            .collect();
+        let macros = &out.macros;
+        let available = |name: &str| col.macros.position(name).map(|j| &macros[j].ast);
         resolve_macros(&available, &mut ast, &condition, &r.ctx)?
     };
-    mark_used(&mut out.macros, &resolved);
+    mark_used(col, &mut out.macros, &resolved);
     condition_warnings(
         &ast,
         &r.cond_ctx.condition(
@@ -580,8 +690,18 @@ fn compile_rule(
         ),
         warnings,
     );
-    let mut cw = Vec::new();
-    let filter = match filter::compile(&ast, cfg.lookup, &mut cw) {
+    let (filter, cw) = match cache.filters.get(&ast) {
+        Some((f, cw)) => (Ok(f.clone()), cw.clone()),
+        None => {
+            let mut cw = Vec::new();
+            let f = filter::compile(&ast, cfg.lookup, &mut cw);
+            if let Ok(f) = &f {
+                cache.filters.insert(ast.clone(), (f.clone(), cw.clone()));
+            }
+            (f, cw)
+        }
+    };
+    let filter = match filter {
         Ok(f) => f,
         Err(e) => {
             let ctx = r.cond_ctx.condition(e.pos, &condition);

@@ -52,7 +52,7 @@ pub use result::{LoadResult, render_validate_json, render_validate_text};
 
 use crate::engine::filter::Lookup;
 use crate::engine::ruleset::{Rule, Ruleset, Selector};
-use compiler::{CompileConfig, CompileOutput};
+use compiler::{CompileCache, CompileConfig, CompileOutput};
 use loader::{Collector, Reader, Sources, Warning};
 use result::{Context, Diagnostic, ErrorCode, ItemType};
 
@@ -133,6 +133,7 @@ pub struct RulesLoader {
     collector: Collector,
     contents: Vec<(String, String)>,
     last: Option<CompileOutput>,
+    cache: CompileCache,
 }
 
 impl RulesLoader {
@@ -142,6 +143,7 @@ impl RulesLoader {
             collector: Collector::default(),
             contents: Vec::new(),
             last: None,
+            cache: CompileCache::default(),
         }
     }
 
@@ -152,8 +154,16 @@ impl RulesLoader {
         let mut res = LoadResult::new(name);
         let root = Context::file(name);
         let mut warnings: Vec<Warning> = Vec::new();
-        let (text, inserted) = yaml::tolerate_flow_indentation(content);
-        let docs = match yaml::load_all(&text) {
+        // parse once; only a text with yaml-cpp-tolerated flow indentation is reparsed
+        let fixed: (String, Vec<usize>);
+        let (parsed, inserted) = match yaml::load_all(content) {
+            Err(e) if e.info() == "invalid indentation" => {
+                fixed = yaml::tolerate_flow_indentation(content);
+                (yaml::load_all(&fixed.0), fixed.1.clone())
+            }
+            r => (r, Vec::new()),
+        };
+        let docs = match parsed {
             Ok(d) => d,
             Err(e) => {
                 let marks = yaml::Marks::new(content, inserted);
@@ -206,7 +216,7 @@ impl RulesLoader {
             extra_outputs: &self.opts.extra_outputs,
             lookup,
         };
-        let compiled = compiler::compile(&cfg, &self.collector, &mut warnings);
+        let compiled = compiler::compile(&cfg, &self.collector, &mut self.cache, &mut warnings);
         self.push_warnings(&mut res, warnings);
         match compiled {
             Ok(out) => self.last = Some(out),

@@ -481,6 +481,55 @@ fn append_and_override_lists_and_macros() {
 }
 
 #[test]
+fn later_files_recompile_earlier_rules() {
+    // each file recompiles everything loaded so far: a rule of the first file sees the list
+    // append and the macro override of the second, and its filter follows
+    let opts = LoadOptions {
+        lookup: permissive_lookup,
+        ..LoadOptions::default()
+    };
+    let mut loader = RulesLoader::new(opts);
+    let first = format!(
+        "- list: l\n  items: [a]\n- macro: m\n  condition: proc.name in (l)\n- rule: r\n  condition: m\n{R}"
+    );
+    assert!(loader.load_file("first.yaml", &first).successful());
+    assert_eq!(loader.compiled_condition("r").unwrap(), "proc.name in (a)");
+    let second = "- list: l\n  items: [b]\n  override:\n    items: append\n\
+                  - macro: m\n  condition: proc.name in (l) and proc.pname = p\n  override:\n    condition: replace\n";
+    let res = loader.load_file("second.yaml", second);
+    assert!(res.successful(), "{}", res.verbose_text());
+    assert_eq!(
+        loader.compiled_condition("r").unwrap(),
+        "(proc.name in (a, b) and proc.pname = p)"
+    );
+    // a third file leaves the texts unchanged: same condition, only its own warning
+    let res = loader.load_file("third.yaml", "- list: unused\n  items: [x]\n");
+    assert_eq!(
+        res.warnings
+            .iter()
+            .map(|w| w.code.code())
+            .collect::<Vec<_>>(),
+        ["LOAD_UNUSED_LIST"]
+    );
+    assert_eq!(
+        loader.compiled_condition("r").unwrap(),
+        "(proc.name in (a, b) and proc.pname = p)"
+    );
+}
+
+#[test]
+fn flow_sequence_closed_at_column_zero_loads() {
+    // yaml-cpp accepts a flow sequence whose `]` is less indented than its key
+    let rules =
+        format!("- list: l\n  items: [a,\n    b\n]\n- rule: r\n  condition: proc.name in (l)\n{R}");
+    assert!(
+        super::yaml::load_all(&rules).is_err(),
+        "saphyr alone rejects it"
+    );
+    assert_eq!(cond(&rules, "r"), "proc.name in (a, b)");
+}
+
+#[test]
 fn append_and_override_rules() {
     let base = "- rule: r\n  condition: proc.name = a\n  desc: d\n  output: \"  o  \"\n  priority: INFO\n  tags: [t2, t1]\n";
     let rules = format!(

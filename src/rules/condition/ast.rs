@@ -6,7 +6,7 @@ use std::fmt;
 
 /// A parser position: byte offset (0-based), line and column (1-based), like libsinsp's
 /// `pos_info`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Pos {
     pub idx: u32,
     pub line: u32,
@@ -22,7 +22,7 @@ impl Pos {
 }
 
 /// One node of a parsed condition.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Expr {
     And(Vec<Expr>, Pos),
     Or(Vec<Expr>, Pos),
