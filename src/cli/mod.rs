@@ -14,8 +14,10 @@
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Arg, ArgAction, ArgMatches, Command};
 
+mod help_text;
+
 /// The usage text `-h`/`--help` prints, as cxxopts renders Falco's option table at width 140.
-pub const HELP: &str = include_str!("help.txt");
+pub use help_text::HELP;
 
 /// Output format of `--list` and `--list-events`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -11,6 +11,7 @@
 
 pub mod env;
 pub mod schema;
+mod schema_text;
 pub mod yaml;
 
 use std::collections::BTreeMap;

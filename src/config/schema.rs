@@ -13,10 +13,7 @@ use serde_json::Value;
 
 use super::yaml::{Node, parse_bool};
 
-/// `--config-schema` output.
-pub const CONFIG_SCHEMA: &str = include_str!("../../compat/schemas/config.json");
-/// `--rule-schema` output.
-pub const RULE_SCHEMA: &str = include_str!("../../compat/schemas/rules.json");
+pub use super::schema_text::{CONFIG_SCHEMA, RULE_SCHEMA};
 
 /// Status of a file that passed validation.
 pub const VALIDATION_OK: &str = "ok";
