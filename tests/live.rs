@@ -47,6 +47,42 @@ impl Drop for Killed {
     }
 }
 
+/// A daemon started for a live test: its output lines, killed when dropped.
+struct LiveDaemon {
+    stdout: Receiver<String>,
+    stderr: Receiver<String>,
+    child: Killed,
+}
+
+/// Starts `falco ARGS` with only PATH and `env` set and waits until capture starts. Where the
+/// probe cannot run, the test is skipped (failed under `CI=true`) and `None` is returned.
+fn start_live(args: &[&str], env: &[(&str, &str)]) -> Option<LiveDaemon> {
+    let mut child = Command::new(falco_bin())
+        .args(args)
+        .env_clear()
+        .env("PATH", STD_PATH)
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = lines_of(child.stdout.take().unwrap());
+    let stderr = lines_of(child.stderr.take().unwrap());
+    let child = Killed(child);
+    let started = wait_line(&stderr, &["One ring buffer every", "Error: "], 120)
+        .expect("falco started or failed");
+    if started.starts_with("Error: ") {
+        skip(&format!("the eBPF probe cannot run here: {started}"));
+        return None;
+    }
+    Some(LiveDaemon {
+        stdout,
+        stderr,
+        child,
+    })
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -130,8 +166,8 @@ fn tutorial_flow_with_a_real_prometheus() {
     std::fs::write(dir.path().join("curl_rule.yaml"), CURL_RULE).unwrap();
     let port = free_port();
     let cfg = shared_dir().join("upstream/falco-0.44.1/falco.yaml");
-    let mut falco = Command::new(falco_bin())
-        .args([
+    let Some(daemon) = start_live(
+        &[
             "-c",
             &cfg.to_string_lossy(),
             "-o",
@@ -152,24 +188,16 @@ fn tutorial_flow_with_a_real_prometheus() {
             "webserver.listen_address=127.0.0.1",
             "-o",
             &format!("webserver.listen_port={port}"),
-        ])
-        .env_clear()
-        .env("PATH", STD_PATH)
-        .env("FALCO_HOSTNAME", "live-test")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = lines_of(falco.stdout.take().unwrap());
-    let stderr = lines_of(falco.stderr.take().unwrap());
-    let mut falco = Killed(falco);
-    let started = wait_line(&stderr, &["One ring buffer every", "Error: "], 120)
-        .expect("falco started or failed");
-    if started.starts_with("Error: ") {
-        skip(&format!("the eBPF probe cannot run here: {started}"));
+        ],
+        &[("FALCO_HOSTNAME", "live-test")],
+    ) else {
         return;
-    }
+    };
+    let LiveDaemon {
+        stdout,
+        stderr,
+        child: mut falco,
+    } = daemon;
 
     let Some(prom_bin) = ["/usr/bin/prometheus", "/usr/local/bin/prometheus"]
         .into_iter()
@@ -281,8 +309,8 @@ fn live_metrics_snapshots() {
     std::fs::write(dir.path().join("curl_rule.yaml"), CURL_RULE).unwrap();
     let metrics_file = dir.path().join("metrics.jsonl");
     let cfg = shared_dir().join("upstream/falco-0.44.1/falco.yaml");
-    let mut falco = Command::new(falco_bin())
-        .args([
+    let Some(daemon) = start_live(
+        &[
             "-c",
             &cfg.to_string_lossy(),
             "-o",
@@ -305,23 +333,16 @@ fn live_metrics_snapshots() {
             "metrics.output_rule=true",
             "-o",
             &format!("metrics.output_file={}", metrics_file.display()),
-        ])
-        .env_clear()
-        .env("PATH", STD_PATH)
-        .env("FALCO_HOSTNAME", "live-test")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = lines_of(falco.stdout.take().unwrap());
-    let stderr = lines_of(falco.stderr.take().unwrap());
-    let _falco = Killed(falco);
-    let started = wait_line(&stderr, &["One ring buffer every", "Error: "], 120).unwrap();
-    if started.starts_with("Error: ") {
-        skip(&format!("the eBPF probe cannot run here: {started}"));
+        ],
+        &[("FALCO_HOSTNAME", "live-test")],
+    ) else {
         return;
-    }
+    };
+    let LiveDaemon {
+        stdout,
+        child: _falco,
+        ..
+    } = daemon;
     let line = wait_line(&stdout, &["Falco internal: metrics snapshot"], 60).expect("snapshot");
     let v: serde_json::Value = serde_json::from_str(&line).unwrap();
     assert_eq!(v["priority"], "Informational");
@@ -358,8 +379,8 @@ fn tutorial_curl_alert(engine: &str) {
     let rules = dir.path().join("tutorial_rules.yaml");
     std::fs::write(&rules, TUTORIAL_RULES).unwrap();
     let upstream = shared_dir().join("upstream");
-    let mut falco = Command::new(falco_bin())
-        .args([
+    let Some(daemon) = start_live(
+        &[
             "-c",
             &upstream.join("falco-0.44.1/falco.yaml").to_string_lossy(),
             "-o",
@@ -378,24 +399,16 @@ fn tutorial_curl_alert(engine: &str) {
             "log_syslog=false",
             "-o",
             "syslog_output.enabled=false",
-        ])
-        .env_clear()
-        .env("PATH", STD_PATH)
-        .env("TZ", "UTC")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = lines_of(falco.stdout.take().unwrap());
-    let stderr = lines_of(falco.stderr.take().unwrap());
-    let _falco = Killed(falco);
-    let started = wait_line(&stderr, &["One ring buffer every", "Error: "], 120)
-        .expect("falco started or failed");
-    if started.starts_with("Error: ") {
-        skip(&format!("the eBPF probe cannot run here: {started}"));
+        ],
+        &[("TZ", "UTC")],
+    ) else {
         return;
-    }
+    };
+    let LiveDaemon {
+        stdout,
+        child: _falco,
+        ..
+    } = daemon;
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         Command::new("sh")
