@@ -360,28 +360,7 @@ impl<'a> Parser<'a> {
     }
 
     fn parse_or_inner(&mut self) -> PResult<Expr> {
-        let pos = self.pos;
-        self.lex_blank();
-        let mut children = vec![self.parse_and()?];
-        self.lex_blank();
-        while self.lex_str("or") {
-            let child = if !self.lex_blank() {
-                if self.lex_str("(") {
-                    self.parse_embedded_remainder()?
-                } else {
-                    return Err(self.err("expected blank or '(' after 'or'"));
-                }
-            } else {
-                self.parse_and()?
-            };
-            children.push(child);
-            self.lex_blank();
-        }
-        Ok(if children.len() > 1 {
-            Expr::Or(children, pos)
-        } else {
-            children.pop().unwrap_or(Expr::Or(Vec::new(), pos))
-        })
+        self.parse_chain("or", Self::parse_and, Expr::Or)
     }
 
     fn parse_and(&mut self) -> PResult<Expr> {
@@ -391,27 +370,38 @@ impl<'a> Parser<'a> {
     }
 
     fn parse_and_inner(&mut self) -> PResult<Expr> {
+        self.parse_chain("and", Self::parse_not, Expr::And)
+    }
+
+    /// `operand (kw operand)*` for `or` and `and`: after the keyword a blank, or a `(` that
+    /// opens an embedded expression; a single operand is returned as it is.
+    fn parse_chain(
+        &mut self,
+        kw: &'static str,
+        operand: fn(&mut Self) -> PResult<Expr>,
+        chain: fn(Vec<Expr>, Pos) -> Expr,
+    ) -> PResult<Expr> {
         let pos = self.pos;
         self.lex_blank();
-        let mut children = vec![self.parse_not()?];
+        let mut children = vec![operand(self)?];
         self.lex_blank();
-        while self.lex_str("and") {
+        while self.lex_str(kw) {
             let child = if !self.lex_blank() {
                 if self.lex_str("(") {
                     self.parse_embedded_remainder()?
                 } else {
-                    return Err(self.err("expected blank or '(' after 'and'"));
+                    return Err(self.err(format!("expected blank or '(' after '{kw}'")));
                 }
             } else {
-                self.parse_not()?
+                operand(self)?
             };
             children.push(child);
             self.lex_blank();
         }
         Ok(if children.len() > 1 {
-            Expr::And(children, pos)
+            chain(children, pos)
         } else {
-            children.pop().unwrap_or(Expr::And(Vec::new(), pos))
+            children.pop().unwrap_or_else(|| chain(Vec::new(), pos))
         })
     }
 
