@@ -371,11 +371,6 @@ impl App {
         for w in &cfg.warnings {
             self.log.warning(w);
         }
-        if !cfg.static_fields.is_empty() {
-            self.log.warning(
-                "static_fields: the static.* fields are not supported by this build of falco-rs yet and are not added to outputs",
-            );
-        }
         self.log.info(&format!(
             "Falco version: {} ({})\n",
             crate::version::FALCO_VERSION,

@@ -66,6 +66,31 @@ fn rules_priority(p: crate::config::Priority) -> crate::rules::Priority {
     crate::rules::Priority::ALL[p.number() as usize]
 }
 
+/// The `static.<key>` fields of `static_fields` (libsinsp's `sinsp_filter_check_static`:
+/// CHARBUF, no description, the configured value carried in `desc`). Each load leaks these few
+/// bytes once: compiled rules refer to fields by `&'static` name.
+fn static_field_infos(
+    fields: &std::collections::BTreeMap<String, String>,
+) -> Vec<&'static crate::fields::FieldInfo> {
+    use crate::fields::{ArgKind, ArgType, FieldInfo, FieldType};
+    fields
+        .iter()
+        .map(|(key, value)| {
+            let info = FieldInfo {
+                name: Box::leak(format!("static.{key}").into_boxed_str()),
+                class: crate::engine::filter::STATIC_CLASS,
+                ftype: FieldType::Charbuf,
+                arg: ArgKind::None,
+                arg_type: ArgType::Key,
+                is_list: false,
+                hidden: true,
+                desc: Box::leak(value.clone().into_boxed_str()),
+            };
+            &*Box::leak(Box::new(info))
+        })
+        .collect()
+}
+
 /// The rules loader options this configuration implies.
 fn load_options(
     cfg: &Config,
@@ -89,16 +114,24 @@ fn load_options(
                 ..base.clone()
             });
         }
-        // Suggested fields exist only for the syscall source (the container plugin's).
-        if a.suggested_output
-            && container
-            && (a.match_source.is_empty() || a.match_source == "syscall")
-        {
-            extra_outputs.push(ExtraOutput {
-                source: "syscall".to_string(),
-                format: ExtraOutput::container_suggested().format,
-                ..base
-            });
+        // Suggested fields, in filtercheck order: the static fields (every source), then the
+        // container plugin's (syscall only). falco-rs loads the syscall source only.
+        if a.suggested_output && (a.match_source.is_empty() || a.match_source == "syscall") {
+            let mut suggested: Vec<String> = cfg
+                .static_fields
+                .keys()
+                .map(|k| format!("static_{}=%static.{k}", k.replace('.', "_")))
+                .collect();
+            if container {
+                suggested.push(ExtraOutput::container_suggested().format);
+            }
+            if !suggested.is_empty() {
+                extra_outputs.push(ExtraOutput {
+                    source: "syscall".to_string(),
+                    format: suggested.join(" "),
+                    ..base
+                });
+            }
         }
     }
     // Deprecated `-p FORMAT`: appended to every rule of every source (`-pc`/`-pk` are no-ops).
@@ -118,6 +151,7 @@ fn load_options(
             .collect(),
         extra_outputs,
         min_priority: rules_priority(cfg.min_priority),
+        static_fields: static_field_infos(&cfg.static_fields),
         selection: cfg
             .rules_selection
             .iter()
