@@ -458,8 +458,18 @@ impl App {
     }
 
     fn print_plugin_info(&mut self) -> Step {
-        if self.opts.print_plugin_info.is_empty() {
+        let wanted = &self.opts.print_plugin_info;
+        if wanted.is_empty() {
             return Ok(Flow::Proceed);
+        }
+        let found = self
+            .cfg()
+            .plugins
+            .iter()
+            .find(|p| &p.name == wanted || &p.library_path == wanted);
+        if let Some(plugin) = found {
+            print!("{}", rules_glue::plugin_info(plugin)?);
+            return Ok(Flow::Exit);
         }
         Err(AppError::Fatal(format!(
             "can't find plugin and print its info: {}",

@@ -41,6 +41,36 @@ pub fn list_plugins(names: &[String]) -> Result<String, AppError> {
     Ok(render_plugins(&plugins))
 }
 
+/// The container plugin's init config schema as its `get_init_schema` returns it
+/// (plugins/container v0.7.1 `plugin_config_schema.h`: the JSON stringised by the
+/// preprocessor, so every run of white space between tokens is one space).
+const CONTAINER_PLUGIN_INIT_SCHEMA: &str = r##"{ "$schema": "http://json-schema.org/draft-04/schema#", "required": [], "properties": { "label_max_len": { "type": "integer", "title": "Max label length", "description": "Labels exceeding this limit won't be reported." }, "with_size": { "type": "boolean", "title": "Inspect containers with size", "description": "Inspect containers size where supported." }, "hooks": { "type": "array", "items": { "enum": [ "create", "start" ] }, "title": "Hooks to be attached.", "description": "Hooks to be attached from the engines SDKs. Some fields are not available in 'create' hook. By default, we only attach 'create' that is guaranteed to be notified before first process starts." }, "log_level": { "type": "string", "enum": [ "trace", "debug", "info", "warn", "error" ], "title": "Log level", "description": "Log level for the go-worker. Valid values: trace, debug, info, warn, error. Defaults to 'warn'." }, "engines": { "$ref": "#/definitions/Engines", "title": "The plugin per-engine configuration", "description": "Allows to disable/enable each engine and customize sockets where available." } }, "definitions": { "Engines": { "type": "object", "additionalProperties": false, "properties": { "docker": { "$ref": "#/definitions/SocketsContainer" }, "podman": { "$ref": "#/definitions/SocketsContainer" }, "containerd": { "$ref": "#/definitions/SocketsContainer" }, "cri": { "$ref": "#/definitions/SocketsContainer" }, "lxc": { "$ref": "#/definitions/SimpleContainer" }, "libvirt_lxc": { "$ref": "#/definitions/SimpleContainer" }, "bpm": { "$ref": "#/definitions/SimpleContainer" }, "static": { "$ref": "#/definitions/StaticContainer" } }, "required": [ "bpm", "containerd", "cri", "docker", "libvirt_lxc", "lxc", "podman" ], "title": "Engines" }, "nonEmptyString": { "type": "string", "minLength": 1 }, "SimpleContainer": { "type": "object", "additionalProperties": false, "properties": { "enabled": { "type": "boolean" } }, "required": [ "enabled" ], "title": "SimpleContainer" }, "SocketsContainer": { "type": "object", "additionalProperties": false, "properties": { "enabled": { "type": "boolean" }, "sockets": { "type": "array", "items": { "type": "string" } } }, "required": [ "enabled" ], "oneOf": [ { "properties": { "enabled": { "enum": [true] } }, "required": ["enabled", "sockets"] }, { "properties": { "enabled": { "enum": [false] } } } ], "title": "SocketsContainer" }, "StaticContainer": { "type": "object", "additionalProperties": false, "properties": { "enabled": { "type": "boolean" }, "container_id": { "$ref": "#/definitions/nonEmptyString" }, "container_name": { "$ref": "#/definitions/nonEmptyString" }, "container_image": { "$ref": "#/definitions/nonEmptyString" } }, "required": [ "enabled" ], "oneOf": [ { "properties": { "enabled": { "enum": [true] } }, "required": ["enabled", "container_id", "container_name", "container_image"] }, { "properties": { "enabled": { "enum": [false] } } } ], "title": "StaticContainer" } }, "additionalProperties": false, "type": "object" }"##;
+
+/// `--plugin-info` for a `plugins` entry Falco would load: its descriptive info, then its
+/// init config schema; the container plugin has no event sourcing, so no open params.
+pub fn plugin_info(plugin: &crate::config::PluginConfig) -> Result<String, AppError> {
+    use crate::fields::listing::CONTAINER_PLUGIN;
+    if plugin.name != CONTAINER_PLUGIN_NAME || !plugin.library_path.ends_with("/libcontainer.so") {
+        return Err(AppError::Runtime(format!(
+            "cannot load plugin '{}' from {}: falco-rs provides only the built-in 'container' plugin (libcontainer.so)",
+            plugin.name, plugin.library_path
+        )));
+    }
+    let p = CONTAINER_PLUGIN;
+    let mut out = format!(
+        "Name: {}\nDescription: {}\nContact: {}\nVersion: {}\nCapabilities: \n",
+        p.name, p.description, p.contact, p.version
+    );
+    for cap in p.capabilities {
+        out.push_str(&format!("  - {cap}\n"));
+    }
+    out.push('\n');
+    out.push_str("Init config schema type: JSON\n");
+    out.push_str(CONTAINER_PLUGIN_INIT_SCHEMA);
+    out.push_str("\n\n");
+    Ok(out)
+}
+
 /// `--list[=SOURCE]`.
 pub fn list_fields(
     source: &str,
