@@ -53,6 +53,8 @@ fn publish(ctx: &LoopContext, st: &CaptureStats, state: &State) {
     *ctx.scap_counters.lock().expect("scap counters lock") = Some(crate::metrics::ScapCounters {
         n_threads: state.threads.len() as u64,
         n_fds,
+        state: state.parser.counters,
+        n_drops_full_threadtable: state.threads.drops_full,
         n_evts: st.n_evts,
         n_drops: st.n_drops,
         n_drops_scratch_map: st.n_drops_scratch_map,

@@ -293,9 +293,12 @@ pub struct ScapCounters {
     /// Exit-event buffer drops: clone_fork, execve, connect, open, dir_file, other_interest,
     /// close, proc.
     pub drops_buffer_exit: [u64; 8],
-    /// State counters: threads and fds in the tables.
+    /// State counters: threads and fds in the tables, table activity, and threads not added
+    /// because the table was full.
     pub n_threads: u64,
     pub n_fds: u64,
+    pub state: crate::state::parse::StateCounters,
+    pub n_drops_full_threadtable: u64,
 }
 
 /// Drop categories of `falcosecurity_scap_n_drops_buffer_total{dir="exit"}`, in Falco's order.
@@ -389,6 +392,32 @@ pub fn render_prometheus(
             Gauge,
             int(c.n_fds),
         ));
+        // libsinsp's state counters in its order; falco-rs has no fd/thread lookup cache and
+        // no enter-event store, so those stay 0.
+        let st = &c.state;
+        for (name, v) in [
+            ("n_noncached_fd_lookups", 0),
+            ("n_cached_fd_lookups", 0),
+            ("n_failed_fd_lookups", 0),
+            ("n_added_fds", st.added_fds),
+            ("n_removed_fds", st.removed_fds),
+            ("n_stored_evts", 0),
+            ("n_store_evts_drops", 0),
+            ("n_retrieved_evts", 0),
+            ("n_retrieve_evts_drops", 0),
+            ("n_noncached_thread_lookups", 0),
+            ("n_cached_thread_lookups", 0),
+            ("n_failed_thread_lookups", 0),
+            ("n_added_threads", st.added_threads),
+            ("n_removed_threads", st.removed_threads),
+            ("n_drops_full_threadtable", c.n_drops_full_threadtable),
+        ] {
+            s.push(Sample::new(
+                &format!("falcosecurity_scap_{name}_total"),
+                Counter,
+                int(v),
+            ));
+        }
     }
     for drop in [
         "clone_fork",
@@ -1034,5 +1063,52 @@ mod tests {
             .map(|l| l.split(['{', ' ']).next().unwrap())
             .collect();
         assert_eq!(block(&names), block(&ref_names));
+    }
+
+    /// The state counters: Falco's names, types and order (from `n_threads` to
+    /// `n_drops_full_threadtable` in the webserver reference), with our table activity.
+    #[test]
+    fn state_counters_as_falco() {
+        let scap = ScapCounters {
+            n_threads: 17,
+            state: crate::state::parse::StateCounters {
+                added_threads: 21,
+                removed_threads: 4,
+                added_fds: 399,
+                removed_fds: 115,
+            },
+            n_drops_full_threadtable: 2,
+            ..ScapCounters::default()
+        };
+        let body = render_prometheus(&Info::default(), &Counters::default(), Some(&scap), 0);
+        let range = |text: &str| -> Vec<String> {
+            let lines: Vec<&str> = text.lines().collect();
+            let from = lines
+                .iter()
+                .position(|l| l.starts_with("# HELP falcosecurity_scap_n_threads_total"))
+                .unwrap();
+            let to = lines
+                .iter()
+                .position(|l| l.starts_with("falcosecurity_scap_n_drops_full_threadtable_total"))
+                .unwrap();
+            lines[from..=to]
+                .iter()
+                .map(|l| match l.strip_prefix('#') {
+                    Some(_) => l.to_string(),
+                    None => l.split(' ').next().unwrap_or(l).to_string(),
+                })
+                .collect()
+        };
+        assert_eq!(range(&body), range(&reference()));
+        for line in [
+            "falcosecurity_scap_n_threads_total 17\n",
+            "falcosecurity_scap_n_added_threads_total 21\n",
+            "falcosecurity_scap_n_removed_threads_total 4\n",
+            "falcosecurity_scap_n_added_fds_total 399\n",
+            "falcosecurity_scap_n_removed_fds_total 115\n",
+            "falcosecurity_scap_n_drops_full_threadtable_total 2\n",
+        ] {
+            assert!(body.contains(line), "{line}");
+        }
     }
 }
