@@ -49,12 +49,19 @@ fn stats_of(d: &dyn driver::Driver) -> CaptureStats {
 }
 
 /// Publishes the scap counters `/metrics` reports.
-fn publish(ctx: &LoopContext, st: &CaptureStats, state: &State) {
+fn publish(ctx: &LoopContext, drv: &dyn driver::Driver, state: &State) {
+    let st = &stats_of(drv);
+    let per_cpu = drv
+        .per_cpu_counters()
+        .iter()
+        .map(|c| (c.n_evts, c.n_drops_buffer + c.n_drops_max_event_size))
+        .collect();
     let n_fds = state.threads.iter().map(|t| t.fds.len() as u64).sum();
     *ctx.scap_counters.lock().expect("scap counters lock") = Some(crate::metrics::ScapCounters {
         n_threads: state.threads.len() as u64,
         n_fds,
         state: state.parser.counters,
+        per_cpu,
         n_drops_full_threadtable: state.threads.drops_full,
         n_evts: st.n_evts,
         n_drops: st.n_drops,
@@ -146,7 +153,7 @@ pub fn run_live(cfg: &Config, ruleset: &Ruleset, ctx: &LoopContext) -> Result<()
     ctx.metrics_ready.store(true, Ordering::SeqCst);
 
     let mut last_publish = std::time::Instant::now();
-    publish(ctx, &stats_of(drv.as_ref()), worker.state());
+    publish(ctx, drv.as_ref(), worker.state());
     let mut drops = DropManager::new(
         &cfg.syscall_event_drops,
         stats_of(drv.as_ref()),
@@ -201,7 +208,7 @@ pub fn run_live(cfg: &Config, ruleset: &Ruleset, ctx: &LoopContext) -> Result<()
         });
         if last_publish.elapsed() >= Duration::from_secs(1) {
             last_publish = std::time::Instant::now();
-            publish(ctx, &stats_of(drv.as_ref()), worker.state());
+            publish(ctx, drv.as_ref(), worker.state());
         }
         match batch {
             Ok(Batch::Events(_)) => timeouts = 0,

@@ -907,6 +907,11 @@ impl App {
                 .map(|f| (base(f), metrics::sha256_file(f)))
                 .collect(),
             rules_counters_enabled: cfg.metrics.rules_counters_enabled,
+            kernel_counters_enabled: cfg.metrics.kernel_event_counters_enabled
+                || cfg.metrics.kernel_event_counters_per_cpu_enabled,
+            kernel_counters_per_cpu_enabled: cfg.metrics.kernel_event_counters_per_cpu_enabled,
+            state_counters_enabled: cfg.metrics.state_counters_enabled,
+            resource_utilization_enabled: cfg.metrics.resource_utilization_enabled,
             falco_events_enabled: cfg.metrics.falco_events_enabled,
             engines: self
                 .enabled_sources
@@ -959,7 +964,7 @@ impl App {
                             .outputs_queue_drops
                             .store(d.drops.load(Ordering::SeqCst), Ordering::SeqCst);
                     }
-                    let scap = *scap_counters.lock().expect("scap counters lock");
+                    let scap = scap_counters.lock().expect("scap counters lock").clone();
                     metrics::render_prometheus(&info, &counters, scap.as_ref(), output::now_ns())
                 }))
             } else {

@@ -201,6 +201,17 @@ impl Driver for LibbpfDriver {
         })
     }
 
+    fn per_cpu_counters(&self) -> Vec<Counters> {
+        self.counters
+            .lookup_percpu(&0u32.to_ne_bytes(), MapFlags::ANY)
+            .ok()
+            .flatten()
+            .unwrap_or_default()
+            .iter()
+            .map(|v| Counters::from_bytes(v))
+            .collect()
+    }
+
     fn stop(&mut self) {
         self.links.clear();
     }

@@ -196,6 +196,11 @@ pub trait Driver {
     ) -> Result<Batch, DriverError>;
     /// Counters so far.
     fn stats(&self) -> Result<DriverStats, DriverError>;
+    /// The kernel counters of each possible CPU (`metrics.kernel_event_counters_per_cpu_enabled`);
+    /// empty where the source has none.
+    fn per_cpu_counters(&self) -> Vec<abi::Counters> {
+        Vec::new()
+    }
     /// Stops capturing (live: detaches); `start` may be called again.
     fn stop(&mut self);
 }

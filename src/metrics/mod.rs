@@ -273,6 +273,11 @@ pub struct Info {
     /// (basename, sha256) of every loaded config file.
     pub config_files: Vec<(String, String)>,
     pub rules_counters_enabled: bool,
+    /// `metrics.kernel_event_counters_enabled` (or the per-CPU switch, which implies it).
+    pub kernel_counters_enabled: bool,
+    pub kernel_counters_per_cpu_enabled: bool,
+    pub state_counters_enabled: bool,
+    pub resource_utilization_enabled: bool,
     pub falco_events_enabled: bool,
     /// `scap.engine_name` per enabled source, e.g. ("modern_bpf", "syscall").
     pub engines: Vec<(String, String)>,
@@ -285,7 +290,7 @@ pub struct Info {
 }
 
 /// Kernel-side counters of the syscall source, as `/metrics` exposes them.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ScapCounters {
     pub n_evts: u64,
     pub n_drops: u64,
@@ -299,6 +304,8 @@ pub struct ScapCounters {
     pub n_fds: u64,
     pub state: crate::state::parse::StateCounters,
     pub n_drops_full_threadtable: u64,
+    /// (events, drops) of each possible CPU.
+    pub per_cpu: Vec<(u64, u64)>,
 }
 
 /// Drop categories of `falcosecurity_scap_n_drops_buffer_total{dir="exit"}`, in Falco's order.
@@ -354,7 +361,7 @@ pub fn render_prometheus(
                 .label("evt_source", source),
         );
     }
-    if let Some(c) = scap {
+    if let Some(c) = scap.filter(|_| info.kernel_counters_enabled) {
         s.push(Sample::new(
             "falcosecurity_scap_n_evts_total",
             Counter,
@@ -377,11 +384,26 @@ pub fn render_prometheus(
             Counter,
             int(c.n_drops),
         ));
+        if info.kernel_counters_per_cpu_enabled {
+            for (cpu, (evts, drops)) in c.per_cpu.iter().enumerate() {
+                let cpu = cpu.to_string();
+                s.push(
+                    Sample::new("falcosecurity_scap_n_evts_cpu_total", Counter, int(*evts))
+                        .label("cpu", &cpu),
+                );
+                s.push(
+                    Sample::new("falcosecurity_scap_n_drops_cpu_total", Counter, int(*drops))
+                        .label("cpu", &cpu),
+                );
+            }
+        }
     }
-    if let Some(res) = resource_utilization() {
+    if info.resource_utilization_enabled
+        && let Some(res) = resource_utilization()
+    {
         s.extend(res);
     }
-    if let Some(c) = scap {
+    if let Some(c) = scap.filter(|_| info.state_counters_enabled) {
         s.push(Sample::new(
             "falcosecurity_scap_n_threads_total",
             Gauge,
@@ -1008,6 +1030,10 @@ mod tests {
             rules_files: vec![("falco_rules.yaml".into(), "ab".into())],
             config_files: vec![("falco.yaml".into(), "cd".into())],
             rules_counters_enabled: true,
+            kernel_counters_enabled: true,
+            kernel_counters_per_cpu_enabled: false,
+            state_counters_enabled: true,
+            resource_utilization_enabled: true,
             falco_events_enabled: true,
             engines: vec![("nodriver".into(), "syscall".into())],
             kernel_release: "6.1".into(),
@@ -1080,7 +1106,11 @@ mod tests {
             n_drops_full_threadtable: 2,
             ..ScapCounters::default()
         };
-        let body = render_prometheus(&Info::default(), &Counters::default(), Some(&scap), 0);
+        let info = Info {
+            state_counters_enabled: true,
+            ..Info::default()
+        };
+        let body = render_prometheus(&info, &Counters::default(), Some(&scap), 0);
         let range = |text: &str| -> Vec<String> {
             let lines: Vec<&str> = text.lines().collect();
             let from = lines
@@ -1110,5 +1140,46 @@ mod tests {
         ] {
             assert!(body.contains(line), "{line}");
         }
+    }
+
+    /// `metrics.kernel_event_counters_per_cpu_enabled`: each CPU's events and drops right
+    /// after the kernel counters (falco-runtime.md §5.3); each metrics switch gates its block.
+    #[test]
+    fn per_cpu_counters_and_switches() {
+        let scap = ScapCounters {
+            n_evts: 30,
+            per_cpu: vec![(10, 1), (20, 0)],
+            ..ScapCounters::default()
+        };
+        let mut info = Info {
+            kernel_counters_enabled: true,
+            kernel_counters_per_cpu_enabled: true,
+            ..Info::default()
+        };
+        let body = render_prometheus(&info, &Counters::default(), Some(&scap), 0);
+        let samples: Vec<&str> = body.lines().filter(|l| !l.starts_with('#')).collect();
+        let at = samples
+            .iter()
+            .position(|l| l.starts_with("falcosecurity_scap_n_drops_total "))
+            .unwrap();
+        assert_eq!(
+            samples[at + 1..at + 5],
+            [
+                "falcosecurity_scap_n_evts_cpu_total{cpu=\"0\"} 10",
+                "falcosecurity_scap_n_drops_cpu_total{cpu=\"0\"} 1",
+                "falcosecurity_scap_n_evts_cpu_total{cpu=\"1\"} 20",
+                "falcosecurity_scap_n_drops_cpu_total{cpu=\"1\"} 0",
+            ]
+        );
+        assert!(body.contains("# TYPE falcosecurity_scap_n_evts_cpu_total counter\n"));
+        info.kernel_counters_per_cpu_enabled = false;
+        let body = render_prometheus(&info, &Counters::default(), Some(&scap), 0);
+        assert!(!body.contains("_cpu_total"));
+        assert!(body.contains("falcosecurity_scap_n_evts_total 30\n"));
+        assert!(!body.contains("falcosecurity_scap_n_threads_total"));
+        assert!(!body.contains("falcosecurity_falco_memory_rss_bytes"));
+        info.kernel_counters_enabled = false;
+        let body = render_prometheus(&info, &Counters::default(), Some(&scap), 0);
+        assert!(!body.contains("falcosecurity_scap_n_evts_total"));
     }
 }

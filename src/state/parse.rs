@@ -311,8 +311,9 @@ pub struct Parser {
     pub counters: StateCounters,
 }
 
-/// libsinsp's state counters that falco-rs keeps (`n_added_threads`, ...): threads and fds
-/// the parser added to and removed from the tables.
+/// libsinsp's state counters that falco-rs keeps (`n_added_threads`, ...): threads added to
+/// the table (the process-list seeding and /proc lookups included, as libsinsp's
+/// `add_thread`) and removed from it, fds the parser added and removed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct StateCounters {
     pub added_threads: u64,
