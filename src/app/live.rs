@@ -62,6 +62,11 @@ fn publish(ctx: &LoopContext, drv: &dyn driver::Driver, state: &State) {
         n_fds,
         state: state.parser.counters,
         per_cpu,
+        progs: drv
+            .prog_stats()
+            .into_iter()
+            .map(|p| (p.name, p.run_cnt, p.run_time_ns))
+            .collect(),
         n_drops_full_threadtable: state.threads.drops_full,
         n_evts: st.n_evts,
         n_drops: st.n_drops,

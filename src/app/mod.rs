@@ -910,6 +910,9 @@ impl App {
             kernel_counters_enabled: cfg.metrics.kernel_event_counters_enabled
                 || cfg.metrics.kernel_event_counters_per_cpu_enabled,
             kernel_counters_per_cpu_enabled: cfg.metrics.kernel_event_counters_per_cpu_enabled,
+            libbpf_stats_enabled: cfg.metrics.libbpf_stats_enabled
+                && std::fs::read_to_string("/proc/sys/kernel/bpf_stats_enabled")
+                    .is_ok_and(|v| v.trim() == "1"),
             state_counters_enabled: cfg.metrics.state_counters_enabled,
             resource_utilization_enabled: cfg.metrics.resource_utilization_enabled,
             falco_events_enabled: cfg.metrics.falco_events_enabled,

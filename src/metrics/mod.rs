@@ -276,6 +276,8 @@ pub struct Info {
     /// `metrics.kernel_event_counters_enabled` (or the per-CPU switch, which implies it).
     pub kernel_counters_enabled: bool,
     pub kernel_counters_per_cpu_enabled: bool,
+    /// `metrics.libbpf_stats_enabled` with `kernel.bpf_stats_enabled=1`.
+    pub libbpf_stats_enabled: bool,
     pub state_counters_enabled: bool,
     pub resource_utilization_enabled: bool,
     pub falco_events_enabled: bool,
@@ -306,6 +308,17 @@ pub struct ScapCounters {
     pub n_drops_full_threadtable: u64,
     /// (events, drops) of each possible CPU.
     pub per_cpu: Vec<(u64, u64)>,
+    /// (program name, run_cnt, run_time_ns) of each loaded BPF program.
+    pub progs: Vec<(String, u64, u64)>,
+}
+
+/// A libs metric's Prometheus name (falco-runtime.md §5.3): `falcosecurity_<subsystem>_<metric>_`
+/// without the unit-like parts, the unit suffix appended, sanitised.
+fn prometheus_name(subsystem: &str, metric: &str, unit_suffix: &str) -> String {
+    let re = regex::Regex::new("(_kb|_bytes|_mb|_perc|_percentage|_ratio|_ns|_ts|_sec|_total)")
+        .expect("valid regex");
+    let base = format!("falcosecurity_{subsystem}_{metric}_");
+    sanitize_name(&format!("{}{unit_suffix}", re.replace_all(&base, "")))
 }
 
 /// Drop categories of `falcosecurity_scap_n_drops_buffer_total{dir="exit"}`, in Falco's order.
@@ -395,6 +408,28 @@ pub fn render_prometheus(
                     Sample::new("falcosecurity_scap_n_drops_cpu_total", Counter, int(*drops))
                         .label("cpu", &cpu),
                 );
+            }
+        }
+        if info.libbpf_stats_enabled {
+            for (prog, run_cnt, run_time_ns) in &c.progs {
+                let name =
+                    |m: &str, unit: &str| prometheus_name("scap", &format!("{prog}.{m}"), unit);
+                let avg = run_time_ns.checked_div(*run_cnt).unwrap_or(0);
+                s.push(Sample::new(
+                    &name("run_cnt", "total"),
+                    Counter,
+                    int(*run_cnt),
+                ));
+                s.push(Sample::new(
+                    &name("run_time_ns", "nanoseconds_total"),
+                    Counter,
+                    int(*run_time_ns),
+                ));
+                s.push(Sample::new(
+                    &name("avg_time_ns", "nanoseconds"),
+                    Gauge,
+                    int(avg),
+                ));
             }
         }
     }
@@ -1032,6 +1067,7 @@ mod tests {
             rules_counters_enabled: true,
             kernel_counters_enabled: true,
             kernel_counters_per_cpu_enabled: false,
+            libbpf_stats_enabled: false,
             state_counters_enabled: true,
             resource_utilization_enabled: true,
             falco_events_enabled: true,
@@ -1172,6 +1208,22 @@ mod tests {
             ]
         );
         assert!(body.contains("# TYPE falcosecurity_scap_n_evts_cpu_total counter\n"));
+        assert!(!body.contains("sys_exit"));
+        // libbpf stats (libpman `collect_libbpf_stats`): run count, run time, their ratio
+        let with_progs = ScapCounters {
+            progs: vec![("sys_exit".into(), 4, 1000)],
+            ..scap.clone()
+        };
+        info.libbpf_stats_enabled = true;
+        let body = render_prometheus(&info, &Counters::default(), Some(&with_progs), 0);
+        for line in [
+            "# TYPE falcosecurity_scap_sys_exit_run_cnt_total counter\nfalcosecurity_scap_sys_exit_run_cnt_total 4\n",
+            "# TYPE falcosecurity_scap_sys_exit_run_time_nanoseconds_total counter\nfalcosecurity_scap_sys_exit_run_time_nanoseconds_total 1000\n",
+            "# TYPE falcosecurity_scap_sys_exit_avg_time_nanoseconds gauge\nfalcosecurity_scap_sys_exit_avg_time_nanoseconds 250\n",
+        ] {
+            assert!(body.contains(line), "{line}");
+        }
+        info.libbpf_stats_enabled = false;
         info.kernel_counters_per_cpu_enabled = false;
         let body = render_prometheus(&info, &Counters::default(), Some(&scap), 0);
         assert!(!body.contains("_cpu_total"));
