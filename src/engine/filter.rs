@@ -587,7 +587,7 @@ pub fn compile(ast: &Expr, lookup: Lookup, warnings: &mut Vec<CompileWarning>) -
             *pos,
         ),
         Expr::Unary { left, .. } => {
-            let left = compile_operand(left, lookup)?;
+            let left = condition_operand(compile_operand(left, lookup)?);
             Ok(Filter::Check(Box::new(Check {
                 left,
                 op: CmpOp::Exists,
@@ -733,6 +733,15 @@ fn multi_arg(e: &Expr, lookup: Lookup) -> CResult<MultiArg> {
 
 pub(crate) fn compile_operand_pub(e: &Expr, lookup: Lookup) -> CResult<Operand> {
     compile_operand(e, lookup)
+}
+
+/// The left operand of a comparison: a bare ancestor field compares every ancestor
+/// ([`crate::fields::condition_ref`]).
+fn condition_operand(mut o: Operand) -> Operand {
+    if o.transformers.is_empty() && o.multi.is_none() {
+        o.field = crate::fields::condition_ref(o.field);
+    }
+    o
 }
 
 fn compile_operand(e: &Expr, lookup: Lookup) -> CResult<Operand> {
@@ -1290,7 +1299,7 @@ fn compile_binary(
     lookup: Lookup,
     warnings: &mut Vec<CompileWarning>,
 ) -> CResult<Filter> {
-    let left = compile_operand(left, lookup)?;
+    let left = condition_operand(compile_operand(left, lookup)?);
     let (base, modifier) = match op.split_once(' ') {
         Some((b, m)) => (
             b,

@@ -1142,3 +1142,87 @@ fn fs_path_fields_of_successful_calls() {
         ["/tmp/x", "/home/user/y", "y"]
     );
 }
+
+/// Runs `records`, then evaluates each condition and renders each output format on the last
+/// event, with the catalog's fields.
+fn conditions_and_outputs(
+    state: &mut State,
+    records: &[Vec<u8>],
+    conditions: &[&str],
+    formats: &[&str],
+) -> (Vec<bool>, Vec<String>) {
+    use crate::engine::filter::{Scratch, compile};
+    use crate::engine::format::Format;
+    let (last, rest) = records.split_last().unwrap();
+    for r in rest {
+        state.process(&Event::decode(r).unwrap());
+    }
+    let ev = Event::decode(last).unwrap();
+    let ctx = state.process(&ev);
+    let mut ex = Extractor {
+        state,
+        ev: &ev,
+        ctx: &ctx,
+        hostname: "h",
+    };
+    let matched = conditions
+        .iter()
+        .map(|c| {
+            let ast = crate::rules::condition::parse(c).unwrap();
+            let f = compile(&ast, lookup, &mut Vec::new()).unwrap();
+            f.matches(&mut ex, &mut Scratch::new())
+        })
+        .collect();
+    let rendered = formats
+        .iter()
+        .map(|f| {
+            Format::compile(f, lookup)
+                .unwrap()
+                .render(&mut ex, &mut Scratch::new())
+                .unwrap_or_default()
+        })
+        .collect();
+    (matched, rendered)
+}
+
+#[test]
+fn ancestor_pid_and_env_compare_every_ancestor() {
+    // libsinsp 0.25.4 (sinsp_filtercheck_thread.cpp): without an index, `proc.apid` and
+    // `proc.aenv` (also `proc.aenv[N]`) compare every ancestor of the main thread, the process
+    // itself excluded (`compare_full_apid`, `compare_full_aenv`); their output is the process's
+    // own pid (`get_ancestor_process(tinfo, 0)`) and own environment.
+    use built::*;
+    let mut s = shell();
+    s.threads.get_mut(100).unwrap().env = vec![b"SHELL=/bin/bash".to_vec()];
+    s.threads.get_mut(1).unwrap().env = vec![b"container=podman".to_vec()];
+    // cat (200) <- bash (100) <- systemd (1); cat's environment is HOME=/root
+    let evs = spawn(1_000, "cat", &["/etc/shadow"]);
+    let (matched, rendered) = conditions_and_outputs(
+        &mut s,
+        &evs,
+        &[
+            "proc.apid = 1",
+            "proc.apid = 100",
+            "proc.apid = 200",
+            "proc.apid in (7, 1)",
+            "proc.apid != 100",
+            "proc.apid exists",
+            "proc.apid[0] = 200",
+            "proc.apid[1] = 1",
+            "proc.aenv contains podman",
+            "proc.aenv = \"SHELL=/bin/bash\"",
+            "proc.aenv contains HOME",
+            "proc.aenv[1] contains podman",
+            "proc.aenv[HOME] exists",
+            "proc.env contains HOME",
+        ],
+        &["%proc.apid", "%proc.apid[1]", "%proc.aenv", "%proc.aenv[1]"],
+    );
+    assert_eq!(
+        matched,
+        [
+            true, true, false, true, true, true, true, false, true, true, false, true, true, true,
+        ]
+    );
+    assert_eq!(rendered, ["200", "100", "HOME=/root", "SHELL=/bin/bash"]);
+}
