@@ -1315,6 +1315,25 @@ fn compile_binary(
     let Some(cmp) = CmpOp::parse(base) else {
         return cerr(format!("filter error: unknown operator '{op}'"), pos);
     };
+    if left.info.name == "evt.around" {
+        // libsinsp: `evt.around[T] = D` only; the window becomes the field's argument
+        let window = match (cmp, modifier, right) {
+            (CmpOp::Eq, Modifier::None, Expr::Value(v, _)) => {
+                crate::fields::around::window(&left.field, v)
+                    .map_err(|msg| CompileError { msg, pos })?
+            }
+            _ => return cerr("evt.around supports only '=' comparison operator", pos),
+        };
+        let mut left = left;
+        left.field = window;
+        return Ok(Filter::Check(Box::new(Check {
+            left,
+            op: CmpOp::Exists,
+            modifier: Modifier::None,
+            rhs: Rhs::None,
+            ne_all: false,
+        })));
+    }
     if modifier != Modifier::None && matches!(kind_of(left.ftype), Kind::Ip | Kind::Net) {
         return cerr(
             format!(

@@ -2225,6 +2225,20 @@ impl Extract for Extractor<'_, '_> {
         let name = field.info;
         let arg = field.arg.as_ref();
         match name.split('.').next().unwrap_or("") {
+            "evt" if name == "evt.around" => {
+                let inside = super::around::matches(arg, self.ev.ts()) == Some(true);
+                if inside {
+                    out.push(u(1));
+                }
+                inside
+            }
+            "fdlist" => match super::fdlist::extract(name, self.state, self.ev, self.thread()) {
+                Some(text) => {
+                    out.push(s(text));
+                    true
+                }
+                None => false,
+            },
             "evt" | "syscall" => self.extract_evt(name, arg, out),
             "proc" if name.starts_with("proc.is_container_") => {
                 self.extract_container(name, arg, out)

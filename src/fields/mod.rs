@@ -17,8 +17,10 @@
 use std::borrow::Cow;
 use std::net::IpAddr;
 
+pub mod around;
 mod catalog;
 pub mod extract;
+mod fdlist;
 pub mod listing;
 pub mod names;
 pub mod registry;
@@ -172,11 +174,10 @@ pub const EVERY_ANCESTOR: i64 = i64::MIN;
 /// The reference a condition extracts for a field the condition names: [`EVERY_ANCESTOR`] for
 /// `proc.apid` without an index and `proc.aenv` without a key; the field itself otherwise.
 pub fn condition_ref(mut field: FieldRef) -> FieldRef {
-    let every = match (field.info, &field.arg) {
-        ("proc.apid", None) => true,
-        ("proc.aenv", None | Some(FieldArg::Index(_))) => true,
-        _ => false,
-    };
+    let every = matches!(
+        (field.info, &field.arg),
+        ("proc.apid", None) | ("proc.aenv", None | Some(FieldArg::Index(_)))
+    );
     if every {
         field.arg = Some(FieldArg::Index(EVERY_ANCESTOR));
     }
