@@ -1315,6 +1315,22 @@ fn compile_binary(
     let Some(cmp) = CmpOp::parse(base) else {
         return cerr(format!("filter error: unknown operator '{op}'"), pos);
     };
+    let mut left = left;
+    if crate::fields::dns::NAME_FIELDS.contains(&left.info.name)
+        && left.transformers.is_empty()
+        && modifier == Modifier::None
+        && matches!(cmp, CmpOp::Eq | CmpOp::In | CmpOp::Ne)
+    {
+        // libsinsp: without a cached name, the constants are domains the IP is matched against
+        let constants = match right {
+            Expr::Value(v, _) => Some(vec![v.clone()]),
+            Expr::List(values, _) => Some(values.clone()),
+            _ => None,
+        };
+        if let Some(c) = constants {
+            left.field.arg = Some(crate::fields::dns::domains_arg(&c));
+        }
+    }
     if left.info.name == "evt.around" {
         // libsinsp: `evt.around[T] = D` only; the window becomes the field's argument
         let window = match (cmp, modifier, right) {
@@ -1324,7 +1340,6 @@ fn compile_binary(
             }
             _ => return cerr("evt.around supports only '=' comparison operator", pos),
         };
-        let mut left = left;
         left.field = window;
         return Ok(Filter::Check(Box::new(Check {
             left,

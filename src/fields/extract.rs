@@ -956,6 +956,18 @@ impl<'a, 'e> Extractor<'a, 'e> {
             _ => self.fd(),
         };
         let v = match name {
+            "fd.cip.name" | "fd.sip.name" | "fd.lip.name" | "fd.rip.name" => {
+                let Some(f) = f else {
+                    return false;
+                };
+                let local = matches!(name, "fd.lip.name" | "fd.rip.name")
+                    && f.ty.is_ip_socket()
+                    && self.is_local(f);
+                match super::dns::extract(&self.state.dns, name, f, local, arg) {
+                    Some(text) => s(text),
+                    None => return false,
+                }
+            }
             "fd.num" => i(t.lastevent_fd),
             "fd.name" => match f {
                 Some(f) => sb(&f.name),

@@ -19,6 +19,7 @@ use std::net::IpAddr;
 
 pub mod around;
 mod catalog;
+pub mod dns;
 pub mod extract;
 mod fdlist;
 pub mod listing;

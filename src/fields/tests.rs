@@ -1226,3 +1226,80 @@ fn ancestor_pid_and_env_compare_every_ancestor() {
     );
     assert_eq!(rendered, ["200", "100", "HOME=/root", "SHELL=/bin/bash"]);
 }
+
+/// nc (pid 200) connects from 127.0.0.1:5555 to `server`:443.
+fn connect_events(server: [u8; 4]) -> Vec<Vec<u8>> {
+    use built::*;
+    let mut evs = spawn(1_000, "nc", &["localhost", "443"]);
+    evs.push(event(
+        2_000,
+        200,
+        "SOCKET_SOCKET_X",
+        &[P::I(3), P::U(2), P::U(1), P::U(0), P::U(0)],
+    ));
+    let mut tuple = vec![2u8, 127, 0, 0, 1];
+    tuple.extend_from_slice(&5555u16.to_le_bytes());
+    tuple.extend_from_slice(&server);
+    tuple.extend_from_slice(&443u16.to_le_bytes());
+    let mut addr = vec![2u8];
+    addr.extend_from_slice(&server);
+    addr.extend_from_slice(&443u16.to_le_bytes());
+    evs.push(event(
+        2_100,
+        200,
+        "SOCKET_CONNECT_X",
+        &[P::I(0), P::B(&tuple), P::I(3), P::B(&addr)],
+    ));
+    evs
+}
+
+#[test]
+fn ip_names_match_domains_and_name_cached_addresses() {
+    // libsinsp (sinsp_filtercheck_fd.cpp, dns_manager.cpp): `fd.*ip.name = D` / `in (D, ...)`
+    // / `!= D` hold when the endpoint IP is among D's addresses (getaddrinfo); once a domain
+    // is cached, the fields' value is the cached name of the IP. `localhost` resolves offline
+    // (/etc/hosts) to 127.0.0.1; the fixture connects 127.0.0.1 -> 127.0.0.1.
+    let conditions = [
+        "fd.sip.name = localhost",
+        "fd.cip.name in (nonexistent.invalid, localhost)",
+        "fd.sip.name != localhost",
+        "fd.sip.name = nonexistent.invalid",
+        "fd.sip.name != nonexistent.invalid",
+        "fd.rip.name = localhost",
+    ];
+    let formats = ["*%fd.sip.name %fd.cip.name"];
+    let mut s = built::shell();
+    let dns = s.dns.clone();
+    // before any condition named the domain, the IP has no name
+    let (_, rendered) =
+        conditions_and_outputs(&mut s, &connect_events([127, 0, 0, 1]), &[], &formats);
+    assert_eq!(rendered, ["<NA> <NA>"]);
+    // the first evaluation queues the domains without waiting for the resolver
+    let mut s = built::shell();
+    s.dns = dns.clone();
+    conditions_and_outputs(&mut s, &connect_events([127, 0, 0, 1]), &conditions, &[]);
+    assert!(dns.wait_resolved("localhost", std::time::Duration::from_secs(10)));
+    assert!(dns.wait_resolved("nonexistent.invalid", std::time::Duration::from_secs(10)));
+    let mut s = built::shell();
+    s.dns = dns.clone();
+    let (matched, rendered) = conditions_and_outputs(
+        &mut s,
+        &connect_events([127, 0, 0, 1]),
+        &conditions,
+        &formats,
+    );
+    assert_eq!(matched, [true, true, false, false, true, true]);
+    assert_eq!(rendered, ["localhost localhost"]);
+    // another server address: no cached name, and localhost does not match it; the fixture
+    // has no interfaces, so 127.0.0.1 is not local and is the remote end (fd.rip)
+    let mut s = built::shell();
+    s.dns = dns.clone();
+    let (matched, rendered) = conditions_and_outputs(
+        &mut s,
+        &connect_events([10, 0, 0, 2]),
+        &conditions,
+        &formats,
+    );
+    assert_eq!(matched, [false, true, true, false, true, true]);
+    assert_eq!(rendered, ["<NA> localhost"]);
+}
