@@ -602,7 +602,7 @@ pub fn compile(
             *pos,
         ),
         Expr::Unary { left, .. } => {
-            let left = compile_operand(left, lookup)?;
+            let left = condition_operand(compile_operand(left, lookup)?);
             Ok(Filter::Check(Box::new(Check {
                 left,
                 op: CmpOp::Exists,
@@ -761,6 +761,15 @@ fn multi_arg(e: &Expr, lookup: impl FieldLookup) -> CResult<MultiArg> {
 
 pub(crate) fn compile_operand_pub(e: &Expr, lookup: impl FieldLookup) -> CResult<Operand> {
     compile_operand(e, lookup)
+}
+
+/// The left operand of a comparison: a bare ancestor field compares every ancestor
+/// ([`crate::fields::condition_ref`]).
+fn condition_operand(mut o: Operand) -> Operand {
+    if o.transformers.is_empty() && o.multi.is_none() {
+        o.field = crate::fields::condition_ref(o.field);
+    }
+    o
 }
 
 fn compile_operand(e: &Expr, lookup: impl FieldLookup) -> CResult<Operand> {
@@ -1318,7 +1327,7 @@ fn compile_binary(
     lookup: impl FieldLookup,
     warnings: &mut Vec<CompileWarning>,
 ) -> CResult<Filter> {
-    let left = compile_operand(left, lookup)?;
+    let left = condition_operand(compile_operand(left, lookup)?);
     let (base, modifier) = match op.split_once(' ') {
         Some((b, m)) => (
             b,
@@ -1334,6 +1343,40 @@ fn compile_binary(
     let Some(cmp) = CmpOp::parse(base) else {
         return cerr(format!("filter error: unknown operator '{op}'"), pos);
     };
+    let mut left = left;
+    if crate::fields::dns::NAME_FIELDS.contains(&left.info.name)
+        && left.transformers.is_empty()
+        && modifier == Modifier::None
+        && matches!(cmp, CmpOp::Eq | CmpOp::In | CmpOp::Ne)
+    {
+        // libsinsp: without a cached name, the constants are domains the IP is matched against
+        let constants = match right {
+            Expr::Value(v, _) => Some(vec![v.clone()]),
+            Expr::List(values, _) => Some(values.clone()),
+            _ => None,
+        };
+        if let Some(c) = constants {
+            left.field.arg = Some(crate::fields::dns::domains_arg(&c));
+        }
+    }
+    if left.info.name == "evt.around" {
+        // libsinsp: `evt.around[T] = D` only; the window becomes the field's argument
+        let window = match (cmp, modifier, right) {
+            (CmpOp::Eq, Modifier::None, Expr::Value(v, _)) => {
+                crate::fields::around::window(&left.field, v)
+                    .map_err(|msg| CompileError { msg, pos })?
+            }
+            _ => return cerr("evt.around supports only '=' comparison operator", pos),
+        };
+        left.field = window;
+        return Ok(Filter::Check(Box::new(Check {
+            left,
+            op: CmpOp::Exists,
+            modifier: Modifier::None,
+            rhs: Rhs::None,
+            ne_all: false,
+        })));
+    }
     if modifier != Modifier::None && matches!(kind_of(left.ftype), Kind::Ip | Kind::Net) {
         return cerr(
             format!(

@@ -50,7 +50,8 @@ pub use compiler::ExtraOutput;
 pub use loader::{ENGINE_VERSION, PluginRequirement, Priority, Semver};
 pub use result::{LoadResult, render_validate_json, render_validate_text};
 
-use crate::engine::filter::Lookup;
+use crate::engine::filter::{Filter, Lookup};
+use crate::engine::format::Format;
 use crate::engine::ruleset::{Rule, Ruleset, Selector};
 use compiler::{CompileCache, CompileConfig, CompileOutput};
 use loader::{Collector, Reader, Sources, Warning};
@@ -160,12 +161,22 @@ impl RulesLoader {
         let mut res = LoadResult::new(name);
         let root = Context::file(name);
         let mut warnings: Vec<Warning> = Vec::new();
-        // parse once; only a text with yaml-cpp-tolerated flow indentation is reparsed
+        // parse once; only a text with yaml-cpp-tolerated flow indentation is reparsed: with
+        // every line-leading closing bracket padded, else one bracket at a time
+        let padded: (String, Vec<usize>);
         let fixed: (String, Vec<usize>);
         let (parsed, inserted) = match yaml::load_all(content) {
             Err(e) if e.info() == "invalid indentation" => {
-                fixed = yaml::tolerate_flow_indentation(content);
-                (yaml::load_all(&fixed.0), fixed.1.clone())
+                padded = yaml::pad_flow_closers(content);
+                match yaml::load_all(&padded.0) {
+                    Ok(docs) if !yaml::pads_in_block_scalar(&docs, &padded.1) => {
+                        (Ok(docs), padded.1.clone())
+                    }
+                    _ => {
+                        fixed = yaml::tolerate_flow_indentation(content);
+                        (yaml::load_all(&fixed.0), fixed.1.clone())
+                    }
+                }
             }
             r => (r, Vec::new()),
         };
@@ -333,8 +344,8 @@ impl RulesLoader {
                     priority: info.priority,
                     tags: info.tags.iter().cloned().collect(),
                     output: c.output.clone(),
-                    format: c.format.clone(),
-                    filter: c.filter.clone(),
+                    format: Format::clone(&c.format),
+                    filter: Filter::clone(&c.filter),
                     codes: c.codes.clone(),
                     enabled: info.enabled,
                     capture: info.capture,
