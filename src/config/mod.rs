@@ -294,7 +294,8 @@ fn config_file_entry(n: &Node) -> Option<(String, MergeStrategy)> {
     }
 }
 
-/// Rule priority, most severe first (`priority`, rule `priority:`).
+/// Rule priority, most severe first (`falco_common::priority_type`): the config's `priority`,
+/// a rule's `priority:`, the alerts' word and the syslog level.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Priority {
     Emergency = 0,
@@ -334,8 +335,8 @@ impl Priority {
         })
     }
 
-    /// The word in alerts (`Warning`, `Informational`).
-    pub fn word(self) -> &'static str {
+    /// The long name Falco prints in alerts and rule descriptions (`Warning`, `Informational`).
+    pub fn name(self) -> &'static str {
         match self {
             Priority::Emergency => "Emergency",
             Priority::Alert => "Alert",
@@ -1175,19 +1176,7 @@ fn normalize(path: &str) -> String {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use std::path::PathBuf;
-
-    /// `shared/`: `FALCO_RS_SHARED`, else `<repo>/../shared`, else `/work/shared`.
-    pub(crate) fn shared_dir() -> PathBuf {
-        if let Ok(p) = std::env::var("FALCO_RS_SHARED") {
-            return PathBuf::from(p);
-        }
-        let sibling = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared");
-        if sibling.exists() {
-            return sibling;
-        }
-        PathBuf::from("/work/shared")
-    }
+    use crate::test_support::shared_dir;
 
     fn no_env(_: &str) -> Option<String> {
         None
