@@ -171,17 +171,7 @@ impl RawConfig {
                 self.include(&path, strategy, schema, env)?;
             } else if p.is_dir() {
                 self.folders.push(path.clone());
-                let mut files: Vec<String> = std::fs::read_dir(p)
-                    .map(|rd| {
-                        rd.filter_map(Result::ok)
-                            .map(|e| e.path())
-                            .filter(|p| p.is_file())
-                            .map(|p| p.to_string_lossy().into_owned())
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                files.sort();
-                for f in files {
+                for f in folder_files(p) {
                     self.include(&f, strategy, schema, env)?;
                 }
             }
@@ -292,6 +282,22 @@ fn config_file_entry(n: &Node) -> Option<(String, MergeStrategy)> {
         }
         _ => None,
     }
+}
+
+/// The regular files directly in folder `dir`, sorted by path, as Falco walks a `config_files`
+/// or rules folder (an unreadable folder has none).
+pub fn folder_files(dir: &std::path::Path) -> Vec<String> {
+    let mut files: Vec<String> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.is_file())
+                .map(|p| p.to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files
 }
 
 /// Rule priority, most severe first (`falco_common::priority_type`): the config's `priority`,
