@@ -97,6 +97,9 @@ static __always_inline __u64 frs_off(__u64 x) {
 	return x;
 }
 #define OFF(x) frs_off(x)
+/* Scratch offset of the staging area for multi-field kernel reads (past the event and the
+ * longest string written at its end, before the path-walk names). */
+#define FILE_STAGE (HALF + 8192)
 #define MAX_PATH 4096
 #define MAX_ARGS 4096
 #define MAX_NAME 256
@@ -524,12 +527,16 @@ static __always_inline void push_empty(struct ev *ev) {
 }
 
 /* A user string (NUL included in the length); empty when unreadable or NULL. */
-static __noinline void push_user_str(struct ev *ev, unsigned long ptr) {
+static __always_inline void push_user_str_inline(struct ev *ev, unsigned long ptr) {
 	long n = 0;
 	if(ptr) {
 		n = bpf_probe_read_user_str(&ev->buf[OFF(ev->pos)], MAX_PATH, (void *)ptr);
 	}
 	ev_len(ev, n > 0 ? (__u16)n : 0);
+}
+
+static __noinline void push_user_str(struct ev *ev, unsigned long ptr) {
+	push_user_str_inline(ev, ptr);
 }
 
 static __noinline void push_kernel_str(struct ev *ev, const void *ptr, __u32 max) {
@@ -619,13 +626,63 @@ static __always_inline __u8 counters_category_drop(struct frs_counters *c, __u16
 	return 0;
 }
 
+/* The ring buffer of the current CPU: cpu / cpus_per_buffer (no division when one buffer serves
+ * every CPU, the default on small machines). */
+static __always_inline __u32 rb_index(const struct frs_settings *st) {
+	__u32 per = st->cpus_per_buffer;
+	if(st->n_buffers <= 1 || per == 0) {
+		return 0;
+	}
+	__u32 idx = bpf_get_smp_processor_id() / per;
+	return idx < st->n_buffers ? idx : 0;
+}
+
+#define RB_RESERVE_CASE(n)                                                                         \
+	case n:                                                                                    \
+		return bpf_ringbuf_reserve(&rb_##n, size, 0)
+
+/* Reserves `size` bytes (a constant at every call site) in ring buffer `idx`. */
+static __always_inline void *rb_reserve(__u32 idx, __u64 size) {
+	switch(idx) {
+		RB_RESERVE_CASE(0);
+		RB_RESERVE_CASE(1);
+		RB_RESERVE_CASE(2);
+		RB_RESERVE_CASE(3);
+		RB_RESERVE_CASE(4);
+		RB_RESERVE_CASE(5);
+		RB_RESERVE_CASE(6);
+		RB_RESERVE_CASE(7);
+		RB_RESERVE_CASE(8);
+		RB_RESERVE_CASE(9);
+		RB_RESERVE_CASE(10);
+		RB_RESERVE_CASE(11);
+		RB_RESERVE_CASE(12);
+		RB_RESERVE_CASE(13);
+		RB_RESERVE_CASE(14);
+		RB_RESERVE_CASE(15);
+	default:
+		return NULL;
+	}
+}
+
+/* Header of a record written in place in the ring buffer (fixed-size events). */
+static __always_inline void rec_header(__u8 *r, const struct frs_settings *st, __u32 len,
+                                       __u16 type, __u32 nparams) {
+	*(__u64 *)&r[0] = bpf_ktime_get_boot_ns() + st->boot_time_ns;
+	*(__u64 *)&r[8] = bpf_get_current_pid_tgid() & 0xffffffff;
+	*(__u32 *)&r[16] = len;
+	*(__u16 *)&r[20] = type;
+	*(__u32 *)&r[22] = nparams;
+}
+
 #define RB_CASE(n)                                                                                 \
 	case n:                                                                                    \
 		err = bpf_ringbuf_output(&rb_##n, data, len, BPF_RB_NO_WAKEUP);                    \
 		break
 
-/* Writes the header and hands the record to the CPU's ring buffer. */
-static __noinline int ev_submit(struct ev *ev, __u64 tid) {
+/* Writes the header and hands the record to the CPU's ring buffer (inlined into the hot
+ * builders; the others call ev_submit). */
+static __always_inline int ev_submit_inline(struct ev *ev, __u64 tid) {
 	struct frs_counters *c = get_counters();
 	struct frs_settings *st = get_settings();
 	if(!c || !st) {
@@ -643,11 +700,7 @@ static __noinline int ev_submit(struct ev *ev, __u64 tid) {
 	*(__u16 *)&data[20] = ev->type;
 	*(__u32 *)&data[22] = ev->nparams;
 
-	__u32 cpu = bpf_get_smp_processor_id();
-	__u32 idx = st->cpus_per_buffer ? cpu / st->cpus_per_buffer : 0;
-	if(idx >= st->n_buffers) {
-		idx = 0;
-	}
+	__u32 idx = rb_index(st);
 	len &= (HALF - 1);
 	if(len < FRS_EVT_HDR_SIZE) {
 		return 0;
@@ -680,6 +733,10 @@ static __noinline int ev_submit(struct ev *ev, __u64 tid) {
 		c->n_evts++;
 	}
 	return 0;
+}
+
+static __noinline int ev_submit(struct ev *ev, __u64 tid) {
+	return ev_submit_inline(ev, tid);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -729,6 +786,56 @@ static __always_inline __u32 encode_dev(__u32 dev) {
 	__u32 major = dev >> 20;
 	__u32 minor = dev & ((1u << 20) - 1);
 	return (minor & 0xff) | (major << 8) | ((minor & ~0xffu) << 12);
+}
+
+/* Identity of an opened file for the open exits: PPM_O_F_CREATED, encoded dev, inode number. */
+struct file_id {
+	__u32 created;
+	__u32 dev;
+	__u64 ino;
+};
+
+/* Two fields of one kernel struct that lie within FIELD_SPAN bytes of each other are read
+ * with one helper call (each probe read costs ~7 ns) into `stage` (scratch memory: map
+ * values allow the unaligned loads that stack slots do not). */
+#define FIELD_SPAN 64
+#define FIELD_PAIR_FITS(lo, a, b) ((a) - (lo) <= FIELD_SPAN - 8 && (b) - (lo) <= FIELD_SPAN - 8)
+
+/* f_mode and f_inode of `file`, then i_sb and i_ino of its inode (4 helper calls with
+ * the fd table read instead of 6; field by field where a kernel's layout spreads them). */
+static __always_inline void file_identity(__u8 *stage, struct file *file, struct file_id *id) {
+	__u32 o_mode = bpf_core_field_offset(struct file, f_mode);
+	__u32 o_inode = bpf_core_field_offset(struct file, f_inode);
+	__u32 lo = o_mode < o_inode ? o_mode : o_inode;
+	struct inode *inode = NULL;
+	__u32 mode = 0;
+	if(FIELD_PAIR_FITS(lo, o_mode, o_inode) &&
+	   bpf_probe_read_kernel(stage, FIELD_SPAN, (__u8 *)file + lo) == 0) {
+		mode = *(__u32 *)&stage[(o_mode - lo) & (FIELD_SPAN - 1)];
+		inode = *(struct inode **)&stage[(o_inode - lo) & (FIELD_SPAN - 1)];
+	} else {
+		mode = BPF_CORE_READ(file, f_mode);
+		inode = BPF_CORE_READ(file, f_inode);
+	}
+	id->created = (mode & FMODE_CREATED_BIT) ? 1 : 0;
+	if(!inode) {
+		return;
+	}
+	__u32 o_sb = bpf_core_field_offset(struct inode, i_sb);
+	__u32 o_ino = bpf_core_field_offset(struct inode, i_ino);
+	lo = o_sb < o_ino ? o_sb : o_ino;
+	struct super_block *sb = NULL;
+	if(FIELD_PAIR_FITS(lo, o_sb, o_ino) &&
+	   bpf_probe_read_kernel(stage, FIELD_SPAN, (__u8 *)inode + lo) == 0) {
+		sb = *(struct super_block **)&stage[(o_sb - lo) & (FIELD_SPAN - 1)];
+		id->ino = *(__u64 *)&stage[(o_ino - lo) & (FIELD_SPAN - 1)];
+	} else {
+		sb = BPF_CORE_READ(inode, i_sb);
+		id->ino = BPF_CORE_READ(inode, i_ino);
+	}
+	if(sb) {
+		id->dev = encode_dev(BPF_CORE_READ(sb, s_dev));
+	}
 }
 
 static __always_inline __u32 open_flags_to_scap(__u32 flags) {
@@ -1447,21 +1554,15 @@ static __noinline int emit_from_table(struct pt_regs *regs, long ret, __u32 nr) 
 	}
 	struct task_struct *task = bpf_get_current_task_btf();
 	/* The returned fd's file, looked up once for the flags/dev/ino parameters. */
-	struct file *file = NULL;
-	/* Its fields, each read once (every kernel read here is a helper call). */
-	__u32 f_created = 0, f_dev = 0;
-	__u64 f_ino = 0;
+	struct file_id fid = {};
 	if(ret >= 0 && (nr == NR_open || nr == NR_openat || nr == NR_creat)) {
-		file = fd_to_file(task, ret);
+		struct file *file = fd_to_file(task, ret);
 		if(file) {
-			struct inode *inode = BPF_CORE_READ(file, f_inode);
-			f_created = (BPF_CORE_READ(file, f_mode) & FMODE_CREATED_BIT) ? 1 : 0;
-			if(inode) {
-				f_dev = encode_dev(BPF_CORE_READ(inode, i_sb, s_dev));
-				f_ino = BPF_CORE_READ(inode, i_ino);
-			}
+			file_identity(&ev.buf[FILE_STAGE], file, &fid);
 		}
 	}
+	__u32 f_created = fid.created, f_dev = fid.dev;
+	__u64 f_ino = fid.ino;
 	for(int i = 0; i < MAX_TABLE_PARAMS; i++) {
 		if(i >= np) {
 			break;
@@ -1823,6 +1924,56 @@ static __noinline int emit_misc_event(struct pt_regs *regs, long ret, __u32 nr) 
 	return ev_submit(&ev, bpf_get_current_pid_tgid() & 0xffffffff);
 }
 
+/* close exit (PPME_SYSCALL_CLOSE_X: res, fd), the most frequent event: fixed size, so it is
+ * written in place in the ring buffer (no scratch area, no copy). */
+#define CLOSE_X_SIZE (FRS_EVT_HDR_SIZE + 2 * 2 + 8 + 8)
+static __always_inline int emit_close_exit(const struct frs_settings *st, long ret,
+                                           unsigned long fd) {
+	struct frs_counters *c = get_counters();
+	if(!c) {
+		return 0;
+	}
+	__u8 *r = rb_reserve(rb_index(st), CLOSE_X_SIZE);
+	if(!r) {
+		c->n_drops_buffer++;
+		c->n_drops_buffer_close_exit++;
+		return 0;
+	}
+	*(__u16 *)&r[FRS_EVT_HDR_SIZE] = 8;
+	*(__u16 *)&r[FRS_EVT_HDR_SIZE + 2] = 8;
+	*(__u64 *)&r[FRS_EVT_HDR_SIZE + 4] = (__u64)ret;
+	*(__u64 *)&r[FRS_EVT_HDR_SIZE + 12] = (__u64)(__s64)(int)fd;
+	rec_header(r, st, CLOSE_X_SIZE, PPME_SYSCALL_CLOSE_X, 2);
+	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
+	c->n_evts++;
+	return 0;
+}
+
+/* openat exit (PPME_SYSCALL_OPENAT_2_X), the most frequent variable-size event, built
+ * straight-line: res, dirfd, name, flags (| PPM_O_F_CREATED), mode, dev, ino. */
+static __always_inline int emit_openat_exit(struct pt_regs *regs, long ret) {
+	struct ev ev;
+	if(ev_start(&ev, PPME_SYSCALL_OPENAT_2_X, 7)) {
+		return 0;
+	}
+	unsigned long flags = regs->dx;
+	struct file_id fid = {};
+	if(ret >= 0) {
+		struct file *file = fd_to_file(bpf_get_current_task_btf(), ret);
+		if(file) {
+			file_identity(&ev.buf[FILE_STAGE], file, &fid);
+		}
+	}
+	push_u64(&ev, (__u64)ret);
+	push_u64(&ev, (__u64)(__s64)(int)regs->di);
+	push_user_str_inline(&ev, regs->si);
+	push_u32(&ev, open_flags_to_scap((__u32)flags) | (fid.created ? PPM_O_F_CREATED : 0));
+	push_u32(&ev, (flags & (O_CREAT | O_TMPFILE)) ? (__u32)(regs->r10 & 07777) : 0);
+	push_u32(&ev, fid.dev);
+	push_u64(&ev, fid.ino);
+	return ev_submit_inline(&ev, bpf_get_current_pid_tgid() & 0xffffffff);
+}
+
 static __always_inline int is_interesting(__u32 nr) {
 	__u8 *on = bpf_map_lookup_elem(&interesting, &nr);
 	return on && *on;
@@ -1840,6 +1991,12 @@ int BPF_PROG(frs_sys_exit, struct pt_regs *regs, long ret) {
 	}
 	if(ret < 0 && (st->flags & FRS_FLAG_DROP_FAILED_EXIT)) {
 		return 0;
+	}
+	if(nr == NR_close) {
+		return emit_close_exit(st, ret, regs->di);
+	}
+	if(nr == NR_openat) {
+		return emit_openat_exit(regs, ret);
 	}
 	struct task_struct *task = bpf_get_current_task_btf();
 	__u16 clone_type = 0;
@@ -1960,7 +2117,24 @@ static __noinline int emit_toctou_enter(__u32 nr, unsigned long a0, unsigned lon
 	}
 
 TOCTOU_PROG(open, 3)
-TOCTOU_PROG(openat, 4)
+
+/* openat, by far the most frequent of them, straight-line. */
+SEC("tracepoint/syscalls/sys_enter_openat")
+int frs_enter_openat(struct trace_event_raw_sys_enter *ctx) {
+	if(!is_interesting(NR_openat)) {
+		return 0;
+	}
+	struct ev ev;
+	if(ev_start(&ev, PPME_SYSCALL_OPENAT_2_E, 4)) {
+		return 0;
+	}
+	unsigned long flags = ctx->args[2];
+	push_u64(&ev, (__u64)(__s64)(int)ctx->args[0]);
+	push_user_str_inline(&ev, ctx->args[1]);
+	push_u32(&ev, open_flags_to_scap((__u32)flags));
+	push_u32(&ev, (flags & (O_CREAT | O_TMPFILE)) ? (__u32)(ctx->args[3] & 07777) : 0);
+	return ev_submit_inline(&ev, bpf_get_current_pid_tgid() & 0xffffffff);
+}
 TOCTOU_PROG(openat2, 4)
 TOCTOU_PROG(creat, 2)
 TOCTOU_PROG(connect, 3)

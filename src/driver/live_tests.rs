@@ -856,3 +856,97 @@ fn aya_backend_reports_the_reaper() {
         reaper_is_the_subreaper(EngineKind::Aya);
     }
 }
+
+/// openat enter and exit of a file created with O_CREAT|O_EXCL, mode 0640, then opened again:
+/// flags as libs' open_flags_to_scap with PPM_O_F_CREATED only on the creating exit, the mode
+/// only with O_CREAT, dev (new_encode_dev, as stat reports it) and ino of the opened file.
+fn open_exits_identify_the_file(kind: EngineKind) {
+    use std::os::unix::fs::MetadataExt;
+    const PPM_O_WRONLY: u32 = 1 << 1;
+    const PPM_O_CREAT: u32 = 1 << 2;
+    const PPM_O_EXCL: u32 = 1 << 5;
+    const PPM_O_F_CREATED: u32 = 1 << 14;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("created");
+    let p = path.display();
+    let py = format!(
+        "import os\nfd = os.open(\"{p}\", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)\n\
+         os.close(fd)\nos.close(os.open(\"{p}\", os.O_RDONLY))\n"
+    );
+    let evs = capture_tree(kind, &format!("/usr/bin/python3 -c '{py}'"));
+    let meta = std::fs::metadata(&path).expect("created file");
+    let name = format!("{p}\0").into_bytes();
+    let u32p = |b: &[u8]| u32::from_le_bytes(b.try_into().expect("4-byte parameter"));
+    let exits: Vec<&Ev> = evs
+        .iter()
+        .filter(|e| e.code == 307 && e.params[2] == name)
+        .collect();
+    assert_eq!(exits.len(), 2, "{kind:?}: openat exits of {p}");
+    let (created, reopened) = (exits[0], exits[1]);
+    let flags = u32p(&created.params[3]);
+    assert_eq!(flags & 3, PPM_O_WRONLY, "{kind:?}: access mode");
+    let want = PPM_O_CREAT | PPM_O_EXCL | PPM_O_F_CREATED;
+    assert_eq!(
+        flags & want,
+        want,
+        "{kind:?}: creating exit flags {flags:#x}"
+    );
+    assert_eq!(u32p(&created.params[4]), 0o640, "{kind:?}: mode");
+    assert_eq!(
+        u32p(&reopened.params[3]) & (PPM_O_CREAT | PPM_O_F_CREATED),
+        0,
+        "{kind:?}: reopening exit flags"
+    );
+    assert_eq!(
+        u32p(&reopened.params[4]),
+        0,
+        "{kind:?}: mode without O_CREAT"
+    );
+    for e in [created, reopened] {
+        assert!(i64p(&e.params[0]) >= 0, "{kind:?}: res");
+        assert_eq!(i64p(&e.params[1]), -100, "{kind:?}: dirfd AT_FDCWD");
+        assert_eq!(u32p(&e.params[5]) as u64, meta.dev(), "{kind:?}: dev");
+        assert_eq!(
+            u64::from_le_bytes(e.params[6][..].try_into().unwrap()),
+            meta.ino(),
+            "{kind:?}: ino"
+        );
+    }
+    // the TOCTOU enter event of the creating open: same name, flags without F_CREATED, mode
+    let enter = evs
+        .iter()
+        .find(|e| e.code == 306 && e.params[1] == name)
+        .unwrap_or_else(|| panic!("{kind:?}: no openat enter of {p}"));
+    assert_eq!(i64p(&enter.params[0]), -100, "{kind:?}: enter dirfd");
+    assert_eq!(
+        u32p(&enter.params[2]),
+        flags & !PPM_O_F_CREATED,
+        "{kind:?}: enter flags"
+    );
+    assert_eq!(u32p(&enter.params[3]), 0o640, "{kind:?}: enter mode");
+    // each exit's fd is closed by a close exit naming it
+    for e in [created, reopened] {
+        let fd = i64p(&e.params[0]);
+        assert!(
+            evs.iter()
+                .any(|c| c.code == 5 && i64p(&c.params[1]) == fd && i64p(&c.params[0]) == 0),
+            "{kind:?}: no close of fd {fd}"
+        );
+    }
+}
+
+#[cfg(feature = "libbpf")]
+#[test]
+fn libbpf_backend_open_exits_identify_the_file() {
+    if bpf_available("libbpf_backend_open_exits_identify_the_file") {
+        open_exits_identify_the_file(EngineKind::ModernEbpf);
+    }
+}
+
+#[cfg(feature = "aya")]
+#[test]
+fn aya_backend_open_exits_identify_the_file() {
+    if bpf_available("aya_backend_open_exits_identify_the_file") {
+        open_exits_identify_the_file(EngineKind::Aya);
+    }
+}
