@@ -217,13 +217,14 @@ fn events_per_cycle(d: &Daemon, workload: &Path) -> f64 {
     (e1 - e0) as f64 / cycles.max(1) as f64
 }
 
-/// One ramp step at `target` events/s: (events/s the daemon counted, drops).
-fn rate_step(d: &Daemon, workload: &Path, target: f64, epc: f64, secs: f64) -> (f64, u64) {
+/// One ramp step at `target` events/s: (events/s the workload offered, events/s the daemon
+/// counted, drops).
+fn rate_step(d: &Daemon, workload: &Path, target: f64, epc: f64, secs: f64) -> (f64, f64, u64) {
     let (e0, d0) = settle(d);
     let cycles_per_s = (target / epc).round() as u64;
-    let (_, wall) = run_workload(workload, cycles_per_s, 2, secs);
+    let (cycles, wall) = run_workload(workload, cycles_per_s, 2, secs);
     let (e1, d1) = settle(d);
-    ((e1 - e0) as f64 / wall, d1 - d0)
+    (cycles as f64 * epc / wall, (e1 - e0) as f64 / wall, d1 - d0)
 }
 
 fn vm_rss_kib(pid: u32) -> u64 {
@@ -275,11 +276,12 @@ fn main() {
         println!("  workload -m open: {epc:.2} events per cycle");
         let mut best = 0.0f64;
         for target in [1.0e6, 1.5e6, 1.8e6, 2.0e6, 2.2e6, 2.5e6] {
-            let (evts, drops) = rate_step(&d, &workload, target, epc, step_secs);
+            let (offered, evts, drops) = rate_step(&d, &workload, target, epc, step_secs);
             println!(
-                "  step {:.1}M events/s (-r {:.0} -p 2): {:.0}k events/s counted, {drops} drops",
+                "  step {:.1}M events/s (-r {:.0} -p 2): {:.0}k events/s offered, {:.0}k counted, {drops} drops",
                 target / 1e6,
                 target / epc,
+                offered / 1e3,
                 evts / 1e3
             );
             if drops > 0 {

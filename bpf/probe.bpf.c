@@ -563,6 +563,80 @@ static __noinline void push_user_bytes(struct ev *ev, unsigned long ptr, __u64 l
 	ev_len(ev, (__u16)len);
 }
 
+/* libs reads at most MAX_IOVCNT iovecs of a msghdr. */
+#define MAX_IOVCNT 32
+/* Scratch offset where a msghdr's iovec array is staged (32 x 16 bytes). */
+#define IOV_STAGE (HALF + 12288)
+
+/* Reads the iovec array (at most MAX_IOVCNT entries) into the scratch stage: the number of
+ * entries, or -1 when it cannot be read. */
+static __noinline long stage_iovecs(struct ev *ev, unsigned long iov, unsigned long cnt) {
+	if(cnt > MAX_IOVCNT) {
+		cnt = MAX_IOVCNT;
+	}
+	if(!iov || cnt == 0) {
+		return cnt == 0 ? 0 : -1;
+	}
+	__u32 size = (__u32)cnt * sizeof(struct iovec);
+	if(bpf_probe_read_user(&ev->buf[IOV_STAGE], size & (MAX_IOVCNT * sizeof(struct iovec) * 2 - 1),
+	                       (void *)iov)) {
+		return -1;
+	}
+	return (long)cnt;
+}
+
+/* The data of `n` staged iovecs as libs 0.25.4 stores it (auxmap__store_iovec_data_param_64):
+ * the buffers concatenated, each read whole (its length taken as a u16, here at most
+ * MAX_ARGS - 1), stopping at the first empty or unreadable one, cut at `len` bytes; empty when
+ * the array could not be read. The cursor is re-masked each round so that the verifier keeps
+ * one state per iteration. */
+static __noinline void push_iovec_data(struct ev *ev, long n, __u32 len) {
+	if(n < 0) {
+		push_empty(ev);
+		return;
+	}
+	if(len > MAX_ARGS - 1) {
+		len = MAX_ARGS - 1;
+	}
+	struct iovec *v = (struct iovec *)&ev->buf[IOV_STAGE];
+	__u32 total = 0;
+	for(int j = 0; j < MAX_IOVCNT && j < n && total < len; j++) {
+		__u32 l = (__u16)v[j].iov_len;
+		if(l > MAX_ARGS - 1) {
+			l = MAX_ARGS - 1;
+		}
+		if(l == 0 || bpf_probe_read_user(&ev->buf[OFF(ev->pos + total)], l, v[j].iov_base)) {
+			break;
+		}
+		total = (total + l) & (2 * MAX_ARGS - 1);
+	}
+	ev_len(ev, (__u16)(total < len ? total : len));
+}
+
+/* Sum of the staged iovecs' lengths, as a u32 (libs extract__iovec_size); 0 when unreadable. */
+static __always_inline __u32 iovecs_size(struct ev *ev, long n) {
+	struct iovec *v = (struct iovec *)&ev->buf[IOV_STAGE];
+	__u32 size = 0;
+	for(int j = 0; j < MAX_IOVCNT; j++) {
+		if(j >= n) {
+			break;
+		}
+		size += (__u32)v[j].iov_len;
+	}
+	return size;
+}
+
+/* Exactly `len` bytes of user memory (up to MAX_ARGS - 1) as a BYTEBUF, or empty when they
+ * cannot be read (libs auxmap__store_bytebuf_param). */
+static __noinline void push_user_bytes_exact(struct ev *ev, unsigned long ptr, __u64 len) {
+	if(!ptr || len == 0 || len > MAX_ARGS - 1 ||
+	   bpf_probe_read_user(&ev->buf[OFF(ev->pos)], len & (MAX_ARGS - 1), (void *)ptr)) {
+		push_empty(ev);
+		return;
+	}
+	ev_len(ev, (__u16)len);
+}
+
 static __always_inline __u8 counters_category_drop(struct frs_counters *c, __u16 type) {
 	switch(type) {
 	case PPME_SYSCALL_CLONE_20_X:
@@ -1448,7 +1522,11 @@ static __always_inline struct sock *fd_to_sock(struct task_struct *task, long fd
 
 /* SOCKTUPLE of `sk`; `local_first` puts the local end first (connect, send/recv) or the peer
  * first (accept). */
-static __noinline void push_socktuple(struct ev *ev, struct sock *sk, int local_first) {
+/* `uaddr` (a user sockaddr: sendto/recvfrom's address argument, sendmsg/recvmsg's msg_name)
+ * names the remote end when the socket has no remote port, as libs 0.25.4 does for unconnected
+ * UDP sockets (auxmap__store_socktuple_param). */
+static __noinline void push_socktuple(struct ev *ev, struct sock *sk, int local_first,
+                                      unsigned long uaddr) {
 	if(!sk) {
 		push_empty(ev);
 		return;
@@ -1460,6 +1538,12 @@ static __noinline void push_socktuple(struct ev *ev, struct sock *sk, int local_
 		__u32 raddr = BPF_CORE_READ(sk, __sk_common.skc_daddr);
 		__u16 lport = BPF_CORE_READ(sk, __sk_common.skc_num);
 		__u16 rport = __builtin_bswap16(BPF_CORE_READ(sk, __sk_common.skc_dport));
+		if(rport == 0 && uaddr) {
+			struct sockaddr_in sin = {};
+			bpf_probe_read_user(&sin, sizeof(sin), (void *)uaddr);
+			raddr = sin.sin_addr.s_addr;
+			rport = __builtin_bswap16(sin.sin_port);
+		}
 		p[0] = AF_INET;
 		*(__u32 *)&p[1] = local_first ? laddr : raddr;
 		*(__u16 *)&p[5] = local_first ? lport : rport;
@@ -1471,6 +1555,12 @@ static __noinline void push_socktuple(struct ev *ev, struct sock *sk, int local_
 		struct in6_addr ra = BPF_CORE_READ(sk, __sk_common.skc_v6_daddr);
 		__u16 lport = BPF_CORE_READ(sk, __sk_common.skc_num);
 		__u16 rport = __builtin_bswap16(BPF_CORE_READ(sk, __sk_common.skc_dport));
+		if(rport == 0 && uaddr) {
+			struct sockaddr_in6 sin6 = {};
+			bpf_probe_read_user(&sin6, sizeof(sin6), (void *)uaddr);
+			ra = sin6.sin6_addr;
+			rport = __builtin_bswap16(sin6.sin6_port);
+		}
 		p[0] = AF_INET6;
 		__builtin_memcpy(&p[1], local_first ? &la : &ra, 16);
 		*(__u16 *)&p[17] = local_first ? lport : rport;
@@ -1704,7 +1794,7 @@ static __noinline int emit_socket_event(struct pt_regs *regs, long ret, __u32 nr
 			return 0;
 		push_u64(&ev, (__u64)ret);
 		if(ret == 0 || ret == -115 /* EINPROGRESS */) {
-			push_socktuple(&ev, fd_to_sock(task, fd), 1);
+			push_socktuple(&ev, fd_to_sock(task, fd), 1, 0);
 		} else {
 			push_empty(&ev);
 		}
@@ -1725,7 +1815,7 @@ static __noinline int emit_socket_event(struct pt_regs *regs, long ret, __u32 nr
 			return 0;
 		push_u64(&ev, (__u64)ret);
 		if(ret >= 0) {
-			push_socktuple(&ev, fd_to_sock(task, ret), 0);
+			push_socktuple(&ev, fd_to_sock(task, ret), 0, 0);
 		} else {
 			push_empty(&ev);
 		}
@@ -1752,40 +1842,94 @@ static __noinline int emit_socket_event(struct pt_regs *regs, long ret, __u32 nr
 			if(ev_start(&ev, PPME_SOCKET_SENDTO_X, 5))
 				return 0;
 			push_u64(&ev, (__u64)ret);
-			push_user_bytes(&ev, ret > 0 ? a1 : 0, ret > 0 ? ret : 0, snaplen);
+			/* as libs: up to res bytes, or up to `size` when the call failed */
+			push_user_bytes(&ev, a1, ret > 0 ? (__u64)ret : (__u64)(__u32)a2, snaplen);
 			push_u64(&ev, (__u64)fd);
 			push_u32(&ev, (__u32)a2);
-			push_socktuple(&ev, fd_to_sock(task, fd), 1);
+			if(ret >= 0) {
+				push_socktuple(&ev, fd_to_sock(task, fd), 1, sc_arg(regs, 4));
+			} else {
+				push_empty(&ev);
+			}
 		} else {
 			if(ev_start(&ev, PPME_SOCKET_RECVFROM_X, 5))
 				return 0;
 			push_u64(&ev, (__u64)ret);
 			push_user_bytes(&ev, ret > 0 ? a1 : 0, ret > 0 ? ret : 0, snaplen);
-			push_socktuple(&ev, ret >= 0 ? fd_to_sock(task, fd) : NULL, 1);
+			push_socktuple(&ev, ret >= 0 ? fd_to_sock(task, fd) : NULL, 0, sc_arg(regs, 4));
 			push_u64(&ev, (__u64)fd);
 			push_u32(&ev, (__u32)a2);
 		}
 		break;
 	}
-	case NR_sendmsg:
+	case NR_sendmsg: {
+		/* libs 0.25.4 sendmsg_x: data and size from the iovecs, the tuple's remote end from
+		 * msg_name when the socket has none; without a readable msghdr, empty data, size and
+		 * tuple. */
 		if(ev_start(&ev, PPME_SOCKET_SENDMSG_X, 5))
 			return 0;
 		push_u64(&ev, (__u64)ret);
-		push_empty(&ev);
+		struct user_msghdr mh = {};
+		if(bpf_probe_read_user(&mh, sizeof(mh), (void *)a1)) {
+			push_empty(&ev);
+			push_u64(&ev, (__u64)fd);
+			push_empty(&ev);
+			push_empty(&ev);
+			break;
+		}
+		struct frs_settings *st = get_settings();
+		__u32 snaplen = st ? st->snaplen : 80;
+		if(ret > 0 && snaplen > ret) {
+			snaplen = ret;
+		}
+		long n = stage_iovecs(&ev, (unsigned long)mh.msg_iov, mh.msg_iovlen);
+		push_iovec_data(&ev, n, snaplen);
 		push_u64(&ev, (__u64)fd);
-		push_u32(&ev, ret > 0 ? (__u32)ret : 0);
-		push_socktuple(&ev, fd_to_sock(task, fd), 1);
+		push_u32(&ev, iovecs_size(&ev, n));
+		if(ret >= 0) {
+			push_socktuple(&ev, fd_to_sock(task, fd), 1, (unsigned long)mh.msg_name);
+		} else {
+			push_empty(&ev);
+		}
 		break;
-	case NR_recvmsg:
+	}
+	case NR_recvmsg: {
+		/* libs 0.25.4 recvmsg_x: size = res, data from the iovecs (up to res), the inbound
+		 * tuple with msg_name as the remote end when the socket has none, the control data. */
 		if(ev_start(&ev, PPME_SOCKET_RECVMSG_X, 6))
 			return 0;
 		push_u64(&ev, (__u64)ret);
-		push_u32(&ev, ret > 0 ? (__u32)ret : 0);
-		push_empty(&ev);
-		push_socktuple(&ev, ret >= 0 ? fd_to_sock(task, fd) : NULL, 1);
-		push_empty(&ev);
+		if(ret < 0) {
+			push_u32(&ev, 0);
+			push_empty(&ev);
+			push_empty(&ev);
+			push_empty(&ev);
+			push_u64(&ev, (__u64)fd);
+			break;
+		}
+		push_u32(&ev, (__u32)ret);
+		struct frs_settings *st = get_settings();
+		__u32 snaplen = st ? st->snaplen : 80;
+		if(snaplen > ret) {
+			snaplen = ret;
+		}
+		struct user_msghdr mh = {};
+		if(bpf_probe_read_user(&mh, sizeof(mh), (void *)a1)) {
+			__builtin_memset(&mh, 0, sizeof(mh));
+			push_empty(&ev);
+		} else {
+			push_iovec_data(&ev, stage_iovecs(&ev, (unsigned long)mh.msg_iov, mh.msg_iovlen),
+			                snaplen);
+		}
+		push_socktuple(&ev, fd_to_sock(task, fd), 0, (unsigned long)mh.msg_name);
+		if(mh.msg_control && mh.msg_controllen > 0 && mh.msg_controllen <= 0xffff) {
+			push_user_bytes_exact(&ev, (unsigned long)mh.msg_control, mh.msg_controllen);
+		} else {
+			push_empty(&ev);
+		}
 		push_u64(&ev, (__u64)fd);
 		break;
+	}
 	case NR_socketpair: {
 		if(ev_start(&ev, PPME_SOCKET_SOCKETPAIR_X, 8))
 			return 0;

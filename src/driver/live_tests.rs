@@ -950,3 +950,117 @@ fn aya_backend_open_exits_identify_the_file() {
         open_exits_identify_the_file(EngineKind::Aya);
     }
 }
+
+/// An IPv4 socket tuple parameter: (source ip, source port, destination ip, destination port).
+fn inet_tuple(p: &[u8]) -> (std::net::Ipv4Addr, u16, std::net::Ipv4Addr, u16) {
+    assert_eq!((p.len(), p[0]), (13, 2), "PPM_AF_INET tuple: {p:?}");
+    let ip = |b: &[u8]| std::net::Ipv4Addr::new(b[0], b[1], b[2], b[3]);
+    let port = |b: &[u8]| u16::from_le_bytes([b[0], b[1]]);
+    (
+        ip(&p[1..5]),
+        port(&p[5..7]),
+        ip(&p[7..11]),
+        port(&p[11..13]),
+    )
+}
+
+/// Unconnected UDP sendto/sendmsg/recvfrom/recvmsg and an SCM_RIGHTS recvmsg, as libs 0.25.4
+/// fills them: the remote end from the address argument or msg_name (outbound tuples local
+/// first, inbound remote first), sendmsg data and size from its iovecs, recvmsg data up to res
+/// and its control data.
+fn udp_messages_carry_addresses_and_data(kind: EngineKind) {
+    let py = "import socket, os\n\
+r = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
+r.bind((\"127.0.0.1\", 0))\n\
+port = r.getsockname()[1]\n\
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
+s.sendto(b\"frs-sendto\", (\"127.0.0.1\", port))\n\
+s.sendmsg([b\"frs-\", b\"sendmsg\"], [], 0, (\"127.0.0.1\", port))\n\
+r.recvfrom(100)\n\
+r.recvmsg(100)\n\
+a, b = socket.socketpair()\n\
+a.sendmsg([b\"x\"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, r.fileno().to_bytes(4, \"little\"))])\n\
+b.recvmsg(10, 64)\n";
+    let evs = capture_tree(kind, &format!("/usr/bin/python3 -c '{py}'"));
+    let find = |code: u16| evs.iter().filter(|e| e.code == code).collect::<Vec<&Ev>>();
+    let lo = std::net::Ipv4Addr::LOCALHOST;
+    // sendto (31): res, data, fd, size, tuple
+    let st = find(31);
+    let st = st
+        .iter()
+        .find(|e| e.params[1] == b"frs-sendto")
+        .unwrap_or_else(|| panic!("{kind:?}: sendto exit; saw {st:?}"));
+    // the sender is not bound: its local address is 0.0.0.0 (the socket's, as libs reads it)
+    let any = std::net::Ipv4Addr::UNSPECIFIED;
+    let (sip, sport, dip, port) = inet_tuple(&st.params[4]);
+    assert_eq!((sip, dip), (any, lo), "{kind:?}: sendto tuple addresses");
+    assert!(sport != 0 && port != 0, "{kind:?}: sendto tuple ports");
+    // sendmsg (49): res, data, fd, size, tuple
+    let sm = find(49);
+    let sm = sm
+        .iter()
+        .find(|e| i64p(&e.params[0]) == 11)
+        .unwrap_or_else(|| panic!("{kind:?}: sendmsg exit; saw {sm:?}"));
+    assert_eq!(sm.params[1], b"frs-sendmsg", "{kind:?}: sendmsg data");
+    assert_eq!(sm.params[3], 11u32.to_le_bytes(), "{kind:?}: sendmsg size");
+    assert_eq!(
+        inet_tuple(&sm.params[4]),
+        (any, sport, lo, port),
+        "{kind:?}: sendmsg tuple from msg_name"
+    );
+    // recvfrom (35): res, data, tuple (sender first), fd, size
+    let rf = find(35);
+    let rf = rf
+        .iter()
+        .find(|e| e.params[1] == b"frs-sendto")
+        .unwrap_or_else(|| panic!("{kind:?}: recvfrom exit; saw {rf:?}"));
+    assert_eq!(
+        inet_tuple(&rf.params[2]),
+        (lo, sport, lo, port),
+        "{kind:?}: recvfrom tuple"
+    );
+    // recvmsg (53): res, size, data, tuple (sender first), msgcontrol, fd
+    let rms = find(53);
+    let rm = rms
+        .iter()
+        .find(|e| e.params[2] == b"frs-sendmsg")
+        .unwrap_or_else(|| panic!("{kind:?}: recvmsg exit; saw {rms:?}"));
+    assert_eq!(rm.params[1], 11u32.to_le_bytes(), "{kind:?}: recvmsg size");
+    assert_eq!(
+        inet_tuple(&rm.params[3]),
+        (lo, sport, lo, port),
+        "{kind:?}: recvmsg tuple"
+    );
+    assert!(rm.params[4].is_empty(), "{kind:?}: no control data");
+    // the SCM_RIGHTS recvmsg: control data is a SOL_SOCKET (1) / SCM_RIGHTS (1) cmsghdr
+    let cm = rms
+        .iter()
+        .find(|e| e.params[2] == b"x")
+        .unwrap_or_else(|| panic!("{kind:?}: SCM_RIGHTS recvmsg exit; saw {rms:?}"));
+    let c = &cm.params[4];
+    assert!(c.len() >= 20, "{kind:?}: msgcontrol {c:?}");
+    assert_eq!(
+        (
+            u32::from_le_bytes(c[8..12].try_into().unwrap()),
+            u32::from_le_bytes(c[12..16].try_into().unwrap())
+        ),
+        (1, 1),
+        "{kind:?}: cmsg level and type"
+    );
+}
+
+#[cfg(feature = "libbpf")]
+#[test]
+fn libbpf_backend_udp_messages_carry_addresses_and_data() {
+    if bpf_available("libbpf_backend_udp_messages_carry_addresses_and_data") {
+        udp_messages_carry_addresses_and_data(EngineKind::ModernEbpf);
+    }
+}
+
+#[cfg(feature = "aya")]
+#[test]
+fn aya_backend_udp_messages_carry_addresses_and_data() {
+    if bpf_available("aya_backend_udp_messages_carry_addresses_and_data") {
+        udp_messages_carry_addresses_and_data(EngineKind::Aya);
+    }
+}
