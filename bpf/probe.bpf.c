@@ -527,16 +527,12 @@ static __always_inline void push_empty(struct ev *ev) {
 }
 
 /* A user string (NUL included in the length); empty when unreadable or NULL. */
-static __always_inline void push_user_str_inline(struct ev *ev, unsigned long ptr) {
+static __noinline void push_user_str(struct ev *ev, unsigned long ptr) {
 	long n = 0;
 	if(ptr) {
 		n = bpf_probe_read_user_str(&ev->buf[OFF(ev->pos)], MAX_PATH, (void *)ptr);
 	}
 	ev_len(ev, n > 0 ? (__u16)n : 0);
-}
-
-static __noinline void push_user_str(struct ev *ev, unsigned long ptr) {
-	push_user_str_inline(ev, ptr);
 }
 
 static __noinline void push_kernel_str(struct ev *ev, const void *ptr, __u32 max) {
@@ -754,25 +750,20 @@ static __always_inline void rec_header(__u8 *r, const struct frs_settings *st, _
 		err = bpf_ringbuf_output(&rb_##n, data, len, BPF_RB_NO_WAKEUP);                    \
 		break
 
-/* Writes the header and hands the record to the CPU's ring buffer (inlined into the hot
- * builders; the others call ev_submit). */
-static __always_inline int ev_submit_inline(struct ev *ev, __u64 tid) {
+/* Writes the header of the record of `len` bytes built in `data` (scratch) and hands it to
+ * the CPU's ring buffer, counting it or its drop. */
+static __always_inline int rec_submit(__u8 *data, __u32 len, __u16 type, __u32 nparams,
+                                      __u64 tid) {
 	struct frs_counters *c = get_counters();
 	struct frs_settings *st = get_settings();
 	if(!c || !st) {
 		return 0;
 	}
-	if(ev->overflow || ev->n != ev->nparams) {
-		c->n_drops_max_event_size++;
-		return 0;
-	}
-	__u32 len = ev->pos;
-	__u8 *data = ev->buf;
 	*(__u64 *)&data[0] = bpf_ktime_get_boot_ns() + st->boot_time_ns;
 	*(__u64 *)&data[8] = tid;
 	*(__u32 *)&data[16] = len;
-	*(__u16 *)&data[20] = ev->type;
-	*(__u32 *)&data[22] = ev->nparams;
+	*(__u16 *)&data[20] = type;
+	*(__u32 *)&data[22] = nparams;
 
 	__u32 idx = rb_index(st);
 	len &= (HALF - 1);
@@ -802,15 +793,23 @@ static __always_inline int ev_submit_inline(struct ev *ev, __u64 tid) {
 	}
 	if(err) {
 		c->n_drops_buffer++;
-		counters_category_drop(c, ev->type);
+		counters_category_drop(c, type);
 	} else {
 		c->n_evts++;
 	}
 	return 0;
 }
 
+/* Hands a built event to the CPU's ring buffer (its parameter count checked). */
 static __noinline int ev_submit(struct ev *ev, __u64 tid) {
-	return ev_submit_inline(ev, tid);
+	if(ev->overflow || ev->n != ev->nparams) {
+		struct frs_counters *c = get_counters();
+		if(c) {
+			c->n_drops_max_event_size++;
+		}
+		return 0;
+	}
+	return rec_submit(ev->buf, ev->pos, ev->type, ev->nparams, tid);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -2093,11 +2092,36 @@ static __always_inline int emit_close_exit(const struct frs_settings *st, long r
 	return 0;
 }
 
-/* openat exit (PPME_SYSCALL_OPENAT_2_X), the most frequent variable-size event, built
- * straight-line: res, dirfd, name, flags (| PPM_O_F_CREATED), mode, dev, ino. */
+/* Scratch area of the current CPU. */
+static __always_inline __u8 *scratch_buf(void) {
+	__u32 cpu = bpf_get_smp_processor_id();
+	struct scratch_area *s = bpf_map_lookup_elem(&scratch, &cpu);
+	if(!s) {
+		struct frs_counters *c = get_counters();
+		if(c) {
+			c->n_drops_scratch_map++;
+		}
+		return NULL;
+	}
+	return s->data;
+}
+
+/* A user string at `b + off` (NUL included), its length or 0 when unreadable or NULL. */
+static __always_inline __u32 read_user_str_at(__u8 *b, __u32 off, unsigned long ptr) {
+	long n = 0;
+	if(ptr) {
+		n = bpf_probe_read_user_str(&b[OFF(off)], MAX_PATH, (void *)ptr);
+	}
+	return n > 0 ? (__u32)n & (2 * MAX_PATH - 1) : 0;
+}
+
+/* openat exit (PPME_SYSCALL_OPENAT_2_X), the most frequent variable-size event, written at
+ * fixed offsets (only the parameters after the name move): res, dirfd, name, flags
+ * (| PPM_O_F_CREATED), mode, dev, ino. */
+#define OPENAT_X_VALUES (FRS_EVT_HDR_SIZE + 7 * 2)
 static __always_inline int emit_openat_exit(struct pt_regs *regs, long ret) {
-	struct ev ev;
-	if(ev_start(&ev, PPME_SYSCALL_OPENAT_2_X, 7)) {
+	__u8 *b = scratch_buf();
+	if(!b) {
 		return 0;
 	}
 	unsigned long flags = regs->dx;
@@ -2105,17 +2129,27 @@ static __always_inline int emit_openat_exit(struct pt_regs *regs, long ret) {
 	if(ret >= 0) {
 		struct file *file = fd_to_file(bpf_get_current_task_btf(), ret);
 		if(file) {
-			file_identity(&ev.buf[FILE_STAGE], file, &fid);
+			file_identity(&b[FILE_STAGE], file, &fid);
 		}
 	}
-	push_u64(&ev, (__u64)ret);
-	push_u64(&ev, (__u64)(__s64)(int)regs->di);
-	push_user_str_inline(&ev, regs->si);
-	push_u32(&ev, open_flags_to_scap((__u32)flags) | (fid.created ? PPM_O_F_CREATED : 0));
-	push_u32(&ev, (flags & (O_CREAT | O_TMPFILE)) ? (__u32)(regs->r10 & 07777) : 0);
-	push_u32(&ev, fid.dev);
-	push_u64(&ev, fid.ino);
-	return ev_submit_inline(&ev, bpf_get_current_pid_tgid() & 0xffffffff);
+	*(__u64 *)&b[OPENAT_X_VALUES] = (__u64)ret;
+	*(__u64 *)&b[OPENAT_X_VALUES + 8] = (__u64)(__s64)(int)regs->di;
+	__u32 n = read_user_str_at(b, OPENAT_X_VALUES + 16, regs->si);
+	__u32 o = OPENAT_X_VALUES + 16 + n;
+	*(__u32 *)&b[o] = open_flags_to_scap((__u32)flags) | (fid.created ? PPM_O_F_CREATED : 0);
+	*(__u32 *)&b[o + 4] = (flags & (O_CREAT | O_TMPFILE)) ? (__u32)(regs->r10 & 07777) : 0;
+	*(__u32 *)&b[o + 8] = fid.dev;
+	*(__u64 *)&b[o + 12] = fid.ino;
+	__u16 *lens = (__u16 *)&b[FRS_EVT_HDR_SIZE];
+	lens[0] = 8;
+	lens[1] = 8;
+	lens[2] = (__u16)n;
+	lens[3] = 4;
+	lens[4] = 4;
+	lens[5] = 4;
+	lens[6] = 8;
+	return rec_submit(b, o + 20, PPME_SYSCALL_OPENAT_2_X, 7,
+	                  bpf_get_current_pid_tgid() & 0xffffffff);
 }
 
 static __always_inline int is_interesting(__u32 nr) {
@@ -2262,23 +2296,33 @@ static __noinline int emit_toctou_enter(__u32 nr, unsigned long a0, unsigned lon
 
 TOCTOU_PROG(open, 3)
 
-/* openat, by far the most frequent of them, straight-line. */
+/* openat, by far the most frequent of them, written at fixed offsets: dirfd, name, flags,
+ * mode. */
+#define OPENAT_E_VALUES (FRS_EVT_HDR_SIZE + 4 * 2)
 SEC("tracepoint/syscalls/sys_enter_openat")
 int frs_enter_openat(struct trace_event_raw_sys_enter *ctx) {
 	if(!is_interesting(NR_openat)) {
 		return 0;
 	}
-	struct ev ev;
-	if(ev_start(&ev, PPME_SYSCALL_OPENAT_2_E, 4)) {
+	__u8 *b = scratch_buf();
+	if(!b) {
 		return 0;
 	}
 	unsigned long flags = ctx->args[2];
-	push_u64(&ev, (__u64)(__s64)(int)ctx->args[0]);
-	push_user_str_inline(&ev, ctx->args[1]);
-	push_u32(&ev, open_flags_to_scap((__u32)flags));
-	push_u32(&ev, (flags & (O_CREAT | O_TMPFILE)) ? (__u32)(ctx->args[3] & 07777) : 0);
-	return ev_submit_inline(&ev, bpf_get_current_pid_tgid() & 0xffffffff);
+	*(__u64 *)&b[OPENAT_E_VALUES] = (__u64)(__s64)(int)ctx->args[0];
+	__u32 n = read_user_str_at(b, OPENAT_E_VALUES + 8, ctx->args[1]);
+	__u32 o = OPENAT_E_VALUES + 8 + n;
+	*(__u32 *)&b[o] = open_flags_to_scap((__u32)flags);
+	*(__u32 *)&b[o + 4] = (flags & (O_CREAT | O_TMPFILE)) ? (__u32)(ctx->args[3] & 07777) : 0;
+	__u16 *lens = (__u16 *)&b[FRS_EVT_HDR_SIZE];
+	lens[0] = 8;
+	lens[1] = (__u16)n;
+	lens[2] = 4;
+	lens[3] = 4;
+	return rec_submit(b, o + 8, PPME_SYSCALL_OPENAT_2_E, 4,
+	                  bpf_get_current_pid_tgid() & 0xffffffff);
 }
+
 TOCTOU_PROG(openat2, 4)
 TOCTOU_PROG(creat, 2)
 TOCTOU_PROG(connect, 3)
