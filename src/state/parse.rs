@@ -307,6 +307,8 @@ pub struct Parser {
     pub last_ts: u64,
     tid_to_remove: Option<i64>,
     fds_to_remove: Option<(i64, Vec<i64>)>,
+    /// The emptied vector of the last `fds_to_remove`, reused.
+    fds_buf: Vec<i64>,
 }
 
 /// Per-code dispatch tables, derived once from the (immutable) event table.
@@ -344,6 +346,7 @@ impl Default for Parser {
             last_ts: 0,
             tid_to_remove: None,
             fds_to_remove: None,
+            fds_buf: Vec::new(),
         }
     }
 }
@@ -703,7 +706,10 @@ impl State {
             Kind::Close => {
                 if res.is_some_and(|r| r >= 0) && self.event_fd(tid).is_some() {
                     let fd = self.threads.get(tid).map_or(-1, |t| t.lastevent_fd);
-                    self.parser.fds_to_remove = Some((tid, vec![fd]));
+                    let mut fds = std::mem::take(&mut self.parser.fds_buf);
+                    fds.clear();
+                    fds.push(fd);
+                    self.parser.fds_to_remove = Some((tid, fds));
                 }
             }
             Kind::CloseRange => self.parse_close_range(tid, ev, res),
@@ -864,12 +870,13 @@ impl State {
         if let Some(tid) = self.parser.tid_to_remove.take() {
             self.threads.remove(tid);
         }
-        if let Some((tid, fds)) = self.parser.fds_to_remove.take()
-            && let Some(table) = self.threads.fd_table_mut(tid)
-        {
-            for fd in fds {
-                table.remove(fd);
+        if let Some((tid, fds)) = self.parser.fds_to_remove.take() {
+            if let Some(table) = self.threads.fd_table_mut(tid) {
+                for &fd in &fds {
+                    table.remove(fd);
+                }
             }
+            self.parser.fds_buf = fds;
         }
     }
 
@@ -972,6 +979,18 @@ impl State {
             && enter.info().ppme == "SYSCALL_EXECVEAT_E")
             || u32::from(enter.event_type()) + 1 == u32::from(exit.event_type());
         ok.then_some(data)
+    }
+
+    /// Hands a consumed enter event's buffer back to its thread, empty (so no stored enter
+    /// event, as after `retrieve_enter_event`), for the next enter event to reuse.
+    fn recycle_enter(&mut self, tid: i64, buf: Option<Vec<u8>>) {
+        if let Some(mut buf) = buf
+            && let Some(t) = self.threads.get_mut(tid)
+            && t.last_event_data.capacity() == 0
+        {
+            buf.clear();
+            t.last_event_data = buf;
+        }
     }
 
     /// `sinsp_threadinfo::add_fd`: adds to the process table and sets the last event fd.
@@ -1120,6 +1139,7 @@ impl State {
             }
             _ => return,
         };
+        self.recycle_enter(tid, enter_bytes);
         let fullpath = concatenate_paths(&sdir, &name);
         if fd >= 0 {
             let ty = if flags & PPM_O_DIRECTORY != 0 {
