@@ -665,9 +665,10 @@ impl State {
         // the parsers that rename an existing fd need the old name itself.
         let renames = matches!(kind, Kind::Read | Kind::Write | Kind::Connect | Kind::Bind);
         let old_fd = if has_thread && fd_event {
-            self.event_fd(tid)
-                .is_some()
-                .then(|| self.threads.get(tid).map_or(-1, |t| t.lastevent_fd))
+            self.threads.get(tid).and_then(|t| {
+                (t.lastevent_fd != -1 && self.threads.fd(t, t.lastevent_fd).is_some())
+                    .then_some(t.lastevent_fd)
+            })
         } else {
             None
         };
@@ -838,8 +839,8 @@ impl State {
             self.attach_container_id(tid);
         }
 
-        if has_thread || self.threads.contains(tid) {
-            ctx.tid = self.threads.contains(tid).then_some(tid);
+        if self.threads.contains(tid) {
+            ctx.tid = Some(tid);
         }
         if has_thread
             && fd_event
@@ -901,13 +902,13 @@ impl State {
         let schedswitch = bits & bit::SCHEDSWITCH != 0;
         let query_os = !matches!(kind, Kind::Clone | Kind::ProcExit) && !schedswitch;
         let present = if query_os {
-            if !self.threads.contains(tid)
-                && let Some(root) = self.proc_root.clone()
-            {
-                // Live mode: look the thread up in /proc before inventing a placeholder.
-                self.lookup_proc(&root, tid);
+            self.threads.contains(tid) || {
+                if let Some(root) = self.proc_root.clone() {
+                    // Live mode: look the thread up in /proc before inventing a placeholder.
+                    self.lookup_proc(&root, tid);
+                }
+                self.threads.get_or_placeholder(tid).is_some()
             }
-            self.threads.get_or_placeholder(tid).is_some()
         } else {
             self.threads.contains(tid)
         };
