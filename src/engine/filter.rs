@@ -3,7 +3,7 @@
 //! hash sets, `pmatch` a path-prefix set, substring search uses memchr's `memmem`, `glob`/`iglob`
 //! are fnmatch patterns translated to `regex` (no `FNM_PATHNAME`).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::net::IpAddr;
 
 use memchr::memmem;
@@ -429,9 +429,9 @@ pub enum Rhs {
     None,
     One(Const),
     /// Exact-membership set (`in`, `intersects`) for byte strings.
-    BytesSet(HashSet<Vec<u8>>),
+    BytesSet(foldhash::HashSet<Vec<u8>>),
     /// Exact-membership set for numbers (stored as u64 bit patterns).
-    NumSet(HashSet<u64>),
+    NumSet(foldhash::HashSet<u64>),
     /// Other sets (ip, nets, bools): linear.
     List(Vec<Const>),
     Substr(Box<memmem::Finder<'static>>),

@@ -953,7 +953,9 @@ impl<'a, 'e> Extractor<'a, 'e> {
         };
         let f = match arg {
             Some(FieldArg::Index(n)) => self.state.threads.fd(t, *n),
-            _ => self.fd(),
+            // `self.fd()` without looking the thread up again.
+            _ if t.lastevent_fd == -1 => None,
+            _ => self.state.threads.fd(t, t.lastevent_fd),
         };
         let v = match name {
             "fd.num" => i(t.lastevent_fd),
