@@ -57,6 +57,12 @@ const FIELDS: &[&str] = &[
     "thread.ismain",
     "user.uid",
     "user.name",
+    "fdlist.nums",
+    "fdlist.names",
+    "fdlist.cips",
+    "fdlist.sips",
+    "fdlist.cports",
+    "fdlist.sports",
 ];
 
 /// Context columns used by the allowances, not compared.
@@ -309,4 +315,71 @@ fn fields_match_sysdig_on_every_trace() {
             .collect::<Vec<_>>()
             .join("\n")
     );
+}
+
+/// The exit events (`%evt.rawtime %thread.tid`) that `filter` selects, as sysdig and as
+/// `falco inspect` print them (not the type: libs 0.25.4's converter renames old events, e.g.
+/// accept to accept4).
+fn selected(trace: &Path, filter: &str) -> (String, String) {
+    let format = "%evt.rawtime %thread.tid";
+    let filter = format!("({filter}) and evt.dir = <");
+    let sysdig = run(Command::new("sysdig")
+        .arg("-r")
+        .arg(trace)
+        .args(["-p", format, &filter]));
+    let falco = run(Command::new(falco_bin())
+        .arg("inspect")
+        .arg("-r")
+        .arg(trace)
+        .args(["-p", format, &filter]));
+    (sysdig, falco)
+}
+
+#[test]
+fn evt_around_selects_what_sysdig_selects() {
+    // evt.around[T] = D: the events within D ms of T (libsinsp TYPE_AROUND), T taken from an
+    // event of the trace as sysdig prints it
+    let dir = shared_dir().join("upstream/traces");
+    for (trace, num) in [
+        ("libs/curl_google.scap", 600),
+        ("sysdig-inspect/502Error.scap", 4000),
+        ("golden/triggers.scap", 1200),
+    ] {
+        let trace = dir.join(trace);
+        let times = run(Command::new("sysdig")
+            .arg("-r")
+            .arg(&trace)
+            .args(["-p", "%evt.rawtime"]));
+        let t = times
+            .lines()
+            .nth(num)
+            .unwrap_or_default()
+            .trim()
+            .to_string();
+        assert!(!t.is_empty(), "no event {num} in {}", trace.display());
+        // only events both print are compared (see the module comment)
+        let (all_sysdig, all_falco) = selected(&trace, "evt.num > 0");
+        let all_falco: HashSet<&str> = all_falco.lines().collect();
+        let common: HashSet<&str> = all_sysdig
+            .lines()
+            .filter(|l| all_falco.contains(l))
+            .collect();
+        for delta in [0, 1, 5] {
+            let (sysdig, falco) = selected(&trace, &format!("evt.around[{t}] = {delta}"));
+            let keep = |text: &str| -> Vec<String> {
+                text.lines()
+                    .filter(|l| common.contains(l))
+                    .map(str::to_string)
+                    .collect()
+            };
+            let (sysdig, falco) = (keep(&sysdig), keep(&falco));
+            assert!(delta == 0 || sysdig.len() > 1, "{sysdig:?}");
+            assert_eq!(
+                falco,
+                sysdig,
+                "{} around {t} by {delta} ms",
+                trace.display()
+            );
+        }
+    }
 }

@@ -16,6 +16,17 @@ use crate::rules::condition::{Expr, Pos};
 /// Looks a field up by name (the catalog, or a test catalog).
 pub type Lookup = fn(&str) -> Option<&'static FieldInfo>;
 
+/// What the compilers accept as a field lookup: a [`Lookup`], or a closure that adds fields
+/// the configuration defines (`static_fields`, see [`STATIC_CLASS`]) to the catalog.
+pub trait FieldLookup: Fn(&str) -> Option<&'static FieldInfo> + Copy {}
+impl<T: Fn(&str) -> Option<&'static FieldInfo> + Copy> FieldLookup for T {}
+
+/// The class of the `static.<key>` fields (`static_fields` in falco.yaml; libsinsp's
+/// `sinsp_filter_check_static`). Such a [`FieldInfo`] carries the configured value in `desc`
+/// (libsinsp gives them no description), and [`resolve_field`] hands it to the extractor as
+/// the reference's key argument.
+pub const STATIC_CLASS: &str = "static";
+
 /// A compile error: libsinsp's message and the position of the node being compiled.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{msg}")]
@@ -643,7 +654,11 @@ fn is_ancestor_field(name: &str) -> bool {
 // ---- compilation -------------------------------------------------------------------------
 
 /// Compiles a resolved AST. Warnings (regex/heuristics) are appended to `warnings`.
-pub fn compile(ast: &Expr, lookup: Lookup, warnings: &mut Vec<CompileWarning>) -> CResult<Filter> {
+pub fn compile(
+    ast: &Expr,
+    lookup: impl FieldLookup,
+    warnings: &mut Vec<CompileWarning>,
+) -> CResult<Filter> {
     match ast {
         Expr::And(children, _) => Ok(Filter::And(
             children
@@ -663,7 +678,7 @@ pub fn compile(ast: &Expr, lookup: Lookup, warnings: &mut Vec<CompileWarning>) -
             *pos,
         ),
         Expr::Unary { left, .. } => {
-            let left = compile_operand(left, lookup)?;
+            let left = condition_operand(compile_operand(left, lookup)?);
             Ok(Filter::Check(Box::new(Check {
                 left,
                 op: CmpOp::Exists,
@@ -689,7 +704,7 @@ pub fn compile(ast: &Expr, lookup: Lookup, warnings: &mut Vec<CompileWarning>) -
 pub fn resolve_field(
     name: &str,
     arg: Option<&str>,
-    lookup: Lookup,
+    lookup: impl FieldLookup,
 ) -> Result<(FieldRef, &'static FieldInfo), String> {
     let full = match arg {
         Some(a) => format!("{name}[{a}]"),
@@ -718,6 +733,19 @@ pub fn resolve_field(
         }
     };
     let bad = || format!("filter error: can't parse field expression '{full}'");
+    if info.class == STATIC_CLASS {
+        if arg.is_some() {
+            return Err(bad());
+        }
+        let value = FieldArg::Key(info.desc.to_string());
+        return Ok((
+            FieldRef {
+                info: info.name,
+                arg: Some(value),
+            },
+            info,
+        ));
+    }
     if matches!(info.name, "evt.arg" | "evt.rawarg") {
         return match arg {
             Some(a) if bracket => {
@@ -796,7 +824,7 @@ fn transformer_from(name: &str) -> Option<Transformer> {
     })
 }
 
-fn multi_arg(e: &Expr, lookup: Lookup) -> CResult<MultiArg> {
+fn multi_arg(e: &Expr, lookup: impl FieldLookup) -> CResult<MultiArg> {
     match e {
         Expr::Value(v, _) => Ok(MultiArg::Literal(v.as_bytes().to_vec())),
         Expr::TransformerList(items, _) => Ok(MultiArg::List(
@@ -809,11 +837,20 @@ fn multi_arg(e: &Expr, lookup: Lookup) -> CResult<MultiArg> {
     }
 }
 
-pub(crate) fn compile_operand_pub(e: &Expr, lookup: Lookup) -> CResult<Operand> {
+pub(crate) fn compile_operand_pub(e: &Expr, lookup: impl FieldLookup) -> CResult<Operand> {
     compile_operand(e, lookup)
 }
 
-fn compile_operand(e: &Expr, lookup: Lookup) -> CResult<Operand> {
+/// The left operand of a comparison: a bare ancestor field compares every ancestor
+/// ([`crate::fields::condition_ref`]).
+fn condition_operand(mut o: Operand) -> Operand {
+    if o.transformers.is_empty() && o.multi.is_none() {
+        o.field = crate::fields::condition_ref(o.field);
+    }
+    o
+}
+
+fn compile_operand(e: &Expr, lookup: impl FieldLookup) -> CResult<Operand> {
     match e {
         Expr::Field { name, arg, pos } => {
             let (field, info) = resolve_field(name, arg.as_deref(), lookup)
@@ -1365,11 +1402,18 @@ fn compile_binary(
     op: &str,
     right: &Expr,
     pos: Pos,
-    lookup: Lookup,
+    lookup: impl FieldLookup,
     warnings: &mut Vec<CompileWarning>,
 ) -> CResult<Filter> {
-    let left_expr = left;
-    let left = compile_operand(left, lookup)?;
+    let key: Box<str> = Expr::Binary {
+        left: Box::new(left.clone()),
+        op: op.to_string(),
+        right: Box::new(right.clone()),
+        pos,
+    }
+    .to_string()
+    .into();
+    let left = condition_operand(compile_operand(left, lookup)?);
     let (base, modifier) = match op.split_once(' ') {
         Some((b, m)) => (
             b,
@@ -1385,6 +1429,42 @@ fn compile_binary(
     let Some(cmp) = CmpOp::parse(base) else {
         return cerr(format!("filter error: unknown operator '{op}'"), pos);
     };
+    let mut left = left;
+    if crate::fields::dns::NAME_FIELDS.contains(&left.info.name)
+        && left.transformers.is_empty()
+        && modifier == Modifier::None
+        && matches!(cmp, CmpOp::Eq | CmpOp::In | CmpOp::Ne)
+    {
+        // libsinsp: without a cached name, the constants are domains the IP is matched against
+        let constants = match right {
+            Expr::Value(v, _) => Some(vec![v.clone()]),
+            Expr::List(values, _) => Some(values.clone()),
+            _ => None,
+        };
+        if let Some(c) = constants {
+            left.field.arg = Some(crate::fields::dns::domains_arg(&c));
+        }
+    }
+    if left.info.name == "evt.around" {
+        // libsinsp: `evt.around[T] = D` only; the window becomes the field's argument
+        let window = match (cmp, modifier, right) {
+            (CmpOp::Eq, Modifier::None, Expr::Value(v, _)) => {
+                crate::fields::around::window(&left.field, v)
+                    .map_err(|msg| CompileError { msg, pos })?
+            }
+            _ => return cerr("evt.around supports only '=' comparison operator", pos),
+        };
+        left.field = window;
+        return Ok(Filter::Check(Box::new(Check {
+            left,
+            op: CmpOp::Exists,
+            modifier: Modifier::None,
+            rhs: Rhs::None,
+            ne_all: false,
+            by_code: None,
+            key,
+        })));
+    }
     if modifier != Modifier::None && matches!(kind_of(left.ftype), Kind::Ip | Kind::Net) {
         return cerr(
             format!(
@@ -1498,14 +1578,7 @@ fn compile_binary(
             rhs,
             ne_all,
             by_code: None,
-            key: Expr::Binary {
-                left: Box::new(left_expr.clone()),
-                op: op.to_string(),
-                right: Box::new(right.clone()),
-                pos,
-            }
-            .to_string()
-            .into(),
+            key,
         }
         .with_code_table(),
     )))

@@ -958,6 +958,18 @@ impl<'a, 'e> Extractor<'a, 'e> {
             _ => self.state.threads.fd(t, t.lastevent_fd),
         };
         let v = match name {
+            "fd.cip.name" | "fd.sip.name" | "fd.lip.name" | "fd.rip.name" => {
+                let Some(f) = f else {
+                    return false;
+                };
+                let local = matches!(name, "fd.lip.name" | "fd.rip.name")
+                    && f.ty.is_ip_socket()
+                    && self.is_local(f);
+                match super::dns::extract(&self.state.dns, name, f, local, arg) {
+                    Some(text) => s(text),
+                    None => return false,
+                }
+            }
             "fd.num" => i(t.lastevent_fd),
             "fd.name" => match f {
                 Some(f) => sb(&f.name),
@@ -1271,6 +1283,19 @@ impl<'a, 'e> Extractor<'a, 'e> {
             t.args_joined(&mut o);
             o
         };
+        // Every ancestor of the process (its main thread excluded), in order.
+        let every_ancestor = |get: &dyn Fn(&'a ThreadInfo) -> Value<'a>,
+                              out: &mut Vec<Value<'o>>| {
+            let Some(mt) = threads.main_thread(t) else {
+                return false;
+            };
+            let before = out.len();
+            threads.for_each_ancestor(mt, |a| {
+                out.push(get(a));
+                true
+            });
+            out.len() > before
+        };
         // Ancestor fields: with an index, that ancestor; without, every ancestor (any-match in
         // conditions, space-joined in outputs).
         let ancestors =
@@ -1282,17 +1307,7 @@ impl<'a, 'e> Extractor<'a, 'e> {
                     }
                     None => false,
                 },
-                None => {
-                    let Some(mt) = threads.main_thread(t) else {
-                        return false;
-                    };
-                    let before = out.len();
-                    threads.for_each_ancestor(mt, |a| {
-                        out.push(get(a));
-                        true
-                    });
-                    out.len() > before
-                }
+                None => every_ancestor(get, out),
             };
         let v = match name {
             "proc.pid" => {
@@ -1395,6 +1410,21 @@ impl<'a, 'e> Extractor<'a, 'e> {
             "proc.aexepath" => return ancestors(&|a| sb(&a.exepath), out),
             "proc.acmdline" => return ancestors(&|a| s(cmdline(a)), out),
             "proc.aargs" => return ancestors(&|a| s(args(a)), out),
+            // conditions on `proc.apid`/`proc.aenv` without an index compare every ancestor
+            // (libsinsp `compare_full_apid`/`compare_full_aenv`); outputs show the process's own
+            "proc.apid" if index == Some(super::EVERY_ANCESTOR) => {
+                return every_ancestor(&|a| i(a.pid), out);
+            }
+            "proc.aenv" if index == Some(super::EVERY_ANCESTOR) => {
+                return every_ancestor(
+                    &|a| {
+                        let mut o = Vec::new();
+                        a.env_joined(&mut o);
+                        s(o)
+                    },
+                    out,
+                );
+            }
             "proc.apid" => {
                 let n = u32::try_from(index.unwrap_or(0)).unwrap_or(0);
                 match threads.ancestor(t, n) {
@@ -2225,6 +2255,20 @@ impl Extract for Extractor<'_, '_> {
             .position(|b| b == b'.')
             .map_or(name, |i| &name[..i]);
         match class {
+            "evt" if name == "evt.around" => {
+                let inside = super::around::matches(arg, self.ev.ts()) == Some(true);
+                if inside {
+                    out.push(u(1));
+                }
+                inside
+            }
+            "fdlist" => match super::fdlist::extract(name, self.state, self.ev, self.thread()) {
+                Some(text) => {
+                    out.push(s(text));
+                    true
+                }
+                None => false,
+            },
             "evt" | "syscall" => self.extract_evt(name, arg, out),
             "proc" if name.starts_with("proc.is_container_") => {
                 self.extract_container(name, arg, out)
@@ -2234,15 +2278,30 @@ impl Extract for Extractor<'_, '_> {
             "fd" => self.extract_fd(name, arg, out),
             "fs" => self.extract_fspath(name, out),
             "container" | "k8s" => self.extract_container(name, arg, out),
+            // `static.<key>`: the configured value travels as the key argument
+            crate::engine::filter::STATIC_CLASS => match arg {
+                Some(FieldArg::Key(value)) => {
+                    out.push(s(value.as_bytes()));
+                    true
+                }
+                _ => false,
+            },
             _ => false,
         }
     }
 }
 
+/// A field's print format; fields outside the catalog (`static.*`) have none.
+fn print_format(info: &FieldInfo) -> PrintFormat {
+    registry::lookup(info.name)
+        .filter(|f| std::ptr::eq(*f, info))
+        .map_or(PrintFormat::Na, |f| registry::meta(f).fmt)
+}
+
 /// Output text of extracted values (libsinsp `tostring`, unsanitised): lists render `(a,b)`;
 /// ancestor fields without an index join their values with spaces.
 pub fn render_text(info: &FieldInfo, arg: Option<&FieldArg>, values: &[Value<'_>]) -> Vec<u8> {
-    let fmt = registry::meta(info).fmt;
+    let fmt = print_format(info);
     let one = |v: &Value<'_>| -> Vec<u8> { value_text(info.ftype, fmt, v) };
     if info.is_list {
         let mut o = b"(".to_vec();
@@ -2345,7 +2404,7 @@ pub fn render_json(
     if values.is_empty() {
         return J::Null;
     }
-    let fmt = registry::meta(info).fmt;
+    let fmt = print_format(info);
     let one = |v: &Value<'_>| -> J {
         let text = |bytes: Vec<u8>| {
             let mut o = Vec::new();

@@ -17,8 +17,11 @@
 use std::borrow::Cow;
 use std::net::IpAddr;
 
+pub mod around;
 mod catalog;
+pub mod dns;
 pub mod extract;
+mod fdlist;
 pub mod listing;
 pub mod names;
 pub mod registry;
@@ -161,6 +164,25 @@ pub struct FieldRef {
 pub enum FieldArg {
     Index(i64),
     Key(String),
+}
+
+/// The index a condition gives `proc.apid` and `proc.aenv` used without an index (and
+/// `proc.aenv[N]`): the comparison holds if it holds for any ancestor (libsinsp's
+/// `compare_full_apid`/`compare_full_aenv`, `m_argid == -1`), while an output of the same field
+/// renders the process's own value. No rule text can spell this index.
+pub const EVERY_ANCESTOR: i64 = i64::MIN;
+
+/// The reference a condition extracts for a field the condition names: [`EVERY_ANCESTOR`] for
+/// `proc.apid` without an index and `proc.aenv` without a key; the field itself otherwise.
+pub fn condition_ref(mut field: FieldRef) -> FieldRef {
+    let every = matches!(
+        (field.info, &field.arg),
+        ("proc.apid", None) | ("proc.aenv", None | Some(FieldArg::Index(_)))
+    );
+    if every {
+        field.arg = Some(FieldArg::Index(EVERY_ANCESTOR));
+    }
+    field
 }
 
 /// One extracted value. Borrowed where the source allows, so extraction does not allocate.

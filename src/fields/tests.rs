@@ -1142,3 +1142,164 @@ fn fs_path_fields_of_successful_calls() {
         ["/tmp/x", "/home/user/y", "y"]
     );
 }
+
+/// Runs `records`, then evaluates each condition and renders each output format on the last
+/// event, with the catalog's fields.
+fn conditions_and_outputs(
+    state: &mut State,
+    records: &[Vec<u8>],
+    conditions: &[&str],
+    formats: &[&str],
+) -> (Vec<bool>, Vec<String>) {
+    use crate::engine::filter::{Scratch, compile};
+    use crate::engine::format::Format;
+    let (last, rest) = records.split_last().unwrap();
+    for r in rest {
+        state.process(&Event::decode(r).unwrap());
+    }
+    let ev = Event::decode(last).unwrap();
+    let ctx = state.process(&ev);
+    let mut ex = Extractor {
+        state,
+        ev: &ev,
+        ctx: &ctx,
+        hostname: "h",
+    };
+    let matched = conditions
+        .iter()
+        .map(|c| {
+            let ast = crate::rules::condition::parse(c).unwrap();
+            let f = compile(&ast, lookup, &mut Vec::new()).unwrap();
+            f.matches(&mut ex, &mut Scratch::new())
+        })
+        .collect();
+    let rendered = formats
+        .iter()
+        .map(|f| {
+            Format::compile(f, lookup)
+                .unwrap()
+                .render(&mut ex, &mut Scratch::new())
+                .unwrap_or_default()
+        })
+        .collect();
+    (matched, rendered)
+}
+
+#[test]
+fn ancestor_pid_and_env_compare_every_ancestor() {
+    // libsinsp 0.25.4 (sinsp_filtercheck_thread.cpp): without an index, `proc.apid` and
+    // `proc.aenv` (also `proc.aenv[N]`) compare every ancestor of the main thread, the process
+    // itself excluded (`compare_full_apid`, `compare_full_aenv`); their output is the process's
+    // own pid (`get_ancestor_process(tinfo, 0)`) and own environment.
+    use built::*;
+    let mut s = shell();
+    s.threads.get_mut(100).unwrap().env = vec![b"SHELL=/bin/bash".to_vec()];
+    s.threads.get_mut(1).unwrap().env = vec![b"container=podman".to_vec()];
+    // cat (200) <- bash (100) <- systemd (1); cat's environment is HOME=/root
+    let evs = spawn(1_000, "cat", &["/etc/shadow"]);
+    let (matched, rendered) = conditions_and_outputs(
+        &mut s,
+        &evs,
+        &[
+            "proc.apid = 1",
+            "proc.apid = 100",
+            "proc.apid = 200",
+            "proc.apid in (7, 1)",
+            "proc.apid != 100",
+            "proc.apid exists",
+            "proc.apid[0] = 200",
+            "proc.apid[1] = 1",
+            "proc.aenv contains podman",
+            "proc.aenv = \"SHELL=/bin/bash\"",
+            "proc.aenv contains HOME",
+            "proc.aenv[1] contains podman",
+            "proc.aenv[HOME] exists",
+            "proc.env contains HOME",
+        ],
+        &["%proc.apid", "%proc.apid[1]", "%proc.aenv", "%proc.aenv[1]"],
+    );
+    assert_eq!(
+        matched,
+        [
+            true, true, false, true, true, true, true, false, true, true, false, true, true, true,
+        ]
+    );
+    assert_eq!(rendered, ["200", "100", "HOME=/root", "SHELL=/bin/bash"]);
+}
+
+/// nc (pid 200) connects from 127.0.0.1:5555 to `server`:443.
+fn connect_events(server: [u8; 4]) -> Vec<Vec<u8>> {
+    use built::*;
+    let mut evs = spawn(1_000, "nc", &["localhost", "443"]);
+    evs.push(event(
+        2_000,
+        200,
+        "SOCKET_SOCKET_X",
+        &[P::I(3), P::U(2), P::U(1), P::U(0), P::U(0)],
+    ));
+    let mut tuple = vec![2u8, 127, 0, 0, 1];
+    tuple.extend_from_slice(&5555u16.to_le_bytes());
+    tuple.extend_from_slice(&server);
+    tuple.extend_from_slice(&443u16.to_le_bytes());
+    let mut addr = vec![2u8];
+    addr.extend_from_slice(&server);
+    addr.extend_from_slice(&443u16.to_le_bytes());
+    evs.push(event(
+        2_100,
+        200,
+        "SOCKET_CONNECT_X",
+        &[P::I(0), P::B(&tuple), P::I(3), P::B(&addr)],
+    ));
+    evs
+}
+
+#[test]
+fn ip_names_match_domains_and_name_cached_addresses() {
+    // libsinsp (sinsp_filtercheck_fd.cpp, dns_manager.cpp): `fd.*ip.name = D` / `in (D, ...)`
+    // / `!= D` hold when the endpoint IP is among D's addresses (getaddrinfo); once a domain
+    // is cached, the fields' value is the cached name of the IP. `localhost` resolves offline
+    // (/etc/hosts) to 127.0.0.1; the fixture connects 127.0.0.1 -> 127.0.0.1.
+    let conditions = [
+        "fd.sip.name = localhost",
+        "fd.cip.name in (nonexistent.invalid, localhost)",
+        "fd.sip.name != localhost",
+        "fd.sip.name = nonexistent.invalid",
+        "fd.sip.name != nonexistent.invalid",
+        "fd.rip.name = localhost",
+    ];
+    let formats = ["*%fd.sip.name %fd.cip.name"];
+    let mut s = built::shell();
+    let dns = s.dns.clone();
+    // before any condition named the domain, the IP has no name
+    let (_, rendered) =
+        conditions_and_outputs(&mut s, &connect_events([127, 0, 0, 1]), &[], &formats);
+    assert_eq!(rendered, ["<NA> <NA>"]);
+    // the first evaluation queues the domains without waiting for the resolver
+    let mut s = built::shell();
+    s.dns = dns.clone();
+    conditions_and_outputs(&mut s, &connect_events([127, 0, 0, 1]), &conditions, &[]);
+    assert!(dns.wait_resolved("localhost", std::time::Duration::from_secs(10)));
+    assert!(dns.wait_resolved("nonexistent.invalid", std::time::Duration::from_secs(10)));
+    let mut s = built::shell();
+    s.dns = dns.clone();
+    let (matched, rendered) = conditions_and_outputs(
+        &mut s,
+        &connect_events([127, 0, 0, 1]),
+        &conditions,
+        &formats,
+    );
+    assert_eq!(matched, [true, true, false, false, true, true]);
+    assert_eq!(rendered, ["localhost localhost"]);
+    // another server address: no cached name, and localhost does not match it; the fixture
+    // has no interfaces, so 127.0.0.1 is not local and is the remote end (fd.rip)
+    let mut s = built::shell();
+    s.dns = dns.clone();
+    let (matched, rendered) = conditions_and_outputs(
+        &mut s,
+        &connect_events([10, 0, 0, 2]),
+        &conditions,
+        &formats,
+    );
+    assert_eq!(matched, [false, true, true, false, true, true]);
+    assert_eq!(rendered, ["<NA> localhost"]);
+}

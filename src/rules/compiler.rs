@@ -5,9 +5,11 @@
 //! format) are memoised in a [`CompileCache`] kept by the loader, so a rule whose texts did not
 //! change since the previous file costs only its list and macro substitution.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
+use std::sync::Arc;
 
-use aho_corasick::AhoCorasick;
+use aho_corasick::{AhoCorasick, AhoCorasickKind};
+use foldhash::HashMap;
 
 use super::condition::{self, Expr, Pos};
 use super::loader::{
@@ -15,7 +17,7 @@ use super::loader::{
 };
 use super::result::{Context, ErrorCode, WarningCode};
 use crate::engine::evttype::{self, CodeSet};
-use crate::engine::filter::{self, CompileWarning, Filter, Lookup};
+use crate::engine::filter::{self, CompileWarning, Filter};
 use crate::engine::format::Format;
 
 /// An `append_output` entry as the engine applies it.
@@ -33,7 +35,7 @@ pub struct ExtraOutput {
 
 pub(crate) struct CompileConfig<'a> {
     pub extra_outputs: &'a [ExtraOutput],
-    pub lookup: Lookup,
+    pub lookup: &'a dyn Fn(&str) -> Option<&'static crate::fields::FieldInfo>,
 }
 
 /// Results of the deterministic compile steps, reused by the next compile of the same loader.
@@ -43,10 +45,11 @@ pub(crate) struct CompileConfig<'a> {
 pub(crate) struct CompileCache {
     /// Condition text after list substitution -> its parse.
     parsed: HashMap<String, Result<Expr, condition::ParseError>>,
-    /// Expanded condition (positions included) -> filter and its warnings.
-    filters: HashMap<Expr, (Filter, Vec<CompileWarning>)>,
+    /// Expanded condition (positions included) -> filter and its warnings. Shared, so that a
+    /// recompile reuses a filter without copying it.
+    filters: HashMap<Expr, (Arc<Filter>, Vec<CompileWarning>)>,
     /// Output text -> its compiled format.
-    formats: HashMap<String, Format>,
+    formats: HashMap<String, Arc<Format>>,
 }
 
 impl CompileCache {
@@ -79,8 +82,8 @@ pub(crate) struct CompiledRule {
     pub name: String,
     pub condition: Expr,
     pub output: String,
-    pub format: Format,
-    pub filter: Filter,
+    pub format: Arc<Format>,
+    pub filter: Arc<Filter>,
     pub codes: CodeSet,
     pub exception_fields: BTreeSet<String>,
 }
@@ -268,7 +271,12 @@ const LIST_DELIMS: &[u8] = b" \t\n\r(),=";
 
 impl ListIndex {
     fn new(lists: &[CompiledList]) -> ListIndex {
-        let names = AhoCorasick::new(lists.iter().map(|l| l.name.as_str())).ok();
+        // A contiguous NFA: built once per compile, it costs far less than a DFA to build and
+        // searches the few hundred conditions nearly as fast.
+        let names = AhoCorasick::builder()
+            .kind(Some(AhoCorasickKind::ContiguousNFA))
+            .build(lists.iter().map(|l| l.name.as_str()))
+            .ok();
         let always = (0..lists.len())
             .filter(|&i| names.is_none() || lists[i].name.bytes().any(|b| LIST_DELIMS.contains(&b)))
             .collect();
@@ -634,14 +642,16 @@ fn compile_rule(
         });
         output = output.replace("%container.info", "");
     }
-    let cached_format = cache.formats.get(&output).cloned();
-    let format = match cached_format.map_or_else(|| Format::compile(&output, cfg.lookup), Ok) {
-        Ok(f) => {
-            if !cache.formats.contains_key(&output) {
-                cache.formats.insert(output.clone(), f.clone());
-            }
+    let compiled_format = match cache.formats.get(&output) {
+        Some(f) => Ok(Arc::clone(f)),
+        None => Format::compile(&output, cfg.lookup).map(|f| {
+            let f = Arc::new(f);
+            cache.formats.insert(output.clone(), Arc::clone(&f));
             f
-        }
+        }),
+    };
+    let format = match compiled_format {
+        Ok(f) => f,
         Err(e) => {
             if err_is_unknown_type_or_field(&e.msg) && r.skip_if_unknown_filter {
                 warnings.push(Warning {
@@ -691,12 +701,14 @@ fn compile_rule(
         warnings,
     );
     let (filter, cw) = match cache.filters.get(&ast) {
-        Some((f, cw)) => (Ok(f.clone()), cw.clone()),
+        Some((f, cw)) => (Ok(Arc::clone(f)), cw.clone()),
         None => {
             let mut cw = Vec::new();
-            let f = filter::compile(&ast, cfg.lookup, &mut cw);
+            let f = filter::compile(&ast, cfg.lookup, &mut cw).map(Arc::new);
             if let Ok(f) = &f {
-                cache.filters.insert(ast.clone(), (f.clone(), cw.clone()));
+                cache
+                    .filters
+                    .insert(ast.clone(), (Arc::clone(f), cw.clone()));
             }
             (f, cw)
         }

@@ -2,7 +2,9 @@
 //! to one collector shared by every file, applying Falco's define/append/override semantics
 //! (`rule_loader_reader.cpp`, `rule_loader_collector.cpp`).
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashSet};
+
+use foldhash::HashMap;
 
 use super::result::{Context, ErrorCode, ItemType, Mark, WarningCode};
 use super::yaml::{self, Marks, Node};
@@ -159,7 +161,7 @@ impl<T> Default for Indexed<T> {
     fn default() -> Self {
         Indexed {
             items: Vec::new(),
-            by_name: HashMap::new(),
+            by_name: HashMap::default(),
         }
     }
 }

@@ -50,7 +50,8 @@ pub use compiler::ExtraOutput;
 pub use loader::{ENGINE_VERSION, PluginRequirement, Priority, Semver};
 pub use result::{LoadResult, render_validate_json, render_validate_text};
 
-use crate::engine::filter::Lookup;
+use crate::engine::filter::{Filter, Lookup};
+use crate::engine::format::Format;
 use crate::engine::ruleset::{Rule, Ruleset, Selector};
 use compiler::{CompileCache, CompileConfig, CompileOutput};
 use loader::{Collector, Reader, Sources, Warning};
@@ -88,6 +89,11 @@ pub struct LoadOptions {
     pub selection: Vec<Selector>,
     /// Field catalog lookup.
     pub lookup: Lookup,
+    /// Config `static_fields`: `static.<key>` fields (class [`STATIC_CLASS`], the value in
+    /// `desc`) looked up after the catalog.
+    ///
+    /// [`STATIC_CLASS`]: crate::engine::filter::STATIC_CLASS
+    pub static_fields: Vec<&'static crate::fields::FieldInfo>,
 }
 
 impl Default for LoadOptions {
@@ -99,6 +105,7 @@ impl Default for LoadOptions {
             min_priority: Priority::Debug,
             selection: Vec::new(),
             lookup: crate::fields::lookup,
+            static_fields: Vec::new(),
         }
     }
 }
@@ -154,12 +161,22 @@ impl RulesLoader {
         let mut res = LoadResult::new(name);
         let root = Context::file(name);
         let mut warnings: Vec<Warning> = Vec::new();
-        // parse once; only a text with yaml-cpp-tolerated flow indentation is reparsed
+        // parse once; only a text with yaml-cpp-tolerated flow indentation is reparsed: with
+        // every line-leading closing bracket padded, else one bracket at a time
+        let padded: (String, Vec<usize>);
         let fixed: (String, Vec<usize>);
         let (parsed, inserted) = match yaml::load_all(content) {
             Err(e) if e.info() == "invalid indentation" => {
-                fixed = yaml::tolerate_flow_indentation(content);
-                (yaml::load_all(&fixed.0), fixed.1.clone())
+                padded = yaml::pad_flow_closers(content);
+                match yaml::load_all(&padded.0) {
+                    Ok(docs) if !yaml::pads_in_block_scalar(&docs, &padded.1) => {
+                        (Ok(docs), padded.1.clone())
+                    }
+                    _ => {
+                        fixed = yaml::tolerate_flow_indentation(content);
+                        (yaml::load_all(&fixed.0), fixed.1.clone())
+                    }
+                }
             }
             r => (r, Vec::new()),
         };
@@ -179,7 +196,9 @@ impl RulesLoader {
                 return res;
             }
         };
-        let lookup = self.opts.lookup;
+        let (catalog, statics) = (self.opts.lookup, &self.opts.static_fields);
+        let lookup =
+            |name: &str| catalog(name).or_else(|| statics.iter().copied().find(|f| f.name == name));
         let is_valid_field = move |f: &str| {
             crate::engine::filter::resolve_field(f, None, lookup).is_ok() || {
                 // a field with an argument (`proc.aname[2]`)
@@ -214,7 +233,7 @@ impl RulesLoader {
         }
         let cfg = CompileConfig {
             extra_outputs: &self.opts.extra_outputs,
-            lookup,
+            lookup: &lookup,
         };
         let compiled = compiler::compile(&cfg, &self.collector, &mut self.cache, &mut warnings);
         self.push_warnings(&mut res, warnings);
@@ -325,8 +344,8 @@ impl RulesLoader {
                     priority: info.priority,
                     tags: info.tags.iter().cloned().collect(),
                     output: c.output.clone(),
-                    format: c.format.clone(),
-                    filter: c.filter.clone(),
+                    format: Format::clone(&c.format),
+                    filter: Filter::clone(&c.filter),
                     codes: c.codes.clone(),
                     enabled: info.enabled,
                     capture: info.capture,

@@ -1303,3 +1303,58 @@ fn validate_files_flow() {
     let out = validate_files(&files[..1], &opts, false, &Describe::Rule("nope".into()));
     assert_eq!(out.fatal.as_deref(), Some("Rule \"nope\" is not loaded"));
 }
+
+/// yaml-cpp's view of a parsed tree (scalar texts and structure, no positions).
+fn yaml_shape(n: &yaml::Node<'_>) -> String {
+    if let Some(s) = yaml::scalar(n) {
+        return format!("{s:?}");
+    }
+    if let Some(items) = yaml::sequence(n) {
+        let parts: Vec<String> = items.iter().map(yaml_shape).collect();
+        return format!("[{}]", parts.join(","));
+    }
+    let parts: Vec<String> = yaml::entries(n)
+        .into_iter()
+        .map(|(k, v)| format!("{}:{}", yaml_shape(k), yaml_shape(v)))
+        .collect();
+    format!("{{{}}}", parts.join(","))
+}
+
+#[test]
+fn padded_flow_closers_parse_like_one_at_a_time() {
+    // the upstream files with closing brackets at their parent's indentation (sandbox) parse
+    // to the same tree with every closer padded as with the one-at-a-time fix
+    for file in [
+        "falco_rules.yaml",
+        "falco-incubating_rules.yaml",
+        "falco-sandbox_rules.yaml",
+    ] {
+        let (_, content) = upstream(file);
+        let slow = yaml::tolerate_flow_indentation(&content);
+        let fast = yaml::pad_flow_closers(&content);
+        let slow_docs = yaml::load_all(&slow.0).expect("one-at-a-time parse");
+        let fast_docs = yaml::load_all(&fast.0).expect("padded parse");
+        assert!(!yaml::pads_in_block_scalar(&fast_docs, &fast.1), "{file}");
+        let shape = |d: &[yaml::Node<'_>]| d.iter().map(yaml_shape).collect::<Vec<_>>();
+        assert_eq!(shape(&slow_docs), shape(&fast_docs), "{file}");
+        // every mark maps back to the original text
+        let marks = yaml::Marks::new(&content, fast.1.clone());
+        for d in &fast_docs {
+            for item in yaml::sequence(d).unwrap_or_default() {
+                for (k, _) in yaml::entries(item) {
+                    let m = marks.node(k);
+                    let key = yaml::key_text(k);
+                    assert!(
+                        content[m.offset as usize..].starts_with(&key),
+                        "{file}: {key}"
+                    );
+                }
+            }
+        }
+    }
+    // a closer inside a literal block is text: padding it would change the scalar
+    let text = "- list: a\n  items: [\n    \"x\"\n  ]\n- macro: m\n  condition: |\n    a\n    ]\n";
+    let fast = yaml::pad_flow_closers(text);
+    let docs = yaml::load_all(&fast.0).expect("padded parse");
+    assert!(yaml::pads_in_block_scalar(&docs, &fast.1));
+}

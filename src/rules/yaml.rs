@@ -46,6 +46,57 @@ pub(crate) fn tolerate_flow_indentation(content: &str) -> (String, Vec<usize>) {
     (text, inserted)
 }
 
+/// The one-pass form of [`tolerate_flow_indentation`]: inserts one blank before every closing
+/// bracket that starts a line (after blanks). In a flow collection and in a plain, quoted or
+/// comment line that blank changes nothing, so the caller keeps this text when it parses and
+/// [`pads_in_block_scalar`] finds no blank inside a literal or folded scalar.
+pub(crate) fn pad_flow_closers(content: &str) -> (String, Vec<usize>) {
+    let mut text = String::with_capacity(content.len() + 64);
+    let mut inserted = Vec::new();
+    let mut chars = 0;
+    for line in content.split_inclusive('\n') {
+        let body = line.trim_start_matches(' ');
+        if body.starts_with(']') || body.starts_with('}') {
+            let blanks = line.len() - body.len();
+            text.push_str(&line[..blanks]);
+            inserted.push(chars + blanks);
+            text.push(' ');
+            text.push_str(body);
+            chars += 1;
+        } else {
+            text.push_str(line);
+        }
+        chars += if line.is_ascii() {
+            line.len()
+        } else {
+            line.chars().count()
+        };
+    }
+    (text, inserted)
+}
+
+/// Whether a literal or folded scalar of `docs` spans one of the `inserted` positions (then the
+/// blanks of [`pad_flow_closers`] changed its text).
+pub(crate) fn pads_in_block_scalar(docs: &[Node<'_>], inserted: &[usize]) -> bool {
+    fn walk(n: &Node<'_>, inserted: &[usize]) -> bool {
+        match &n.data {
+            YamlData::Representation(_, ScalarStyle::Literal | ScalarStyle::Folded, _) => {
+                let (start, end) = (n.span.start.index(), n.span.end.index());
+                // an unknown end: assume the scalar runs to the end of the text
+                let end = if end > start { end } else { usize::MAX };
+                inserted.iter().any(|&p| p >= start && p < end)
+            }
+            YamlData::Sequence(s) => s.iter().any(|c| walk(c, inserted)),
+            YamlData::Mapping(m) => m
+                .iter()
+                .any(|(k, v)| walk(k, inserted) || walk(v, inserted)),
+            YamlData::Tagged(_, inner) => walk(inner, inserted),
+            _ => false,
+        }
+    }
+    !inserted.is_empty() && docs.iter().any(|d| walk(d, inserted))
+}
+
 /// Converts saphyr marks (character index in the parsed text) into yaml-cpp marks of the
 /// original text (byte offset, 0-based line and column).
 pub(crate) struct Marks<'a> {

@@ -47,6 +47,8 @@ pub struct State {
     /// Live mode: the `/proc` to read unknown threads from (`None` in replay, where unknown
     /// threads get libsinsp's placeholder).
     pub proc_root: Option<std::path::PathBuf>,
+    /// Domains of `fd.*ip.name` conditions and their addresses.
+    pub dns: crate::fields::dns::DnsCache,
 }
 
 /// Addresses of the host's network interfaces, to tell local from remote endpoints.
@@ -138,6 +140,7 @@ impl State {
             parser: Parser::default(),
             interfaces: Interfaces::default(),
             proc_root: None,
+            dns: crate::fields::dns::DnsCache::default(),
         }
     }
 
