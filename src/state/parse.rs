@@ -993,10 +993,12 @@ impl State {
             return None;
         }
         let data = std::mem::take(&mut t.last_event_data);
-        let enter = Event::decode(&data).ok()?;
+        // The stored record is one that decoded (`store_enter`): only its type is read here;
+        // the callers decode it.
+        let enter_type = data.get(20..22).map(|b| u16::from_le_bytes([b[0], b[1]]))?;
         let ok = (exit.info().ppme == "SYSCALL_EXECVE_19_X"
-            && enter.info().ppme == "SYSCALL_EXECVEAT_E")
-            || u32::from(enter.event_type()) + 1 == u32::from(exit.event_type());
+            && table::by_code(enter_type).is_some_and(|i| i.ppme == "SYSCALL_EXECVEAT_E"))
+            || u32::from(enter_type) + 1 == u32::from(exit.event_type());
         ok.then_some(data)
     }
 
