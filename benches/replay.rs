@@ -5,7 +5,8 @@
 //!
 //! The capture: `FALCO_RS_BENCH_CAPTURE=<file>` if set; else, as root with BPF, one is
 //! recorded at bench start into `target/bench-capture/` (the daemon live with
-//! `capture.mode=all_rules` while `workload -m mix` runs; the drop counter must stay 0); else
+//! `capture.mode=all_rules`, opened by a trigger rule of its own and kept open for the run,
+//! while `workload -m mix` runs; the drop counter must stay 0); else
 //! the 16 public traces are looped. The first line says which was used.
 //!
 //! Two figures per rule set:
@@ -266,6 +267,21 @@ fn record_mix(shared: &Path, secs: u32) -> Result<(PathBuf, String), String> {
         }
     }
     let prefix = dir.join("mix");
+    // Falco's capture opens on a rule match and lasts `capture.default_duration`: a rule of
+    // our own, matched by this process opening a trigger file, opens it for the whole run.
+    let trigger = dir.join("trigger");
+    std::fs::write(&trigger, b"").map_err(|e| format!("{}: {e}", trigger.display()))?;
+    let trigger_rules = dir.join("trigger_rules.yaml");
+    std::fs::write(
+        &trigger_rules,
+        format!(
+            "- rule: falco-rs replay benchmark capture trigger\n  desc: opens the benchmark's capture\n  \
+             condition: evt.type in (open, openat, openat2) and fd.name = {}\n  \
+             output: capture trigger (%fd.name)\n  priority: INFO\n",
+            trigger.display()
+        ),
+    )
+    .map_err(|e| format!("{}: {e}", trigger_rules.display()))?;
     let log = dir.join("daemon.log");
     let log_file = std::fs::File::create(&log).map_err(|e| e.to_string())?;
     let mut child = Command::new(daemon())
@@ -282,8 +298,15 @@ fn record_mix(shared: &Path, secs: u32) -> Result<(PathBuf, String), String> {
             "capture.mode=all_rules",
             "-o",
             "webserver.enabled=false",
-            "-o",
+            "-r",
         ])
+        .arg(&trigger_rules)
+        .arg("-o")
+        .arg(format!(
+            "capture.default_duration={}",
+            (u64::from(secs) + 10) * 1000
+        ))
+        .arg("-o")
         .arg(format!("capture.path_prefix={}", prefix.display()))
         .arg("-v")
         .stdout(Stdio::null())
@@ -314,6 +337,7 @@ fn record_mix(shared: &Path, secs: u32) -> Result<(PathBuf, String), String> {
                 tail.trim()
             ));
         }
+        let _ = std::fs::File::open(&trigger);
         std::thread::sleep(Duration::from_millis(200));
     };
     std::thread::sleep(Duration::from_secs(1));
