@@ -3,12 +3,13 @@
 //! hash sets, `pmatch` a path-prefix set, substring search uses memchr's `memmem`, `glob`/`iglob`
 //! are fnmatch patterns translated to `regex` (no `FNM_PATHNAME`).
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::net::IpAddr;
 
 use memchr::memmem;
 use regex::bytes::Regex;
 
+use super::evttype::CodeSet;
 use crate::fields::{ArgKind, ArgType, Extract, FieldArg, FieldInfo, FieldRef, FieldType, Value};
 use crate::rules::condition::{Expr, Pos};
 
@@ -439,9 +440,9 @@ pub enum Rhs {
     None,
     One(Const),
     /// Exact-membership set (`in`, `intersects`) for byte strings.
-    BytesSet(HashSet<Vec<u8>>),
+    BytesSet(foldhash::HashSet<Vec<u8>>),
     /// Exact-membership set for numbers (stored as u64 bit patterns).
-    NumSet(HashSet<u64>),
+    NumSet(foldhash::HashSet<u64>),
     /// Other sets (ip, nets, bools): linear.
     List(Vec<Const>),
     Substr(Box<memmem::Finder<'static>>),
@@ -470,6 +471,74 @@ pub struct Check {
     pub rhs: Rhs,
     /// `!=` holds only when every extracted value differs (fd.ip, fd.port, ...).
     ne_all: bool,
+    /// For fields whose value is a function of the event code (`evt.type`, `evt.dir`): the
+    /// check's result per code, computed once at compile time.
+    by_code: Option<Box<ByCode>>,
+    /// The check as libsinsp prints it (`field op value`): equal texts are equal checks,
+    /// whatever rule or macro they come from (the ruleset shares their results per event).
+    key: Box<str>,
+}
+
+/// A check's result precomputed per event code.
+#[derive(Debug, Clone)]
+struct ByCode {
+    /// Codes whose field value depends on the code alone (others are extracted).
+    known: CodeSet,
+    /// The known codes on which the check holds.
+    holds: CodeSet,
+}
+
+/// The value of `field` for every event of code `code`, when it is a function of the code
+/// (what the extractor returns for it): `evt.type` (not for the generic and async events,
+/// whose name comes from a parameter) and `evt.dir`.
+fn code_value(field: &str, code: u16) -> Option<Value<'static>> {
+    let info = crate::event::table::by_code(code)?;
+    match field {
+        "evt.type"
+            if !matches!(
+                code,
+                crate::event::table::PPME_GENERIC_E | crate::event::table::PPME_GENERIC_X
+            ) && info.ppme != "ASYNCEVENT_E" =>
+        {
+            Some(Value::Str(info.name.as_bytes().into()))
+        }
+        "evt.dir" => Some(Value::Str(
+            if info.direction() == crate::event::table::Direction::Enter {
+                &b">"[..]
+            } else {
+                &b"<"[..]
+            }
+            .into(),
+        )),
+        _ => None,
+    }
+}
+
+impl Check {
+    /// Precomputes the check per event code when its left side is a plain `evt.type` or
+    /// `evt.dir` compared with constants (no transformer, no modifier).
+    fn with_code_table(mut self) -> Check {
+        let plain = self.left.transformers.is_empty()
+            && self.left.multi.is_none()
+            && self.left.field.arg.is_none()
+            && self.modifier == Modifier::None
+            && !matches!(self.rhs, Rhs::Field(_) | Rhs::None | Rhs::Multi(_))
+            && self.op != CmpOp::Exists;
+        if !plain || !matches!(self.left.field.info, "evt.type" | "evt.dir") {
+            return self;
+        }
+        let (mut known, mut holds) = (CodeSet::empty(), CodeSet::empty());
+        for code in 0..super::evttype::MAX_CODES as u16 {
+            if let Some(v) = code_value(self.left.field.info, code) {
+                known.insert(code);
+                if self.matches_values(std::slice::from_ref(&v), &[]) {
+                    holds.insert(code);
+                }
+            }
+        }
+        self.by_code = Some(Box::new(ByCode { known, holds }));
+        self
+    }
 }
 
 /// A compiled filter.
@@ -479,12 +548,19 @@ pub enum Filter {
     Or(Vec<Filter>),
     Not(Box<Filter>),
     Check(Box<Check>),
+    /// A subtree that occurs more than once in the ruleset (a macro, a repeated check): its
+    /// result is computed once per event and kept in slot `.0` of the [`Scratch`].
+    Shared(u32, Box<Filter>),
 }
 
 /// Per-evaluation scratch, created once by the caller and reused.
 #[derive(Debug, Default)]
 pub struct Scratch {
     values: Vec<Value<'static>>,
+    /// The event generation each shared slot's result belongs to (`Filter::Shared`).
+    shared_gen: Vec<u32>,
+    shared_val: Vec<bool>,
+    generation: u32,
 }
 
 impl Scratch {
@@ -609,6 +685,8 @@ pub fn compile(
                 modifier: Modifier::None,
                 rhs: Rhs::None,
                 ne_all: false,
+                by_code: None,
+                key: ast.to_string().into(),
             })))
         }
         Expr::Binary {
@@ -1327,6 +1405,14 @@ fn compile_binary(
     lookup: impl FieldLookup,
     warnings: &mut Vec<CompileWarning>,
 ) -> CResult<Filter> {
+    let key: Box<str> = Expr::Binary {
+        left: Box::new(left.clone()),
+        op: op.to_string(),
+        right: Box::new(right.clone()),
+        pos,
+    }
+    .to_string()
+    .into();
     let left = condition_operand(compile_operand(left, lookup)?);
     let (base, modifier) = match op.split_once(' ') {
         Some((b, m)) => (
@@ -1375,6 +1461,8 @@ fn compile_binary(
             modifier: Modifier::None,
             rhs: Rhs::None,
             ne_all: false,
+            by_code: None,
+            key,
         })));
     }
     if modifier != Modifier::None && matches!(kind_of(left.ftype), Kind::Ip | Kind::Net) {
@@ -1482,13 +1570,18 @@ fn compile_binary(
         }
         other => return cerr("filter error: unexpected right-hand side", other.pos()),
     };
-    Ok(Filter::Check(Box::new(Check {
-        left,
-        op: cmp,
-        modifier,
-        rhs,
-        ne_all,
-    })))
+    Ok(Filter::Check(Box::new(
+        Check {
+            left,
+            op: cmp,
+            modifier,
+            rhs,
+            ne_all,
+            by_code: None,
+            key,
+        }
+        .with_code_table(),
+    )))
 }
 
 /// Whether the event table is available (the events helper fills it).
@@ -1771,6 +1864,12 @@ impl Check {
     }
 
     fn eval<E: Extract>(&self, ex: &mut E, scratch: &mut Scratch) -> bool {
+        if let Some(bc) = &self.by_code {
+            let code = ex.evt_type();
+            if bc.known.contains(code) {
+                return bc.holds.contains(code);
+            }
+        }
         let buf = std::mem::take(&mut scratch.values);
         let mut vals: Vec<Value<'_>> = relife(buf);
         let present = match &self.left.multi {
@@ -1853,15 +1952,147 @@ fn to_owned_value(v: Value<'_>) -> Value<'static> {
     }
 }
 
+impl Scratch {
+    /// Forgets the shared results of the previous event; `slots` shared slots will be used.
+    pub(crate) fn new_event(&mut self, slots: usize) {
+        if self.shared_gen.len() < slots {
+            self.shared_gen.resize(slots, 0);
+            self.shared_val.resize(slots, false);
+        }
+        self.generation = self.generation.wrapping_add(1);
+        if self.generation == 0 {
+            // Wrapped: no slot may look current.
+            self.shared_gen.fill(0);
+            self.generation = 1;
+        }
+    }
+}
+
 impl Filter {
     /// Evaluates the filter for the current event.
     pub fn matches<E: Extract>(&self, ex: &mut E, scratch: &mut Scratch) -> bool {
+        scratch.new_event(0);
+        self.eval(ex, scratch)
+    }
+
+    /// Evaluates the filter within the current event: results of shared subtrees computed
+    /// earlier for this event (since [`Scratch::new_event`]) are reused.
+    pub(crate) fn eval<E: Extract>(&self, ex: &mut E, scratch: &mut Scratch) -> bool {
         match self {
-            Filter::And(c) => c.iter().all(|f| f.matches(ex, scratch)),
-            Filter::Or(c) => c.iter().any(|f| f.matches(ex, scratch)),
-            Filter::Not(c) => !c.matches(ex, scratch),
+            Filter::And(c) => c.iter().all(|f| f.eval(ex, scratch)),
+            Filter::Or(c) => c.iter().any(|f| f.eval(ex, scratch)),
+            Filter::Not(c) => !c.eval(ex, scratch),
             Filter::Check(c) => c.eval(ex, scratch),
+            Filter::Shared(slot, f) => {
+                let slot = *slot as usize;
+                if slot >= scratch.shared_gen.len() {
+                    // A scratch not prepared for this ruleset: no sharing.
+                    return f.eval(ex, scratch);
+                }
+                if scratch.shared_gen[slot] == scratch.generation {
+                    return scratch.shared_val[slot];
+                }
+                let v = f.eval(ex, scratch);
+                scratch.shared_gen[slot] = scratch.generation;
+                scratch.shared_val[slot] = v;
+                v
+            }
         }
+    }
+
+    /// Drops the per-code tables, so every check extracts its field (tests compare both ways).
+    #[cfg(test)]
+    pub(crate) fn strip_code_tables(&mut self) {
+        match self {
+            Filter::And(c) | Filter::Or(c) => c.iter_mut().for_each(Filter::strip_code_tables),
+            Filter::Not(c) | Filter::Shared(_, c) => c.strip_code_tables(),
+            Filter::Check(c) => c.by_code = None,
+        }
+    }
+
+    /// Whether evaluating the node costs no more than a table look-up (not worth sharing).
+    fn is_cheap(&self) -> bool {
+        matches!(self, Filter::Check(c) if c.by_code.is_some())
+    }
+}
+
+/// Finds the subtrees that occur more than once across a ruleset's filters (equal checks by
+/// their printed text, equal `and`/`or`/`not` nodes by their children) and wraps each in a
+/// [`Filter::Shared`] node with a slot of its own.
+#[derive(Debug, Default)]
+pub(crate) struct Sharing {
+    /// The source of the filters being visited: checks of different sources never share.
+    source: String,
+    ids: HashMap<NodeKey, u32>,
+    counts: Vec<u32>,
+    slots: HashMap<u32, u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum NodeKey {
+    Check(String, Box<str>),
+    And(Vec<u32>),
+    Or(Vec<u32>),
+    Not(u32),
+}
+
+impl Sharing {
+    fn id(&mut self, key: NodeKey) -> u32 {
+        let next = self.ids.len() as u32;
+        let id = *self.ids.entry(key).or_insert(next);
+        if id == next {
+            self.counts.push(0);
+        }
+        id
+    }
+
+    /// The node's id; counts one occurrence of it and of each node below it.
+    fn visit(&mut self, f: &Filter) -> u32 {
+        let key = match f {
+            Filter::Check(c) => NodeKey::Check(self.source.clone(), c.key.clone()),
+            Filter::And(c) => NodeKey::And(c.iter().map(|f| self.visit(f)).collect()),
+            Filter::Or(c) => NodeKey::Or(c.iter().map(|f| self.visit(f)).collect()),
+            Filter::Not(c) => NodeKey::Not(self.visit(c)),
+            Filter::Shared(_, c) => return self.visit(c),
+        };
+        let id = self.id(key);
+        self.counts[id as usize] += 1;
+        id
+    }
+
+    /// Counts the nodes of one filter of event source `source`.
+    pub(crate) fn count(&mut self, source: &str, f: &Filter) {
+        source.clone_into(&mut self.source);
+        self.visit(f);
+    }
+
+    /// Wraps the repeated subtrees of `f` (after every filter was counted); returns the id.
+    fn wrap_node(&mut self, f: &mut Filter) -> u32 {
+        let key = match f {
+            Filter::Check(c) => NodeKey::Check(self.source.clone(), c.key.clone()),
+            Filter::And(c) => NodeKey::And(c.iter_mut().map(|f| self.wrap_node(f)).collect()),
+            Filter::Or(c) => NodeKey::Or(c.iter_mut().map(|f| self.wrap_node(f)).collect()),
+            Filter::Not(c) => NodeKey::Not(self.wrap_node(c)),
+            Filter::Shared(_, c) => return self.wrap_node(c),
+        };
+        let id = self.id(key);
+        if self.counts[id as usize] >= 2 && !f.is_cheap() {
+            let next = self.slots.len() as u32;
+            let slot = *self.slots.entry(id).or_insert(next);
+            let inner = std::mem::replace(f, Filter::And(Vec::new()));
+            *f = Filter::Shared(slot, Box::new(inner));
+        }
+        id
+    }
+
+    pub(crate) fn wrap(&mut self, source: &str, f: &mut Filter) {
+        source.clone_into(&mut self.source);
+        self.wrap_node(f);
+    }
+
+    /// Number of shared slots handed out.
+    pub(crate) fn slots(&self) -> usize {
+        self.slots.len()
     }
 }
 

@@ -5,7 +5,7 @@ use crate::fields::Extract;
 use crate::rules::loader::Priority;
 
 use super::evttype::CodeSet;
-use super::filter::{Filter, Scratch};
+use super::filter::{Filter, Scratch, Sharing};
 use super::format::Format;
 
 /// One compiled rule as the engine runs it.
@@ -70,15 +70,25 @@ pub struct Ruleset {
     /// Per event code, the enabled rules in enable order.
     buckets: Vec<Vec<usize>>,
     min_priority: Option<Priority>,
+    /// Number of [`Filter::Shared`] slots the filters use.
+    shared_slots: usize,
 }
 
 impl Ruleset {
     /// Builds the ruleset; rules less severe than `min_priority` are never added.
-    pub fn new(rules: Vec<Rule>, min_priority: Priority) -> Ruleset {
+    pub fn new(mut rules: Vec<Rule>, min_priority: Priority) -> Ruleset {
+        let mut sharing = Sharing::default();
+        for r in &rules {
+            sharing.count(&r.source, &r.filter);
+        }
+        for r in &mut rules {
+            sharing.wrap(&r.source, &mut r.filter);
+        }
         let mut rs = Ruleset {
             rules,
             buckets: vec![Vec::new(); super::evttype::MAX_CODES],
             min_priority: Some(min_priority),
+            shared_slots: sharing.slots(),
         };
         for i in 0..rs.rules.len() {
             if rs.rules[i].enabled {
@@ -155,8 +165,9 @@ impl Ruleset {
         let Some(bucket) = self.buckets.get(code) else {
             return;
         };
+        scratch.new_event(self.shared_slots);
         for &i in bucket {
-            if self.rules[i].filter.matches(ex, scratch) {
+            if self.rules[i].filter.eval(ex, scratch) {
                 out.push(i);
                 if mode == Matching::First {
                     return;

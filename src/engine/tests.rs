@@ -671,3 +671,116 @@ fn multi_value_output_tokens_render_without_the_catalog() {
         (b"bash!".to_vec(), serde_json::Value::from("bash!"))
     );
 }
+
+/// An event of code `code` as the extractor sees it: `evt.type` and `evt.dir` as
+/// `fields::extract` computes them from the event table, other fields constant; counts the
+/// extractions per field.
+struct CodeEvent {
+    code: u16,
+    extracted: HashMap<&'static str, u32>,
+}
+
+impl Extract for CodeEvent {
+    fn evt_type(&self) -> u16 {
+        self.code
+    }
+    fn extract<'s>(&'s mut self, field: &FieldRef, out: &mut Vec<Value<'s>>) -> bool {
+        *self.extracted.entry(field.info).or_default() += 1;
+        let info = crate::event::table::by_code(self.code).expect("code in the table");
+        let v: &[u8] = match field.info {
+            "evt.type" => info.name.as_bytes(),
+            "evt.dir" if info.direction() == crate::event::table::Direction::Enter => b">",
+            "evt.dir" => b"<",
+            _ => b"x",
+        };
+        out.push(Value::Str(v.into()));
+        true
+    }
+}
+
+/// `evt.type` / `evt.dir` checks answered from the per-code table give, on every event code
+/// (the generic events included, which still extract), what comparing the extracted name
+/// gives, for every operator the rules use on them.
+#[test]
+fn code_tables_agree_with_extraction_on_every_code() {
+    let conds = [
+        "evt.type = open",
+        "evt.type != open",
+        "evt.type in (open, openat, execve, connect)",
+        "not evt.type in (open, openat)",
+        "evt.type startswith open",
+        "evt.type contains openat",
+        "evt.dir = <",
+        "evt.dir = >",
+        "evt.dir != <",
+        "evt.type = execve and evt.dir = <",
+    ];
+    let n = crate::event::table::all().len() as u16;
+    for cond in conds {
+        let ast = parse(cond).unwrap();
+        let fast = compile(&ast, crate::fields::lookup, &mut Vec::new()).unwrap();
+        let mut slow = fast.clone();
+        slow.strip_code_tables();
+        let mut scratch = Scratch::new();
+        for code in 0..n {
+            let mut ev = CodeEvent {
+                code,
+                extracted: HashMap::new(),
+            };
+            let want = slow.matches(&mut ev, &mut scratch);
+            let got = fast.matches(&mut ev, &mut scratch);
+            assert_eq!(got, want, "{cond} on code {code}");
+        }
+    }
+}
+
+/// The open code answers `evt.type = open` without extracting `evt.type`; the generic
+/// events (whose name comes from their syscall id) still extract it.
+#[test]
+fn code_tables_skip_extraction_except_for_generic_events() {
+    let ast = parse("evt.type = open and evt.dir = <").unwrap();
+    let f = compile(&ast, crate::fields::lookup, &mut Vec::new()).unwrap();
+    let open = crate::event::table::codes_for_name("open")[1];
+    let mut ev = CodeEvent {
+        code: open,
+        extracted: HashMap::new(),
+    };
+    assert!(f.matches(&mut ev, &mut Scratch::new()));
+    assert!(ev.extracted.is_empty(), "{:?}", ev.extracted);
+    let mut ev = CodeEvent {
+        code: crate::event::table::PPME_GENERIC_X,
+        extracted: HashMap::new(),
+    };
+    assert!(!f.matches(&mut ev, &mut Scratch::new()));
+    assert_eq!(ev.extracted.get("evt.type"), Some(&1));
+}
+
+/// A macro used by several rules is evaluated once per event, and its result is not carried
+/// over to the next event.
+#[test]
+fn shared_macros_are_evaluated_once_per_event() {
+    let rules = "- macro: m\n  condition: proc.name = x and fd.name = x\n\
+                 - rule: a\n  condition: evt.type = open and m and proc.pname = y\n  desc: d\n  output: o\n  priority: INFO\n\
+                 - rule: b\n  condition: evt.type = open and m and proc.pname = z\n  desc: d\n  output: o\n  priority: INFO\n\
+                 - rule: c\n  condition: evt.type = open and m and proc.pname = x\n  desc: d\n  output: o\n  priority: INFO\n";
+    let (rs, results, fatal) = crate::rules::load(
+        &[("r.yaml".to_string(), rules.to_string())],
+        &crate::rules::LoadOptions::default(),
+    );
+    assert!(fatal.is_none(), "{fatal:?} {results:?}");
+    let rs = rs.unwrap();
+    let open = crate::event::table::codes_for_name("open")[1];
+    let mut scratch = Scratch::new();
+    for _ in 0..2 {
+        let mut ev = CodeEvent {
+            code: open,
+            extracted: HashMap::new(),
+        };
+        let mut out = Vec::new();
+        rs.matches(&mut ev, &mut scratch, super::Matching::All, &mut out);
+        assert_eq!(out, [2], "only rule c matches");
+        assert_eq!(ev.extracted["proc.name"], 1);
+        assert_eq!(ev.extracted["fd.name"], 1);
+        assert_eq!(ev.extracted["proc.pname"], 3);
+    }
+}

@@ -953,7 +953,9 @@ impl<'a, 'e> Extractor<'a, 'e> {
         };
         let f = match arg {
             Some(FieldArg::Index(n)) => self.state.threads.fd(t, *n),
-            _ => self.fd(),
+            // `self.fd()` without looking the thread up again.
+            _ if t.lastevent_fd == -1 => None,
+            _ => self.state.threads.fd(t, t.lastevent_fd),
         };
         let v = match name {
             "fd.cip.name" | "fd.sip.name" | "fd.lip.name" | "fd.rip.name" => {
@@ -990,15 +992,20 @@ impl<'a, 'e> Extractor<'a, 'e> {
                 s(o)
             }
             "fd.nameraw" => {
-                let mut n = match f {
-                    Some(f) => f.name_raw.clone(),
+                let n: Cow<'o, [u8]> = match f {
+                    Some(f) => Cow::Borrowed(&f.name_raw),
                     None => match self.fdname_from_event(true) {
-                        Some(n) => n,
+                        Some(n) => Cow::Owned(n),
                         None => return false,
                     },
                 };
-                n.dedup_by(|a, b| *a == b'/' && *b == b'/');
-                s(n)
+                if memchr::memmem::find(&n, b"//").is_some() {
+                    let mut n = n.into_owned();
+                    n.dedup_by(|a, b| *a == b'/' && *b == b'/');
+                    s(n)
+                } else {
+                    Value::Str(n)
+                }
             }
             "fd.type" => match f {
                 Some(f) => st(f.ty.type_string()),
@@ -1008,12 +1015,13 @@ impl<'a, 'e> Extractor<'a, 'e> {
                 f.map_or_else(|| self.event_typechar(), |f| f.ty.typechar()),
             )),
             "fd.directory" | "fd.containerdirectory" => {
-                let (mut n, is_file) = match f {
-                    Some(f) if f.ty.is_file() => (f.name.clone(), true),
-                    Some(f) if f.ty == FdType::Directory => (f.name.clone(), false),
+                // Borrowed from the fd table where possible (no allocation per event).
+                let (mut n, is_file): (Cow<'o, [u8]>, bool) = match f {
+                    Some(f) if f.ty.is_file() => (Cow::Borrowed(&f.name), true),
+                    Some(f) if f.ty == FdType::Directory => (Cow::Borrowed(&f.name), false),
                     Some(_) => return false,
                     None => match self.fdname_from_event(false) {
-                        Some(n) => (n, true),
+                        Some(n) => (Cow::Owned(n), true),
                         None => return false,
                     },
                 };
@@ -1021,19 +1029,25 @@ impl<'a, 'e> Extractor<'a, 'e> {
                     match n.iter().rposition(|c| *c == b'/') {
                         Some(pos) if pos != 0 => {
                             if pos < n.len() - 1 {
-                                n.truncate(pos);
+                                n = match n {
+                                    Cow::Borrowed(b) => Cow::Borrowed(&b[..pos]),
+                                    Cow::Owned(mut o) => {
+                                        o.truncate(pos);
+                                        Cow::Owned(o)
+                                    }
+                                };
                             }
                         }
-                        _ => n = b"/".to_vec(),
+                        _ => n = Cow::Borrowed(b"/"),
                     }
                 }
                 if name == "fd.containerdirectory" {
                     let mut o = t.container_id.as_bytes().to_vec();
                     o.push(b':');
                     o.extend_from_slice(&n);
-                    n = o;
+                    n = Cow::Owned(o);
                 }
-                s(n)
+                Value::Str(n)
             }
             "fd.filename" => {
                 let Some(f) = f.filter(|f| f.ty.is_file()) else {
@@ -2236,7 +2250,11 @@ impl Extract for Extractor<'_, '_> {
     fn extract<'s>(&'s mut self, field: &FieldRef, out: &mut Vec<Value<'s>>) -> bool {
         let name = field.info;
         let arg = field.arg.as_ref();
-        match name.split('.').next().unwrap_or("") {
+        let class = name
+            .bytes()
+            .position(|b| b == b'.')
+            .map_or(name, |i| &name[..i]);
+        match class {
             "evt" if name == "evt.around" => {
                 let inside = super::around::matches(arg, self.ev.ts()) == Some(true);
                 if inside {

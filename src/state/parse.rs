@@ -307,6 +307,8 @@ pub struct Parser {
     pub last_ts: u64,
     tid_to_remove: Option<i64>,
     fds_to_remove: Option<(i64, Vec<i64>)>,
+    /// The emptied vector of the last `fds_to_remove`, reused.
+    fds_buf: Vec<i64>,
     /// Table activity for the `state_counters` metrics.
     pub counters: StateCounters,
 }
@@ -357,6 +359,7 @@ impl Default for Parser {
             last_ts: 0,
             tid_to_remove: None,
             fds_to_remove: None,
+            fds_buf: Vec::new(),
             counters: StateCounters::default(),
         }
     }
@@ -676,9 +679,10 @@ impl State {
         // the parsers that rename an existing fd need the old name itself.
         let renames = matches!(kind, Kind::Read | Kind::Write | Kind::Connect | Kind::Bind);
         let old_fd = if has_thread && fd_event {
-            self.event_fd(tid)
-                .is_some()
-                .then(|| self.threads.get(tid).map_or(-1, |t| t.lastevent_fd))
+            self.threads.get(tid).and_then(|t| {
+                (t.lastevent_fd != -1 && self.threads.fd(t, t.lastevent_fd).is_some())
+                    .then_some(t.lastevent_fd)
+            })
         } else {
             None
         };
@@ -717,7 +721,10 @@ impl State {
             Kind::Close => {
                 if res.is_some_and(|r| r >= 0) && self.event_fd(tid).is_some() {
                     let fd = self.threads.get(tid).map_or(-1, |t| t.lastevent_fd);
-                    self.parser.fds_to_remove = Some((tid, vec![fd]));
+                    let mut fds = std::mem::take(&mut self.parser.fds_buf);
+                    fds.clear();
+                    fds.push(fd);
+                    self.parser.fds_to_remove = Some((tid, fds));
                 }
             }
             Kind::CloseRange => self.parse_close_range(tid, ev, res),
@@ -846,8 +853,8 @@ impl State {
             self.attach_container_id(tid);
         }
 
-        if has_thread || self.threads.contains(tid) {
-            ctx.tid = self.threads.contains(tid).then_some(tid);
+        if self.threads.contains(tid) {
+            ctx.tid = Some(tid);
         }
         if has_thread
             && fd_event
@@ -880,14 +887,15 @@ impl State {
         {
             self.parser.counters.removed_threads += 1;
         }
-        if let Some((tid, fds)) = self.parser.fds_to_remove.take()
-            && let Some(table) = self.threads.fd_table_mut(tid)
-        {
-            for fd in fds {
-                if table.remove(fd).is_some() {
-                    self.parser.counters.removed_fds += 1;
+        if let Some((tid, fds)) = self.parser.fds_to_remove.take() {
+            if let Some(table) = self.threads.fd_table_mut(tid) {
+                for &fd in &fds {
+                    if table.remove(fd).is_some() {
+                        self.parser.counters.removed_fds += 1;
+                    }
                 }
             }
+            self.parser.fds_buf = fds;
         }
     }
 
@@ -912,13 +920,13 @@ impl State {
         let schedswitch = bits & bit::SCHEDSWITCH != 0;
         let query_os = !matches!(kind, Kind::Clone | Kind::ProcExit) && !schedswitch;
         let present = if query_os {
-            if !self.threads.contains(tid)
-                && let Some(root) = self.proc_root.clone()
-            {
-                // Live mode: look the thread up in /proc before inventing a placeholder.
-                self.lookup_proc(&root, tid);
+            self.threads.contains(tid) || {
+                if let Some(root) = self.proc_root.clone() {
+                    // Live mode: look the thread up in /proc before inventing a placeholder.
+                    self.lookup_proc(&root, tid);
+                }
+                self.threads.get_or_placeholder(tid).is_some()
             }
-            self.threads.get_or_placeholder(tid).is_some()
         } else {
             self.threads.contains(tid)
         };
@@ -985,11 +993,25 @@ impl State {
             return None;
         }
         let data = std::mem::take(&mut t.last_event_data);
-        let enter = Event::decode(&data).ok()?;
+        // The stored record is one that decoded (`store_enter`): only its type is read here;
+        // the callers decode it.
+        let enter_type = data.get(20..22).map(|b| u16::from_le_bytes([b[0], b[1]]))?;
         let ok = (exit.info().ppme == "SYSCALL_EXECVE_19_X"
-            && enter.info().ppme == "SYSCALL_EXECVEAT_E")
-            || u32::from(enter.event_type()) + 1 == u32::from(exit.event_type());
+            && table::by_code(enter_type).is_some_and(|i| i.ppme == "SYSCALL_EXECVEAT_E"))
+            || u32::from(enter_type) + 1 == u32::from(exit.event_type());
         ok.then_some(data)
+    }
+
+    /// Hands a consumed enter event's buffer back to its thread, empty (so no stored enter
+    /// event, as after `retrieve_enter_event`), for the next enter event to reuse.
+    fn recycle_enter(&mut self, tid: i64, buf: Option<Vec<u8>>) {
+        if let Some(mut buf) = buf
+            && let Some(t) = self.threads.get_mut(tid)
+            && t.last_event_data.capacity() == 0
+        {
+            buf.clear();
+            t.last_event_data = buf;
+        }
     }
 
     /// `sinsp_threadinfo::add_fd`: adds to the process table and sets the last event fd.
@@ -1139,6 +1161,7 @@ impl State {
             }
             _ => return,
         };
+        self.recycle_enter(tid, enter_bytes);
         let fullpath = concatenate_paths(&sdir, &name);
         if fd >= 0 {
             let ty = if flags & PPM_O_DIRECTORY != 0 {

@@ -8,6 +8,7 @@ const REPLACEMENT: &[u8] = "\u{FFFD}".as_bytes();
 
 /// libsinsp `utf8_seq_len`: 1 for printable ASCII, n > 1 for a valid printable multibyte
 /// sequence, -n for an invalid or non-printable sequence whose maximal subpart is n bytes.
+#[inline]
 pub fn utf8_seq_len(s: &[u8]) -> isize {
     let c = s[0];
     let at = |i: usize| s.get(i).copied();
