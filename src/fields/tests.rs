@@ -1303,3 +1303,29 @@ fn ip_names_match_domains_and_name_cached_addresses() {
     assert_eq!(matched, [false, true, true, false, true, true]);
     assert_eq!(rendered, ["<NA> localhost"]);
 }
+
+#[test]
+fn evt_around_accepts_only_equality_with_a_number() {
+    // libsinsp sinsp_filtercheck_event.cpp: "evt.around supports only '=' comparison
+    // operator"; the delta goes through sinsp_numparser::parseu64 ("<text> is not a valid
+    // number")
+    let err = |cond: &str| {
+        let ast = crate::rules::condition::parse(cond).unwrap();
+        crate::engine::filter::compile(&ast, lookup, &mut Vec::new())
+            .err()
+            .map(|e| e.msg)
+    };
+    assert_eq!(err("evt.around[1000] = 5"), None);
+    assert_eq!(
+        err("evt.around[1000] > 5").as_deref(),
+        Some("evt.around supports only '=' comparison operator")
+    );
+    assert_eq!(
+        err("evt.around[1000] in (5)").as_deref(),
+        Some("evt.around supports only '=' comparison operator")
+    );
+    assert_eq!(
+        err("evt.around[1000] = 5ms").as_deref(),
+        Some("5ms is not a valid number")
+    );
+}
