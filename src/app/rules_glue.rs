@@ -159,7 +159,11 @@ fn schema_status(
     text: &str,
     result: &mut crate::rules::LoadResult,
 ) -> String {
-    let status = match crate::config::Node::parse(text) {
+    let parsed = match result.schema_doc.take() {
+        Some(doc) => Ok(doc),
+        None => crate::config::Node::parse(text),
+    };
+    let status = match parsed {
         Ok(doc) => schema.validate(&doc),
         Err(_) if result.successful() => crate::config::schema::VALIDATION_OK.to_string(),
         Err(e) => format!("failed for <root>: {e}"),

@@ -190,6 +190,9 @@ impl RulesLoader {
                 return res;
             }
         };
+        if inserted.is_empty() {
+            res.schema_doc = Some(yaml::config_node(&docs));
+        }
         let lookup = self.opts.lookup;
         let is_valid_field = move |f: &str| {
             crate::engine::filter::resolve_field(f, None, lookup).is_ok() || {
