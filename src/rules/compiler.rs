@@ -46,7 +46,7 @@ pub(crate) struct CompileCache {
     /// Condition text after list substitution -> its parse.
     parsed: HashMap<String, Result<Expr, condition::ParseError>>,
     /// Expanded condition (positions included) -> its filter and what else depends only on it.
-    filters: HashMap<Expr, CompiledCondition>,
+    filters: HashMap<Arc<Expr>, CompiledCondition>,
     /// Output text -> its compiled format.
     formats: HashMap<String, Arc<Format>>,
 }
@@ -89,7 +89,8 @@ pub(crate) struct CompiledMacro {
 #[derive(Debug, Clone)]
 pub(crate) struct CompiledRule {
     pub name: String,
-    pub condition: Expr,
+    /// The expanded condition (shared with the compile cache's key).
+    pub condition: Arc<Expr>,
     pub output: String,
     pub format: Arc<Format>,
     pub filter: Arc<Filter>,
@@ -709,20 +710,23 @@ fn compile_rule(
         ),
         warnings,
     );
-    let compiled = match cache.filters.get(&ast) {
-        Some(c) => Ok(c.clone()),
+    let cached = cache.filters.get_key_value(&ast);
+    let (ast, compiled) = match cached {
+        Some((key, c)) => (Arc::clone(key), Ok(c.clone())),
         None => {
             let mut cw = Vec::new();
-            filter::compile(&ast, cfg.lookup, &mut cw).map(|f| {
+            let ast = Arc::new(ast);
+            let compiled = filter::compile(&ast, cfg.lookup, &mut cw).map(|f| {
                 let c = CompiledCondition {
                     filter: Arc::new(f),
                     warnings: cw,
                     evttype_check: evttype::check(&ast),
                     codes: evttype::event_codes(&ast),
                 };
-                cache.filters.insert(ast.clone(), c.clone());
+                cache.filters.insert(Arc::clone(&ast), c.clone());
                 c
-            })
+            });
+            (ast, compiled)
         }
     };
     let CompiledCondition {
