@@ -295,7 +295,7 @@ pub fn load(
     Ok(Loaded {
         rule_names: loader.rule_names().into_iter().map(String::from).collect(),
         described,
-        ruleset: loader.ruleset(),
+        ruleset: loader.into_ruleset(),
     })
 }
 

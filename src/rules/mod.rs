@@ -354,6 +354,39 @@ impl RulesLoader {
         Some(rs)
     }
 
+    /// [`RulesLoader::ruleset`] for a loader that is done: filters and formats are moved
+    /// into the ruleset, not copied.
+    pub fn into_ruleset(mut self) -> Option<Ruleset> {
+        let out = self.last.take()?;
+        // the cache holds the other reference to each filter and format
+        drop(std::mem::take(&mut self.cache));
+        let rules: Vec<Rule> = out
+            .rules
+            .into_iter()
+            .filter_map(|c| {
+                let info = self.collector.rules.get(&c.name)?;
+                Some(Rule {
+                    source: info.source.clone(),
+                    description: info.desc.clone(),
+                    priority: info.priority,
+                    tags: info.tags.iter().cloned().collect(),
+                    output: c.output,
+                    format: std::sync::Arc::unwrap_or_clone(c.format),
+                    filter: std::sync::Arc::unwrap_or_clone(c.filter),
+                    codes: c.codes,
+                    enabled: info.enabled,
+                    capture: info.capture,
+                    capture_duration_ns: u64::from(info.capture_duration) * 1_000_000,
+                    exception_fields: c.exception_fields.into_iter().collect(),
+                    name: c.name,
+                })
+            })
+            .collect();
+        let mut rs = Ruleset::new(rules, self.opts.min_priority);
+        rs.select(&self.opts.selection);
+        Some(rs)
+    }
+
     fn describe_line(name: &str, desc: &str) -> String {
         two_columns(name, &(wrap_text(desc, 51, 110) + "\n"))
     }

@@ -1387,3 +1387,13 @@ fn schema_document_is_the_config_parse_of_the_text() {
     }
     assert!(compared > 20, "only {compared} files compared");
 }
+
+#[test]
+fn into_ruleset_moves_what_ruleset_copies() {
+    let (loader, results) = golden_loader(&[STABLE, INCUBATING, SANDBOX], crate::fields::lookup);
+    assert!(results.iter().all(|r| r.successful()));
+    let copied = format!("{:?}", loader.ruleset().unwrap());
+    let moved = format!("{:?}", loader.into_ruleset().unwrap());
+    assert!(copied.len() > 100_000);
+    assert_eq!(moved, copied);
+}
