@@ -170,23 +170,61 @@ fn build_workload(dir: &Path) -> PathBuf {
     exe
 }
 
-/// Events/s and drops of `workload -m open -r rate` over `secs`.
-fn rate_step(d: &Daemon, workload: &Path, rate: u64, procs: u32, secs: f64) -> (f64, u64) {
-    let (e0, d0) = scap_counters(d.port).expect("metrics");
-    let t = Instant::now();
+/// One `workload -m open` run: its cycle count and wall seconds (from its summary line).
+fn run_workload(workload: &Path, cycles_per_s: u64, procs: u32, secs: f64) -> (u64, f64) {
     let out = Command::new(workload)
         .args(["-m", "open", "-e", "0"])
-        .args(["-r", &rate.to_string()])
+        .args(["-r", &cycles_per_s.to_string()])
         .args(["-p", &procs.to_string()])
         .args(["-s", &secs.to_string()])
         .output()
         .expect("run workload");
-    assert!(out.status.success());
-    // let the daemon drain and publish (its counters are refreshed every second)
-    std::thread::sleep(Duration::from_millis(2500));
-    let (e1, d1) = scap_counters(d.port).expect("metrics");
-    let _ = t;
-    ((e1 - e0) as f64 / secs, d1 - d0)
+    assert!(out.status.success(), "workload failed");
+    let line = String::from_utf8_lossy(&out.stdout).into_owned();
+    let field = |name: &str| {
+        line.split_whitespace()
+            .find_map(|w| w.strip_prefix(name)?.strip_prefix('='))
+            .and_then(|v| v.parse::<f64>().ok())
+    };
+    match (field("cycles"), field("secs")) {
+        (Some(c), Some(s)) if s > 0.0 => (c as u64, s),
+        _ => panic!("unexpected workload output: {line}"),
+    }
+}
+
+/// Waits until the daemon's drop counter stops moving: two readings 1.5 s apart that are
+/// equal (its /metrics are refreshed every second, so drops of an earlier burst still arrive
+/// after it ends). Returns the settled (n_evts, n_drops).
+fn settle(d: &Daemon) -> (u64, u64) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut last = scap_counters(d.port).expect("metrics");
+    loop {
+        std::thread::sleep(Duration::from_millis(1500));
+        let now = scap_counters(d.port).expect("metrics");
+        if now.1 == last.1 || Instant::now() > deadline {
+            return now;
+        }
+        last = now;
+    }
+}
+
+/// Events the daemon counts per `workload -m open` cycle (open + close and whatever the
+/// probe adds, e.g. the TOCTOU enter event), measured at a rate far below saturation.
+fn events_per_cycle(d: &Daemon, workload: &Path) -> f64 {
+    let (e0, _) = settle(d);
+    let (cycles, _) = run_workload(workload, 50_000, 1, 2.0);
+    let (e1, _) = settle(d);
+    (e1 - e0) as f64 / cycles.max(1) as f64
+}
+
+/// One ramp step at `target` events/s: (events/s the workload offered, events/s the daemon
+/// counted, drops).
+fn rate_step(d: &Daemon, workload: &Path, target: f64, epc: f64, secs: f64) -> (f64, f64, u64) {
+    let (e0, d0) = settle(d);
+    let cycles_per_s = (target / epc).round() as u64;
+    let (cycles, wall) = run_workload(workload, cycles_per_s, 2, secs);
+    let (e1, d1) = settle(d);
+    (cycles as f64 * epc / wall, (e1 - e0) as f64 / wall, d1 - d0)
 }
 
 fn vm_rss_kib(pid: u32) -> u64 {
@@ -223,7 +261,7 @@ fn main() {
     let base_getpid = best_of(getpid_loop, n);
     let base_open = best_of(open_close_loop, n / 4);
     {
-        let _d = start_daemon(&kind, &["falco_rules.yaml"]);
+        let d = start_daemon(&kind, &["falco_rules.yaml"]);
         let g = best_of(getpid_loop, n);
         let o = best_of(open_close_loop, n / 4);
         let (dg, doc) = (g - base_getpid, o - base_open);
@@ -233,23 +271,19 @@ fn main() {
             doc / FALCO_OPEN_CLOSE_NS
         );
 
-        // 2. highest event rate with zero drops (cycles/s ramp of open+close)
+        // 2. highest event rate with zero drops: events/s steps of open+close cycles
+        let epc = events_per_cycle(&d, &workload);
+        println!("  workload -m open: {epc:.2} events per cycle");
         let mut best = 0.0f64;
-        for (rate, procs) in [
-            (10_000u64, 1u32),
-            (20_000, 1),
-            (35_000, 1),
-            (50_000, 1),
-            (100_000, 1),
-            (150_000, 1),
-            (200_000, 2),
-            (300_000, 2),
-            (400_000, 2),
-            (600_000, 2),
-            (0, 2),
-        ] {
-            let (evts, drops) = rate_step(&_d, &workload, rate, procs, step_secs);
-            println!("  workload -m open -r {rate} -p {procs}: {evts:.0} events/s, {drops} drops");
+        for target in [1.0e6, 1.5e6, 1.8e6, 2.0e6, 2.2e6, 2.5e6] {
+            let (offered, evts, drops) = rate_step(&d, &workload, target, epc, step_secs);
+            println!(
+                "  step {:.1}M events/s (-r {:.0} -p 2): {:.0}k events/s offered, {:.0}k counted, {drops} drops",
+                target / 1e6,
+                target / epc,
+                offered / 1e3,
+                evts / 1e3
+            );
             if drops > 0 {
                 break;
             }

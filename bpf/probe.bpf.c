@@ -97,6 +97,9 @@ static __always_inline __u64 frs_off(__u64 x) {
 	return x;
 }
 #define OFF(x) frs_off(x)
+/* Scratch offset of the staging area for multi-field kernel reads (past the event and the
+ * longest string written at its end, before the path-walk names). */
+#define FILE_STAGE (HALF + 8192)
 #define MAX_PATH 4096
 #define MAX_ARGS 4096
 #define MAX_NAME 256
@@ -556,6 +559,80 @@ static __noinline void push_user_bytes(struct ev *ev, unsigned long ptr, __u64 l
 	ev_len(ev, (__u16)len);
 }
 
+/* libs reads at most MAX_IOVCNT iovecs of a msghdr. */
+#define MAX_IOVCNT 32
+/* Scratch offset where a msghdr's iovec array is staged (32 x 16 bytes). */
+#define IOV_STAGE (HALF + 12288)
+
+/* Reads the iovec array (at most MAX_IOVCNT entries) into the scratch stage: the number of
+ * entries, or -1 when it cannot be read. */
+static __noinline long stage_iovecs(struct ev *ev, unsigned long iov, unsigned long cnt) {
+	if(cnt > MAX_IOVCNT) {
+		cnt = MAX_IOVCNT;
+	}
+	if(!iov || cnt == 0) {
+		return cnt == 0 ? 0 : -1;
+	}
+	__u32 size = (__u32)cnt * sizeof(struct iovec);
+	if(bpf_probe_read_user(&ev->buf[IOV_STAGE], size & (MAX_IOVCNT * sizeof(struct iovec) * 2 - 1),
+	                       (void *)iov)) {
+		return -1;
+	}
+	return (long)cnt;
+}
+
+/* The data of `n` staged iovecs as libs 0.25.4 stores it (auxmap__store_iovec_data_param_64):
+ * the buffers concatenated, each read whole (its length taken as a u16, here at most
+ * MAX_ARGS - 1), stopping at the first empty or unreadable one, cut at `len` bytes; empty when
+ * the array could not be read. The cursor is re-masked each round so that the verifier keeps
+ * one state per iteration. */
+static __noinline void push_iovec_data(struct ev *ev, long n, __u32 len) {
+	if(n < 0) {
+		push_empty(ev);
+		return;
+	}
+	if(len > MAX_ARGS - 1) {
+		len = MAX_ARGS - 1;
+	}
+	struct iovec *v = (struct iovec *)&ev->buf[IOV_STAGE];
+	__u32 total = 0;
+	for(int j = 0; j < MAX_IOVCNT && j < n && total < len; j++) {
+		__u32 l = (__u16)v[j].iov_len;
+		if(l > MAX_ARGS - 1) {
+			l = MAX_ARGS - 1;
+		}
+		if(l == 0 || bpf_probe_read_user(&ev->buf[OFF(ev->pos + total)], l, v[j].iov_base)) {
+			break;
+		}
+		total = (total + l) & (2 * MAX_ARGS - 1);
+	}
+	ev_len(ev, (__u16)(total < len ? total : len));
+}
+
+/* Sum of the staged iovecs' lengths, as a u32 (libs extract__iovec_size); 0 when unreadable. */
+static __always_inline __u32 iovecs_size(struct ev *ev, long n) {
+	struct iovec *v = (struct iovec *)&ev->buf[IOV_STAGE];
+	__u32 size = 0;
+	for(int j = 0; j < MAX_IOVCNT; j++) {
+		if(j >= n) {
+			break;
+		}
+		size += (__u32)v[j].iov_len;
+	}
+	return size;
+}
+
+/* Exactly `len` bytes of user memory (up to MAX_ARGS - 1) as a BYTEBUF, or empty when they
+ * cannot be read (libs auxmap__store_bytebuf_param). */
+static __noinline void push_user_bytes_exact(struct ev *ev, unsigned long ptr, __u64 len) {
+	if(!ptr || len == 0 || len > MAX_ARGS - 1 ||
+	   bpf_probe_read_user(&ev->buf[OFF(ev->pos)], len & (MAX_ARGS - 1), (void *)ptr)) {
+		push_empty(ev);
+		return;
+	}
+	ev_len(ev, (__u16)len);
+}
+
 static __always_inline __u8 counters_category_drop(struct frs_counters *c, __u16 type) {
 	switch(type) {
 	case PPME_SYSCALL_CLONE_20_X:
@@ -619,35 +696,76 @@ static __always_inline __u8 counters_category_drop(struct frs_counters *c, __u16
 	return 0;
 }
 
+/* The ring buffer of the current CPU: cpu / cpus_per_buffer (no division when one buffer serves
+ * every CPU, the default on small machines). */
+static __always_inline __u32 rb_index(const struct frs_settings *st) {
+	__u32 per = st->cpus_per_buffer;
+	if(st->n_buffers <= 1 || per == 0) {
+		return 0;
+	}
+	__u32 idx = bpf_get_smp_processor_id() / per;
+	return idx < st->n_buffers ? idx : 0;
+}
+
+#define RB_RESERVE_CASE(n)                                                                         \
+	case n:                                                                                    \
+		return bpf_ringbuf_reserve(&rb_##n, size, 0)
+
+/* Reserves `size` bytes (a constant at every call site) in ring buffer `idx`. */
+static __always_inline void *rb_reserve(__u32 idx, __u64 size) {
+	switch(idx) {
+		RB_RESERVE_CASE(0);
+		RB_RESERVE_CASE(1);
+		RB_RESERVE_CASE(2);
+		RB_RESERVE_CASE(3);
+		RB_RESERVE_CASE(4);
+		RB_RESERVE_CASE(5);
+		RB_RESERVE_CASE(6);
+		RB_RESERVE_CASE(7);
+		RB_RESERVE_CASE(8);
+		RB_RESERVE_CASE(9);
+		RB_RESERVE_CASE(10);
+		RB_RESERVE_CASE(11);
+		RB_RESERVE_CASE(12);
+		RB_RESERVE_CASE(13);
+		RB_RESERVE_CASE(14);
+		RB_RESERVE_CASE(15);
+	default:
+		return NULL;
+	}
+}
+
+/* Header of a record written in place in the ring buffer (fixed-size events). */
+static __always_inline void rec_header(__u8 *r, const struct frs_settings *st, __u32 len,
+                                       __u16 type, __u32 nparams) {
+	*(__u64 *)&r[0] = bpf_ktime_get_boot_ns() + st->boot_time_ns;
+	*(__u64 *)&r[8] = bpf_get_current_pid_tgid() & 0xffffffff;
+	*(__u32 *)&r[16] = len;
+	*(__u16 *)&r[20] = type;
+	*(__u32 *)&r[22] = nparams;
+}
+
 #define RB_CASE(n)                                                                                 \
 	case n:                                                                                    \
 		err = bpf_ringbuf_output(&rb_##n, data, len, BPF_RB_NO_WAKEUP);                    \
 		break
 
-/* Writes the header and hands the record to the CPU's ring buffer. */
-static __noinline int ev_submit(struct ev *ev, __u64 tid) {
+/* Writes the header of the record of `len` bytes built in `data` (scratch) and hands it to
+ * the CPU's ring buffer, counting it or its drop. */
+static __always_inline int rec_submit(__u8 *data, __u32 len, __u16 type, __u32 nparams,
+                                      __u64 tid) {
 	struct frs_counters *c = get_counters();
 	struct frs_settings *st = get_settings();
 	if(!c || !st) {
 		return 0;
 	}
-	if(ev->overflow || ev->n != ev->nparams) {
-		c->n_drops_max_event_size++;
-		return 0;
-	}
-	__u32 len = ev->pos;
-	__u8 *data = ev->buf;
 	*(__u64 *)&data[0] = bpf_ktime_get_boot_ns() + st->boot_time_ns;
 	*(__u64 *)&data[8] = tid;
 	*(__u32 *)&data[16] = len;
-	*(__u16 *)&data[20] = ev->type;
-	*(__u32 *)&data[22] = ev->nparams;
+	*(__u16 *)&data[20] = type;
+	*(__u32 *)&data[22] = nparams;
 
-	__u32 cpu = bpf_get_smp_processor_id();
-	__u32 idx = st->cpus_per_buffer ? cpu / st->cpus_per_buffer : 0;
-	if(idx >= st->n_buffers) {
-		idx = 0;
-	}
+	__u32 idx = rb_index(st);
 	len &= (HALF - 1);
 	if(len < FRS_EVT_HDR_SIZE) {
 		return 0;
@@ -675,11 +793,23 @@ static __noinline int ev_submit(struct ev *ev, __u64 tid) {
 	}
 	if(err) {
 		c->n_drops_buffer++;
-		counters_category_drop(c, ev->type);
+		counters_category_drop(c, type);
 	} else {
 		c->n_evts++;
 	}
 	return 0;
+}
+
+/* Hands a built event to the CPU's ring buffer (its parameter count checked). */
+static __noinline int ev_submit(struct ev *ev, __u64 tid) {
+	if(ev->overflow || ev->n != ev->nparams) {
+		struct frs_counters *c = get_counters();
+		if(c) {
+			c->n_drops_max_event_size++;
+		}
+		return 0;
+	}
+	return rec_submit(ev->buf, ev->pos, ev->type, ev->nparams, tid);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -729,6 +859,56 @@ static __always_inline __u32 encode_dev(__u32 dev) {
 	__u32 major = dev >> 20;
 	__u32 minor = dev & ((1u << 20) - 1);
 	return (minor & 0xff) | (major << 8) | ((minor & ~0xffu) << 12);
+}
+
+/* Identity of an opened file for the open exits: PPM_O_F_CREATED, encoded dev, inode number. */
+struct file_id {
+	__u32 created;
+	__u32 dev;
+	__u64 ino;
+};
+
+/* Two fields of one kernel struct that lie within FIELD_SPAN bytes of each other are read
+ * with one helper call (each probe read costs ~7 ns) into `stage` (scratch memory: map
+ * values allow the unaligned loads that stack slots do not). */
+#define FIELD_SPAN 64
+#define FIELD_PAIR_FITS(lo, a, b) ((a) - (lo) <= FIELD_SPAN - 8 && (b) - (lo) <= FIELD_SPAN - 8)
+
+/* f_mode and f_inode of `file`, then i_sb and i_ino of its inode (4 helper calls with
+ * the fd table read instead of 6; field by field where a kernel's layout spreads them). */
+static __always_inline void file_identity(__u8 *stage, struct file *file, struct file_id *id) {
+	__u32 o_mode = bpf_core_field_offset(struct file, f_mode);
+	__u32 o_inode = bpf_core_field_offset(struct file, f_inode);
+	__u32 lo = o_mode < o_inode ? o_mode : o_inode;
+	struct inode *inode = NULL;
+	__u32 mode = 0;
+	if(FIELD_PAIR_FITS(lo, o_mode, o_inode) &&
+	   bpf_probe_read_kernel(stage, FIELD_SPAN, (__u8 *)file + lo) == 0) {
+		mode = *(__u32 *)&stage[(o_mode - lo) & (FIELD_SPAN - 1)];
+		inode = *(struct inode **)&stage[(o_inode - lo) & (FIELD_SPAN - 1)];
+	} else {
+		mode = BPF_CORE_READ(file, f_mode);
+		inode = BPF_CORE_READ(file, f_inode);
+	}
+	id->created = (mode & FMODE_CREATED_BIT) ? 1 : 0;
+	if(!inode) {
+		return;
+	}
+	__u32 o_sb = bpf_core_field_offset(struct inode, i_sb);
+	__u32 o_ino = bpf_core_field_offset(struct inode, i_ino);
+	lo = o_sb < o_ino ? o_sb : o_ino;
+	struct super_block *sb = NULL;
+	if(FIELD_PAIR_FITS(lo, o_sb, o_ino) &&
+	   bpf_probe_read_kernel(stage, FIELD_SPAN, (__u8 *)inode + lo) == 0) {
+		sb = *(struct super_block **)&stage[(o_sb - lo) & (FIELD_SPAN - 1)];
+		id->ino = *(__u64 *)&stage[(o_ino - lo) & (FIELD_SPAN - 1)];
+	} else {
+		sb = BPF_CORE_READ(inode, i_sb);
+		id->ino = BPF_CORE_READ(inode, i_ino);
+	}
+	if(sb) {
+		id->dev = encode_dev(BPF_CORE_READ(sb, s_dev));
+	}
 }
 
 static __always_inline __u32 open_flags_to_scap(__u32 flags) {
@@ -1341,7 +1521,11 @@ static __always_inline struct sock *fd_to_sock(struct task_struct *task, long fd
 
 /* SOCKTUPLE of `sk`; `local_first` puts the local end first (connect, send/recv) or the peer
  * first (accept). */
-static __noinline void push_socktuple(struct ev *ev, struct sock *sk, int local_first) {
+/* `uaddr` (a user sockaddr: sendto/recvfrom's address argument, sendmsg/recvmsg's msg_name)
+ * names the remote end when the socket has no remote port, as libs 0.25.4 does for unconnected
+ * UDP sockets (auxmap__store_socktuple_param). */
+static __noinline void push_socktuple(struct ev *ev, struct sock *sk, int local_first,
+                                      unsigned long uaddr) {
 	if(!sk) {
 		push_empty(ev);
 		return;
@@ -1353,6 +1537,12 @@ static __noinline void push_socktuple(struct ev *ev, struct sock *sk, int local_
 		__u32 raddr = BPF_CORE_READ(sk, __sk_common.skc_daddr);
 		__u16 lport = BPF_CORE_READ(sk, __sk_common.skc_num);
 		__u16 rport = __builtin_bswap16(BPF_CORE_READ(sk, __sk_common.skc_dport));
+		if(rport == 0 && uaddr) {
+			struct sockaddr_in sin = {};
+			bpf_probe_read_user(&sin, sizeof(sin), (void *)uaddr);
+			raddr = sin.sin_addr.s_addr;
+			rport = __builtin_bswap16(sin.sin_port);
+		}
 		p[0] = AF_INET;
 		*(__u32 *)&p[1] = local_first ? laddr : raddr;
 		*(__u16 *)&p[5] = local_first ? lport : rport;
@@ -1364,6 +1554,12 @@ static __noinline void push_socktuple(struct ev *ev, struct sock *sk, int local_
 		struct in6_addr ra = BPF_CORE_READ(sk, __sk_common.skc_v6_daddr);
 		__u16 lport = BPF_CORE_READ(sk, __sk_common.skc_num);
 		__u16 rport = __builtin_bswap16(BPF_CORE_READ(sk, __sk_common.skc_dport));
+		if(rport == 0 && uaddr) {
+			struct sockaddr_in6 sin6 = {};
+			bpf_probe_read_user(&sin6, sizeof(sin6), (void *)uaddr);
+			ra = sin6.sin6_addr;
+			rport = __builtin_bswap16(sin6.sin6_port);
+		}
 		p[0] = AF_INET6;
 		__builtin_memcpy(&p[1], local_first ? &la : &ra, 16);
 		*(__u16 *)&p[17] = local_first ? lport : rport;
@@ -1447,21 +1643,15 @@ static __noinline int emit_from_table(struct pt_regs *regs, long ret, __u32 nr) 
 	}
 	struct task_struct *task = bpf_get_current_task_btf();
 	/* The returned fd's file, looked up once for the flags/dev/ino parameters. */
-	struct file *file = NULL;
-	/* Its fields, each read once (every kernel read here is a helper call). */
-	__u32 f_created = 0, f_dev = 0;
-	__u64 f_ino = 0;
+	struct file_id fid = {};
 	if(ret >= 0 && (nr == NR_open || nr == NR_openat || nr == NR_creat)) {
-		file = fd_to_file(task, ret);
+		struct file *file = fd_to_file(task, ret);
 		if(file) {
-			struct inode *inode = BPF_CORE_READ(file, f_inode);
-			f_created = (BPF_CORE_READ(file, f_mode) & FMODE_CREATED_BIT) ? 1 : 0;
-			if(inode) {
-				f_dev = encode_dev(BPF_CORE_READ(inode, i_sb, s_dev));
-				f_ino = BPF_CORE_READ(inode, i_ino);
-			}
+			file_identity(&ev.buf[FILE_STAGE], file, &fid);
 		}
 	}
+	__u32 f_created = fid.created, f_dev = fid.dev;
+	__u64 f_ino = fid.ino;
 	for(int i = 0; i < MAX_TABLE_PARAMS; i++) {
 		if(i >= np) {
 			break;
@@ -1603,7 +1793,7 @@ static __noinline int emit_socket_event(struct pt_regs *regs, long ret, __u32 nr
 			return 0;
 		push_u64(&ev, (__u64)ret);
 		if(ret == 0 || ret == -115 /* EINPROGRESS */) {
-			push_socktuple(&ev, fd_to_sock(task, fd), 1);
+			push_socktuple(&ev, fd_to_sock(task, fd), 1, 0);
 		} else {
 			push_empty(&ev);
 		}
@@ -1624,7 +1814,7 @@ static __noinline int emit_socket_event(struct pt_regs *regs, long ret, __u32 nr
 			return 0;
 		push_u64(&ev, (__u64)ret);
 		if(ret >= 0) {
-			push_socktuple(&ev, fd_to_sock(task, ret), 0);
+			push_socktuple(&ev, fd_to_sock(task, ret), 0, 0);
 		} else {
 			push_empty(&ev);
 		}
@@ -1651,40 +1841,94 @@ static __noinline int emit_socket_event(struct pt_regs *regs, long ret, __u32 nr
 			if(ev_start(&ev, PPME_SOCKET_SENDTO_X, 5))
 				return 0;
 			push_u64(&ev, (__u64)ret);
-			push_user_bytes(&ev, ret > 0 ? a1 : 0, ret > 0 ? ret : 0, snaplen);
+			/* as libs: up to res bytes, or up to `size` when the call failed */
+			push_user_bytes(&ev, a1, ret > 0 ? (__u64)ret : (__u64)(__u32)a2, snaplen);
 			push_u64(&ev, (__u64)fd);
 			push_u32(&ev, (__u32)a2);
-			push_socktuple(&ev, fd_to_sock(task, fd), 1);
+			if(ret >= 0) {
+				push_socktuple(&ev, fd_to_sock(task, fd), 1, sc_arg(regs, 4));
+			} else {
+				push_empty(&ev);
+			}
 		} else {
 			if(ev_start(&ev, PPME_SOCKET_RECVFROM_X, 5))
 				return 0;
 			push_u64(&ev, (__u64)ret);
 			push_user_bytes(&ev, ret > 0 ? a1 : 0, ret > 0 ? ret : 0, snaplen);
-			push_socktuple(&ev, ret >= 0 ? fd_to_sock(task, fd) : NULL, 1);
+			push_socktuple(&ev, ret >= 0 ? fd_to_sock(task, fd) : NULL, 0, sc_arg(regs, 4));
 			push_u64(&ev, (__u64)fd);
 			push_u32(&ev, (__u32)a2);
 		}
 		break;
 	}
-	case NR_sendmsg:
+	case NR_sendmsg: {
+		/* libs 0.25.4 sendmsg_x: data and size from the iovecs, the tuple's remote end from
+		 * msg_name when the socket has none; without a readable msghdr, empty data, size and
+		 * tuple. */
 		if(ev_start(&ev, PPME_SOCKET_SENDMSG_X, 5))
 			return 0;
 		push_u64(&ev, (__u64)ret);
-		push_empty(&ev);
+		struct user_msghdr mh = {};
+		if(bpf_probe_read_user(&mh, sizeof(mh), (void *)a1)) {
+			push_empty(&ev);
+			push_u64(&ev, (__u64)fd);
+			push_empty(&ev);
+			push_empty(&ev);
+			break;
+		}
+		struct frs_settings *st = get_settings();
+		__u32 snaplen = st ? st->snaplen : 80;
+		if(ret > 0 && snaplen > ret) {
+			snaplen = ret;
+		}
+		long n = stage_iovecs(&ev, (unsigned long)mh.msg_iov, mh.msg_iovlen);
+		push_iovec_data(&ev, n, snaplen);
 		push_u64(&ev, (__u64)fd);
-		push_u32(&ev, ret > 0 ? (__u32)ret : 0);
-		push_socktuple(&ev, fd_to_sock(task, fd), 1);
+		push_u32(&ev, iovecs_size(&ev, n));
+		if(ret >= 0) {
+			push_socktuple(&ev, fd_to_sock(task, fd), 1, (unsigned long)mh.msg_name);
+		} else {
+			push_empty(&ev);
+		}
 		break;
-	case NR_recvmsg:
+	}
+	case NR_recvmsg: {
+		/* libs 0.25.4 recvmsg_x: size = res, data from the iovecs (up to res), the inbound
+		 * tuple with msg_name as the remote end when the socket has none, the control data. */
 		if(ev_start(&ev, PPME_SOCKET_RECVMSG_X, 6))
 			return 0;
 		push_u64(&ev, (__u64)ret);
-		push_u32(&ev, ret > 0 ? (__u32)ret : 0);
-		push_empty(&ev);
-		push_socktuple(&ev, ret >= 0 ? fd_to_sock(task, fd) : NULL, 1);
-		push_empty(&ev);
+		if(ret < 0) {
+			push_u32(&ev, 0);
+			push_empty(&ev);
+			push_empty(&ev);
+			push_empty(&ev);
+			push_u64(&ev, (__u64)fd);
+			break;
+		}
+		push_u32(&ev, (__u32)ret);
+		struct frs_settings *st = get_settings();
+		__u32 snaplen = st ? st->snaplen : 80;
+		if(snaplen > ret) {
+			snaplen = ret;
+		}
+		struct user_msghdr mh = {};
+		if(bpf_probe_read_user(&mh, sizeof(mh), (void *)a1)) {
+			__builtin_memset(&mh, 0, sizeof(mh));
+			push_empty(&ev);
+		} else {
+			push_iovec_data(&ev, stage_iovecs(&ev, (unsigned long)mh.msg_iov, mh.msg_iovlen),
+			                snaplen);
+		}
+		push_socktuple(&ev, fd_to_sock(task, fd), 0, (unsigned long)mh.msg_name);
+		if(mh.msg_control && mh.msg_controllen > 0 && mh.msg_controllen <= 0xffff) {
+			push_user_bytes_exact(&ev, (unsigned long)mh.msg_control, mh.msg_controllen);
+		} else {
+			push_empty(&ev);
+		}
 		push_u64(&ev, (__u64)fd);
 		break;
+	}
 	case NR_socketpair: {
 		if(ev_start(&ev, PPME_SOCKET_SOCKETPAIR_X, 8))
 			return 0;
@@ -1823,6 +2067,91 @@ static __noinline int emit_misc_event(struct pt_regs *regs, long ret, __u32 nr) 
 	return ev_submit(&ev, bpf_get_current_pid_tgid() & 0xffffffff);
 }
 
+/* close exit (PPME_SYSCALL_CLOSE_X: res, fd), the most frequent event: fixed size, so it is
+ * written in place in the ring buffer (no scratch area, no copy). */
+#define CLOSE_X_SIZE (FRS_EVT_HDR_SIZE + 2 * 2 + 8 + 8)
+static __always_inline int emit_close_exit(const struct frs_settings *st, long ret,
+                                           unsigned long fd) {
+	struct frs_counters *c = get_counters();
+	if(!c) {
+		return 0;
+	}
+	__u8 *r = rb_reserve(rb_index(st), CLOSE_X_SIZE);
+	if(!r) {
+		c->n_drops_buffer++;
+		c->n_drops_buffer_close_exit++;
+		return 0;
+	}
+	*(__u16 *)&r[FRS_EVT_HDR_SIZE] = 8;
+	*(__u16 *)&r[FRS_EVT_HDR_SIZE + 2] = 8;
+	*(__u64 *)&r[FRS_EVT_HDR_SIZE + 4] = (__u64)ret;
+	*(__u64 *)&r[FRS_EVT_HDR_SIZE + 12] = (__u64)(__s64)(int)fd;
+	rec_header(r, st, CLOSE_X_SIZE, PPME_SYSCALL_CLOSE_X, 2);
+	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
+	c->n_evts++;
+	return 0;
+}
+
+/* Scratch area of the current CPU. */
+static __always_inline __u8 *scratch_buf(void) {
+	__u32 cpu = bpf_get_smp_processor_id();
+	struct scratch_area *s = bpf_map_lookup_elem(&scratch, &cpu);
+	if(!s) {
+		struct frs_counters *c = get_counters();
+		if(c) {
+			c->n_drops_scratch_map++;
+		}
+		return NULL;
+	}
+	return s->data;
+}
+
+/* A user string at `b + off` (NUL included), its length or 0 when unreadable or NULL. */
+static __always_inline __u32 read_user_str_at(__u8 *b, __u32 off, unsigned long ptr) {
+	long n = 0;
+	if(ptr) {
+		n = bpf_probe_read_user_str(&b[OFF(off)], MAX_PATH, (void *)ptr);
+	}
+	return n > 0 ? (__u32)n & (2 * MAX_PATH - 1) : 0;
+}
+
+/* openat exit (PPME_SYSCALL_OPENAT_2_X), the most frequent variable-size event, written at
+ * fixed offsets (only the parameters after the name move): res, dirfd, name, flags
+ * (| PPM_O_F_CREATED), mode, dev, ino. */
+#define OPENAT_X_VALUES (FRS_EVT_HDR_SIZE + 7 * 2)
+static __always_inline int emit_openat_exit(struct pt_regs *regs, long ret) {
+	__u8 *b = scratch_buf();
+	if(!b) {
+		return 0;
+	}
+	unsigned long flags = regs->dx;
+	struct file_id fid = {};
+	if(ret >= 0) {
+		struct file *file = fd_to_file(bpf_get_current_task_btf(), ret);
+		if(file) {
+			file_identity(&b[FILE_STAGE], file, &fid);
+		}
+	}
+	*(__u64 *)&b[OPENAT_X_VALUES] = (__u64)ret;
+	*(__u64 *)&b[OPENAT_X_VALUES + 8] = (__u64)(__s64)(int)regs->di;
+	__u32 n = read_user_str_at(b, OPENAT_X_VALUES + 16, regs->si);
+	__u32 o = OPENAT_X_VALUES + 16 + n;
+	*(__u32 *)&b[o] = open_flags_to_scap((__u32)flags) | (fid.created ? PPM_O_F_CREATED : 0);
+	*(__u32 *)&b[o + 4] = (flags & (O_CREAT | O_TMPFILE)) ? (__u32)(regs->r10 & 07777) : 0;
+	*(__u32 *)&b[o + 8] = fid.dev;
+	*(__u64 *)&b[o + 12] = fid.ino;
+	__u16 *lens = (__u16 *)&b[FRS_EVT_HDR_SIZE];
+	lens[0] = 8;
+	lens[1] = 8;
+	lens[2] = (__u16)n;
+	lens[3] = 4;
+	lens[4] = 4;
+	lens[5] = 4;
+	lens[6] = 8;
+	return rec_submit(b, o + 20, PPME_SYSCALL_OPENAT_2_X, 7,
+	                  bpf_get_current_pid_tgid() & 0xffffffff);
+}
+
 static __always_inline int is_interesting(__u32 nr) {
 	__u8 *on = bpf_map_lookup_elem(&interesting, &nr);
 	return on && *on;
@@ -1840,6 +2169,12 @@ int BPF_PROG(frs_sys_exit, struct pt_regs *regs, long ret) {
 	}
 	if(ret < 0 && (st->flags & FRS_FLAG_DROP_FAILED_EXIT)) {
 		return 0;
+	}
+	if(nr == NR_close) {
+		return emit_close_exit(st, ret, regs->di);
+	}
+	if(nr == NR_openat) {
+		return emit_openat_exit(regs, ret);
 	}
 	struct task_struct *task = bpf_get_current_task_btf();
 	__u16 clone_type = 0;
@@ -1960,7 +2295,34 @@ static __noinline int emit_toctou_enter(__u32 nr, unsigned long a0, unsigned lon
 	}
 
 TOCTOU_PROG(open, 3)
-TOCTOU_PROG(openat, 4)
+
+/* openat, by far the most frequent of them, written at fixed offsets: dirfd, name, flags,
+ * mode. */
+#define OPENAT_E_VALUES (FRS_EVT_HDR_SIZE + 4 * 2)
+SEC("tracepoint/syscalls/sys_enter_openat")
+int frs_enter_openat(struct trace_event_raw_sys_enter *ctx) {
+	if(!is_interesting(NR_openat)) {
+		return 0;
+	}
+	__u8 *b = scratch_buf();
+	if(!b) {
+		return 0;
+	}
+	unsigned long flags = ctx->args[2];
+	*(__u64 *)&b[OPENAT_E_VALUES] = (__u64)(__s64)(int)ctx->args[0];
+	__u32 n = read_user_str_at(b, OPENAT_E_VALUES + 8, ctx->args[1]);
+	__u32 o = OPENAT_E_VALUES + 8 + n;
+	*(__u32 *)&b[o] = open_flags_to_scap((__u32)flags);
+	*(__u32 *)&b[o + 4] = (flags & (O_CREAT | O_TMPFILE)) ? (__u32)(ctx->args[3] & 07777) : 0;
+	__u16 *lens = (__u16 *)&b[FRS_EVT_HDR_SIZE];
+	lens[0] = 8;
+	lens[1] = (__u16)n;
+	lens[2] = 4;
+	lens[3] = 4;
+	return rec_submit(b, o + 8, PPME_SYSCALL_OPENAT_2_E, 4,
+	                  bpf_get_current_pid_tgid() & 0xffffffff);
+}
+
 TOCTOU_PROG(openat2, 4)
 TOCTOU_PROG(creat, 2)
 TOCTOU_PROG(connect, 3)

@@ -560,3 +560,64 @@ fn support_report() {
     );
     assert_eq!(v["system_info"]["sysname"], "Linux");
 }
+
+/// `--plugin-info`: the built-in container plugin by name or configured library path prints
+/// Falco's descriptive block (the one `--list-plugins` prints, golden `cli/list-plugins`),
+/// then its JSON init schema; the plugin has no event sourcing, so no open params. A plugin
+/// that `load_plugins` did not select is Falco's fatal error.
+#[test]
+fn plugin_info() {
+    let cfg = shared_dir().join("upstream/falco-0.44.1/falco.yaml");
+    let run = |extra: &[&str]| {
+        let mut args = vec!["-c".to_string(), cfg.to_string_lossy().into_owned()];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        crate::util::run_falco(&args, &[], Duration::from_secs(60))
+    };
+    let golden =
+        std::fs::read_to_string(shared_dir().join("conformance/goldens/cli/list-plugins/stdout"))
+            .unwrap();
+    let block = golden
+        .strip_prefix("1 Plugins Loaded:\n\n")
+        .and_then(|b| b.strip_suffix('\n'))
+        .unwrap();
+    for which in ["container", "/usr/share/falco/plugins/libcontainer.so"] {
+        let out = run(&["-o", "load_plugins[]=container", "--plugin-info", which]);
+        assert_eq!(out.code, 0, "{}", String::from_utf8_lossy(&out.stderr));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let rest = stdout
+            .strip_prefix(block)
+            .unwrap_or_else(|| panic!("{stdout}"));
+        let schema = rest
+            .strip_prefix("Init config schema type: JSON\n")
+            .and_then(|s| s.strip_suffix("\n\n"))
+            .unwrap_or_else(|| panic!("{rest}"));
+        assert!(!schema.contains('\n'), "{schema}");
+        let schema: serde_json::Value = serde_json::from_str(schema).unwrap();
+        assert_eq!(schema["$schema"], "http://json-schema.org/draft-04/schema#");
+        assert_eq!(
+            schema["properties"]["engines"]["$ref"],
+            "#/definitions/Engines"
+        );
+    }
+    for extra in [
+        &["--plugin-info", "container"][..],
+        &[
+            "-o",
+            "load_plugins[]=container",
+            "--plugin-info",
+            "libcontainer.so",
+        ][..],
+    ] {
+        let out = run(extra);
+        assert_eq!(out.code, 1);
+        assert!(out.stdout.is_empty());
+        let err = String::from_utf8_lossy(&out.stderr);
+        let which = extra.last().unwrap();
+        assert!(
+            err.ends_with(&format!(
+                "Error: can't find plugin and print its info: {which}\n"
+            )),
+            "{err}"
+        );
+    }
+}

@@ -1,7 +1,8 @@
-//! A capture written live (`capture.enabled`, driver::capture::Tee) under both backends: our
-//! reader and Debian's `sysdig -r` read it back, and `engine.kind=replay` on it gives the same
-//! alerts the live run printed for `cat /etc/shadow` under the upstream stable rules
-//! ("Sensitive file opened for reading by non-trusted program").
+//! A capture written live (`capture.enabled`, driver::capture::CaptureDump) under both
+//! backends: in mode `all_rules` the dump opens on the first match, our reader and Debian's
+//! `sysdig -r` read it back, and `engine.kind=replay` on it gives the same alerts the live run
+//! printed for `cat /etc/shadow` under the upstream stable rules ("Sensitive file opened for
+//! reading by non-trusted program"); in mode `rules` only a rule with `capture: true` opens it.
 //!
 //! Needs root and a kernel with BTF (skipped, with a message, otherwise) and the Debian
 //! `sysdig` package.
@@ -83,28 +84,19 @@ fn base_args(rules: &str) -> Vec<String> {
     .collect()
 }
 
-fn capture_replays_to_live_alerts(kind: &str) {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!("skipped: live capture needs root");
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let rules = shared_dir().join("upstream/rules/falco_rules.yaml");
-    let rules = rules.to_string_lossy().into_owned();
-    let prefix = dir.path().join("cap");
-    let mut args = base_args(&rules);
-    for o in [
-        format!("engine.kind={kind}"),
-        "capture.enabled=true".to_string(),
-        "capture.mode=all_rules".to_string(),
-        format!("capture.path_prefix={}", prefix.display()),
-    ] {
-        args.push("-o".into());
-        args.push(o);
-    }
+/// Starts the daemon live; None (skipped, with a message) when the probe cannot run here.
+/// Returns it with its stdout lines, its stderr (kept open: the daemon logs until it exits)
+/// and the stderr lines read up to the start.
+type Started = (
+    std::process::Child,
+    Receiver<String>,
+    Receiver<String>,
+    Vec<String>,
+);
+
+fn start(args: &[String]) -> Option<Started> {
     let mut falco = Command::new(falco_bin())
-        .args(&args)
+        .args(args)
         .env_clear()
         .env("PATH", STD_PATH)
         .stdin(Stdio::null())
@@ -129,8 +121,34 @@ fn capture_replays_to_live_alerts(kind: &str) {
         let _ = falco.kill();
         let _ = falco.wait();
         eprintln!("skipped: the eBPF probe cannot run here: {started}");
+        return None;
+    }
+    Some((falco, stdout, stderr, err_lines))
+}
+
+fn capture_replays_to_live_alerts(kind: &str) {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: live capture needs root");
         return;
     }
+    let dir = tempfile::tempdir().unwrap();
+    let rules = shared_dir().join("upstream/rules/falco_rules.yaml");
+    let rules = rules.to_string_lossy().into_owned();
+    let prefix = dir.path().join("cap");
+    let mut args = base_args(&rules);
+    for o in [
+        format!("engine.kind={kind}"),
+        "capture.enabled=true".to_string(),
+        "capture.mode=all_rules".to_string(),
+        format!("capture.path_prefix={}", prefix.display()),
+    ] {
+        args.push("-o".into());
+        args.push(o);
+    }
+    let Some((mut falco, stdout, _stderr, _)) = start(&args) else {
+        return;
+    };
     let mut out_lines = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut n_cat = 0;
@@ -250,4 +268,133 @@ fn live_capture_replays_to_the_same_alerts_modern_ebpf() {
 #[test]
 fn live_capture_replays_to_the_same_alerts_aya() {
     capture_replays_to_live_alerts("aya");
+}
+
+/// Two rules on files of the test's own (so parallel tests' events never match them).
+fn rules_mode_rules(plain: &str, captured: &str) -> String {
+    format!(
+        "\
+- rule: Plain read by cat
+  desc: not captured
+  condition: evt.type in (open, openat, openat2) and fd.name={plain} and proc.name=cat
+  output: plain read (file=%fd.name proc=%proc.name)
+  priority: WARNING
+- rule: Captured read by cat
+  desc: captured for 2 s
+  condition: evt.type in (open, openat, openat2) and fd.name={captured} and proc.name=cat
+  output: captured read (file=%fd.name proc=%proc.name parent=%proc.pname)
+  priority: WARNING
+  capture: true
+  capture_duration: 2000
+"
+    )
+}
+
+/// `capture.mode: rules`: a match of a rule without `capture: true` writes nothing; a match
+/// of the capture rule opens the dump on its own event (written first), which replays to the
+/// same alert (the dump's process list is the live thread table, which knows this `cat`).
+#[test]
+fn capture_mode_rules_dumps_from_the_capture_rule_match() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: live capture needs root");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let plain = dir.path().join("plain.txt");
+    let captured = dir.path().join("captured.txt");
+    std::fs::write(&plain, "plain").unwrap();
+    std::fs::write(&captured, "captured").unwrap();
+    let (plain, captured) = (plain.to_str().unwrap(), captured.to_str().unwrap());
+    let rules = dir.path().join("rules.yaml");
+    std::fs::write(&rules, rules_mode_rules(plain, captured)).unwrap();
+    let rules = rules.to_string_lossy().into_owned();
+    let caps = dir.path().join("caps");
+    std::fs::create_dir(&caps).unwrap();
+    let prefix = caps.join("cap");
+    let mut args = base_args(&rules);
+    for o in [
+        "engine.kind=modern_ebpf".to_string(),
+        "capture.enabled=true".to_string(),
+        "capture.mode=rules".to_string(),
+        format!("capture.path_prefix={}", prefix.display()),
+    ] {
+        args.push("-o".into());
+        args.push(o);
+    }
+    let Some((mut falco, stdout, _stderr, err_lines)) = start(&args) else {
+        return;
+    };
+    assert!(
+        err_lines.iter().any(|l| l.ends_with(&format!(
+            "Capture is enabled in mode 'rules'. Capturing events to {}",
+            prefix.display()
+        ))),
+        "{err_lines:?}"
+    );
+    let cat_until = |file: &str, needle: &str, out: &mut Vec<String>| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let st = Command::new("cat")
+                .arg(file)
+                .stdout(Stdio::null())
+                .status()
+                .unwrap();
+            assert!(st.success());
+            if let Some(l) = wait_line(&stdout, out, &[needle], 1) {
+                return l;
+            }
+            assert!(Instant::now() < deadline, "no live alert for cat {file}");
+        }
+    };
+    let mut out_lines = Vec::new();
+    cat_until(plain, "plain read", &mut out_lines);
+    std::thread::sleep(Duration::from_millis(300));
+    let files = || -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(&caps)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect()
+    };
+    assert!(files().is_empty(), "a rule without capture: {:?}", files());
+    let alert = cat_until(captured, "captured read", &mut out_lines);
+    // SAFETY: signalling our own child by pid.
+    unsafe { libc::kill(falco.id() as libc::pid_t, libc::SIGTERM) };
+    assert_eq!(falco.wait().unwrap().code(), Some(0));
+    let found = files();
+    assert_eq!(found.len(), 1, "{found:?}");
+    let mut rd = CaptureReader::open(&found[0]).unwrap();
+    let mut first = None;
+    let mut plain_opens = 0;
+    while let Some(item) = rd.next().unwrap() {
+        if let ReadItem::Event(_) = item {
+            let rec = rd.record();
+            if first.is_none() {
+                first = Some(rec.to_vec());
+            }
+            if memchr::memmem::find(rec, plain.as_bytes()).is_some() {
+                plain_opens += 1;
+            }
+        }
+    }
+    let first = first.expect("events in the dump");
+    assert_eq!(u16::from_le_bytes([first[20], first[21]]), OPENAT_X);
+    assert!(memchr::memmem::find(&first, captured.as_bytes()).is_some());
+    assert_eq!(plain_opens, 0);
+    // the dump replays to the live alert, byte for byte
+    let mut args = base_args(&rules);
+    args.extend([
+        "-o".to_string(),
+        "engine.kind=replay".to_string(),
+        "-o".to_string(),
+        format!("engine.replay.capture_file={}", found[0].display()),
+    ]);
+    let out = run_falco(&args, &[], Duration::from_secs(300));
+    assert_eq!(out.code, 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let replayed = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        replayed.lines().find(|l| l.contains("captured read")),
+        Some(alert.as_str()),
+        "{replayed}"
+    );
 }

@@ -24,6 +24,10 @@ fn golden_alerts(mode: &str) -> Vec<String> {
 }
 
 fn replay(json: bool, extra: &[String]) -> Output {
+    replay_rules(json, &case_dir("json").join("catchall_order.yaml"), extra)
+}
+
+fn replay_rules(json: bool, rules: &std::path::Path, extra: &[String]) -> Output {
     let up = shared_dir().join("upstream");
     let mut args: Vec<String> = [
         "-c",
@@ -31,9 +35,7 @@ fn replay(json: bool, extra: &[String]) -> Output {
         "-o",
         "load_plugins[]=container",
         "-r",
-        &case_dir("json")
-            .join("catchall_order.yaml")
-            .to_string_lossy(),
+        &rules.to_string_lossy(),
         "-o",
         &format!("json_output={json}"),
         "-o",
@@ -326,4 +328,83 @@ fn print_option() {
     assert!(String::from_utf8_lossy(&custom.stderr).contains(
         "The -p/--print option is deprecated and will be removed. Use -o append_output=... instead."
     ));
+}
+
+/// `static_fields`: `static.<key>` fields usable in conditions and outputs, added (sorted by
+/// key, before the container plugin's) to every output by `suggested_output`. The expected
+/// lines are Falco's `open_dev_null` alerts with the configured values spliced in.
+#[test]
+fn static_fields_in_conditions_outputs_and_suggested_output() {
+    let golden_rules =
+        std::fs::read_to_string(case_dir("json").join("catchall_order.yaml")).unwrap();
+    let rules = golden_rules
+        .replacen(
+            "condition: evt.type=open and fd.name=/dev/null",
+            "condition: evt.type=open and fd.name=/dev/null and static.env=prod",
+            1,
+        )
+        .replacen("%evt.args)\n", "%evt.args) env=%static.env\n", 1)
+        .replacen(
+            "condition: fd.name=/dev/null",
+            "condition: fd.name=/dev/null and static.env=dev",
+            1,
+        );
+    assert_ne!(rules, golden_rules);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("static.yaml");
+    std::fs::write(&path, &rules).unwrap();
+    let statics = opts(&["static_fields.env=prod", "static_fields.region=eu"]);
+    let splice = |line: &str| {
+        line.replacen(
+            " container_id=",
+            " env=prod static_env=prod static_region=eu container_id=",
+            1,
+        )
+    };
+    let is_open = |l: &&String| l.contains("An open of /dev/null");
+    // text
+    let out = replay_rules(false, &path, &statics);
+    assert_eq!(out.code, 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let ours: Vec<&str> = stdout
+        .lines()
+        .take_while(|l| !l.starts_with("Events detected"))
+        .collect();
+    let expected: Vec<String> = golden_alerts("text")
+        .iter()
+        .filter(is_open)
+        .map(|l| splice(l))
+        .collect();
+    assert!(!expected.is_empty());
+    assert_eq!(ours, expected);
+    // JSON: output and output_fields
+    let out = replay_rules(true, &path, &statics);
+    assert_eq!(out.code, 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let ours: Vec<&str> = stdout.lines().filter(|l| l.starts_with('{')).collect();
+    let golden: Vec<String> = golden_alerts("json")
+        .into_iter()
+        .filter(|l| is_open(&l))
+        .collect();
+    assert_eq!(ours.len(), golden.len());
+    for (o, g) in ours.iter().zip(&golden) {
+        let o: serde_json::Value = serde_json::from_str(o).unwrap();
+        let mut g: serde_json::Value = serde_json::from_str(g).unwrap();
+        g["output"] = splice(g["output"].as_str().unwrap()).into();
+        let fields = g["output_fields"].as_object_mut().unwrap();
+        fields.insert("static.env".into(), "prod".into());
+        fields.insert("static.region".into(), "eu".into());
+        assert_eq!(o, g);
+    }
+    // an unconfigured static field is an unknown field, as without static_fields at all
+    let broken = rules.replacen("static.env=prod", "static.nope=prod", 1);
+    std::fs::write(&path, broken).unwrap();
+    let out = replay_rules(false, &path, &statics);
+    assert_eq!(out.code, 1);
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("filter_check called with nonexistent field static.nope"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -16,6 +16,7 @@ use super::events::{new_worker, on_drop_verdict, past_duration, signalled};
 use super::rules_glue::LoopContext;
 use crate::capture::reader::SCAP_DF_STATE_ONLY;
 use crate::config::{Config, EngineKind};
+use crate::driver::capture::DumpNotice;
 use crate::driver::proc_scan;
 use crate::driver::{self, Batch, LiveConfig};
 use crate::engine::Ruleset;
@@ -48,11 +49,25 @@ fn stats_of(d: &dyn driver::Driver) -> CaptureStats {
 }
 
 /// Publishes the scap counters `/metrics` reports.
-fn publish(ctx: &LoopContext, st: &CaptureStats, state: &State) {
+fn publish(ctx: &LoopContext, drv: &dyn driver::Driver, state: &State) {
+    let st = &stats_of(drv);
+    let per_cpu = drv
+        .per_cpu_counters()
+        .iter()
+        .map(|c| (c.n_evts, c.n_drops_buffer + c.n_drops_max_event_size))
+        .collect();
     let n_fds = state.threads.iter().map(|t| t.fds.len() as u64).sum();
     *ctx.scap_counters.lock().expect("scap counters lock") = Some(crate::metrics::ScapCounters {
         n_threads: state.threads.len() as u64,
         n_fds,
+        state: state.parser.counters,
+        per_cpu,
+        progs: drv
+            .prog_stats()
+            .into_iter()
+            .map(|p| (p.name, p.run_cnt, p.run_time_ns))
+            .collect(),
+        n_drops_full_threadtable: state.threads.drops_full,
         n_evts: st.n_evts,
         n_drops: st.n_drops,
         n_drops_scratch_map: st.n_drops_scratch_map,
@@ -109,6 +124,16 @@ pub fn run_live(cfg: &Config, ruleset: &Ruleset, ctx: &LoopContext) -> Result<()
             "engine.kind 'kmod': falco-rs has no kernel module; opening the modern eBPF probe instead",
         );
     }
+    let dump = driver::capture::CaptureDump::new(
+        &cfg.capture,
+        ruleset
+            .rules
+            .iter()
+            .map(|r| (r.name.as_str(), r.capture, r.capture_duration_ns)),
+    );
+    if let Some(d) = &dump {
+        ctx.log.info(&d.log_line());
+    }
     let live_cfg = LiveConfig::from_config(cfg, &rules_syscalls(ruleset));
     ctx.log
         .info("Opening 'syscall' source with modern BPF probe.");
@@ -116,10 +141,8 @@ pub fn run_live(cfg: &Config, ruleset: &Ruleset, ctx: &LoopContext) -> Result<()
         "One ring buffer every '{}' CPUs.",
         cfg.engine.buffers.cpus_for_each_buffer
     ));
-    let drv = driver::open_live(kind, &live_cfg)
+    let mut drv = driver::open_live(kind, &live_cfg)
         .map_err(|e| AppError::Fatal(format!("Unable to open the engine: {e}")))?;
-    let mut drv = driver::capture::tee_if_enabled(drv, &cfg.capture)
-        .map_err(|e| AppError::Fatal(format!("Unable to open the capture file: {e}")))?;
 
     let mut worker = new_worker(cfg, ruleset, ctx)?;
     let mut state = State::new(usize::try_from(cfg.thread_table_size).unwrap_or(usize::MAX));
@@ -135,14 +158,19 @@ pub fn run_live(cfg: &Config, ruleset: &Ruleset, ctx: &LoopContext) -> Result<()
     ctx.metrics_ready.store(true, Ordering::SeqCst);
 
     let mut last_publish = std::time::Instant::now();
-    publish(ctx, &stats_of(drv.as_ref()), worker.state());
+    publish(ctx, drv.as_ref(), worker.state());
     let mut drops = DropManager::new(
         &cfg.syscall_event_drops,
         stats_of(drv.as_ref()),
         true,
         crate::output::now_ns(),
     );
-    let mut emit = |a: crate::output::Alert| ctx.emitter.alert(&a);
+    let mut emit = |a: crate::output::Alert| {
+        if let Some(d) = &dump {
+            d.on_match(&a.rule);
+        }
+        ctx.emitter.alert(&a)
+    };
     let cpu_start = super::events::cpu_seconds();
     let mut first_ts = 0u64;
     let mut last_ts = 0u64;
@@ -174,10 +202,18 @@ pub fn run_live(cfg: &Config, ruleset: &Ruleset, ctx: &LoopContext) -> Result<()
             last_ts = ts;
             num_evts += 1;
             worker.on_event(&ev, raw.cpu, raw.flags & SCAP_DF_STATE_ONLY != 0, &mut emit);
+            match dump
+                .as_ref()
+                .and_then(|d| d.after_event(&raw, ts, worker.state()))
+            {
+                Some(DumpNotice::SizeLimit(m)) => ctx.emitter.internal(&m),
+                Some(DumpNotice::Failed(e)) => ctx.log.error(&format!("{e}\n")),
+                None => {}
+            }
         });
         if last_publish.elapsed() >= Duration::from_secs(1) {
             last_publish = std::time::Instant::now();
-            publish(ctx, &stats_of(drv.as_ref()), worker.state());
+            publish(ctx, drv.as_ref(), worker.state());
         }
         match batch {
             Ok(Batch::Events(_)) => timeouts = 0,
@@ -221,6 +257,9 @@ pub fn run_live(cfg: &Config, ruleset: &Ruleset, ctx: &LoopContext) -> Result<()
         }
     }
     drv.stop();
+    if let Some(Err(e)) = dump.as_ref().map(|d| d.close()) {
+        ctx.log.error(&format!("{e}\n"));
+    }
     if ctx.verbose
         && let Ok(s) = drv.stats()
     {

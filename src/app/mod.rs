@@ -371,11 +371,6 @@ impl App {
         for w in &cfg.warnings {
             self.log.warning(w);
         }
-        if !cfg.static_fields.is_empty() {
-            self.log.warning(
-                "static_fields: the static.* fields are not supported by this build of falco-rs yet and are not added to outputs",
-            );
-        }
         self.log.info(&format!(
             "Falco version: {} ({})\n",
             crate::version::FALCO_VERSION,
@@ -463,8 +458,18 @@ impl App {
     }
 
     fn print_plugin_info(&mut self) -> Step {
-        if self.opts.print_plugin_info.is_empty() {
+        let wanted = &self.opts.print_plugin_info;
+        if wanted.is_empty() {
             return Ok(Flow::Proceed);
+        }
+        let found = self
+            .cfg()
+            .plugins
+            .iter()
+            .find(|p| &p.name == wanted || &p.library_path == wanted);
+        if let Some(plugin) = found {
+            print!("{}", rules_glue::plugin_info(plugin)?);
+            return Ok(Flow::Exit);
         }
         Err(AppError::Fatal(format!(
             "can't find plugin and print its info: {}",
@@ -902,6 +907,14 @@ impl App {
                 .map(|f| (base(f), metrics::sha256_file(f)))
                 .collect(),
             rules_counters_enabled: cfg.metrics.rules_counters_enabled,
+            kernel_counters_enabled: cfg.metrics.kernel_event_counters_enabled
+                || cfg.metrics.kernel_event_counters_per_cpu_enabled,
+            kernel_counters_per_cpu_enabled: cfg.metrics.kernel_event_counters_per_cpu_enabled,
+            libbpf_stats_enabled: cfg.metrics.libbpf_stats_enabled
+                && std::fs::read_to_string("/proc/sys/kernel/bpf_stats_enabled")
+                    .is_ok_and(|v| v.trim() == "1"),
+            state_counters_enabled: cfg.metrics.state_counters_enabled,
+            resource_utilization_enabled: cfg.metrics.resource_utilization_enabled,
             falco_events_enabled: cfg.metrics.falco_events_enabled,
             engines: self
                 .enabled_sources
@@ -954,7 +967,7 @@ impl App {
                             .outputs_queue_drops
                             .store(d.drops.load(Ordering::SeqCst), Ordering::SeqCst);
                     }
-                    let scap = *scap_counters.lock().expect("scap counters lock");
+                    let scap = scap_counters.lock().expect("scap counters lock").clone();
                     metrics::render_prometheus(&info, &counters, scap.as_ref(), output::now_ns())
                 }))
             } else {

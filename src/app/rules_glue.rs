@@ -41,6 +41,36 @@ pub fn list_plugins(names: &[String]) -> Result<String, AppError> {
     Ok(render_plugins(&plugins))
 }
 
+/// The container plugin's init config schema as its `get_init_schema` returns it
+/// (plugins/container v0.7.1 `plugin_config_schema.h`: the JSON stringised by the
+/// preprocessor, so every run of white space between tokens is one space).
+const CONTAINER_PLUGIN_INIT_SCHEMA: &str = r##"{ "$schema": "http://json-schema.org/draft-04/schema#", "required": [], "properties": { "label_max_len": { "type": "integer", "title": "Max label length", "description": "Labels exceeding this limit won't be reported." }, "with_size": { "type": "boolean", "title": "Inspect containers with size", "description": "Inspect containers size where supported." }, "hooks": { "type": "array", "items": { "enum": [ "create", "start" ] }, "title": "Hooks to be attached.", "description": "Hooks to be attached from the engines SDKs. Some fields are not available in 'create' hook. By default, we only attach 'create' that is guaranteed to be notified before first process starts." }, "log_level": { "type": "string", "enum": [ "trace", "debug", "info", "warn", "error" ], "title": "Log level", "description": "Log level for the go-worker. Valid values: trace, debug, info, warn, error. Defaults to 'warn'." }, "engines": { "$ref": "#/definitions/Engines", "title": "The plugin per-engine configuration", "description": "Allows to disable/enable each engine and customize sockets where available." } }, "definitions": { "Engines": { "type": "object", "additionalProperties": false, "properties": { "docker": { "$ref": "#/definitions/SocketsContainer" }, "podman": { "$ref": "#/definitions/SocketsContainer" }, "containerd": { "$ref": "#/definitions/SocketsContainer" }, "cri": { "$ref": "#/definitions/SocketsContainer" }, "lxc": { "$ref": "#/definitions/SimpleContainer" }, "libvirt_lxc": { "$ref": "#/definitions/SimpleContainer" }, "bpm": { "$ref": "#/definitions/SimpleContainer" }, "static": { "$ref": "#/definitions/StaticContainer" } }, "required": [ "bpm", "containerd", "cri", "docker", "libvirt_lxc", "lxc", "podman" ], "title": "Engines" }, "nonEmptyString": { "type": "string", "minLength": 1 }, "SimpleContainer": { "type": "object", "additionalProperties": false, "properties": { "enabled": { "type": "boolean" } }, "required": [ "enabled" ], "title": "SimpleContainer" }, "SocketsContainer": { "type": "object", "additionalProperties": false, "properties": { "enabled": { "type": "boolean" }, "sockets": { "type": "array", "items": { "type": "string" } } }, "required": [ "enabled" ], "oneOf": [ { "properties": { "enabled": { "enum": [true] } }, "required": ["enabled", "sockets"] }, { "properties": { "enabled": { "enum": [false] } } } ], "title": "SocketsContainer" }, "StaticContainer": { "type": "object", "additionalProperties": false, "properties": { "enabled": { "type": "boolean" }, "container_id": { "$ref": "#/definitions/nonEmptyString" }, "container_name": { "$ref": "#/definitions/nonEmptyString" }, "container_image": { "$ref": "#/definitions/nonEmptyString" } }, "required": [ "enabled" ], "oneOf": [ { "properties": { "enabled": { "enum": [true] } }, "required": ["enabled", "container_id", "container_name", "container_image"] }, { "properties": { "enabled": { "enum": [false] } } } ], "title": "StaticContainer" } }, "additionalProperties": false, "type": "object" }"##;
+
+/// `--plugin-info` for a `plugins` entry Falco would load: its descriptive info, then its
+/// init config schema; the container plugin has no event sourcing, so no open params.
+pub fn plugin_info(plugin: &crate::config::PluginConfig) -> Result<String, AppError> {
+    use crate::fields::listing::CONTAINER_PLUGIN;
+    if plugin.name != CONTAINER_PLUGIN_NAME || !plugin.library_path.ends_with("/libcontainer.so") {
+        return Err(AppError::Runtime(format!(
+            "cannot load plugin '{}' from {}: falco-rs provides only the built-in 'container' plugin (libcontainer.so)",
+            plugin.name, plugin.library_path
+        )));
+    }
+    let p = CONTAINER_PLUGIN;
+    let mut out = format!(
+        "Name: {}\nDescription: {}\nContact: {}\nVersion: {}\nCapabilities: \n",
+        p.name, p.description, p.contact, p.version
+    );
+    for cap in p.capabilities {
+        out.push_str(&format!("  - {cap}\n"));
+    }
+    out.push('\n');
+    out.push_str("Init config schema type: JSON\n");
+    out.push_str(CONTAINER_PLUGIN_INIT_SCHEMA);
+    out.push_str("\n\n");
+    Ok(out)
+}
+
 /// `--list[=SOURCE]`.
 pub fn list_fields(
     source: &str,
@@ -66,6 +96,31 @@ fn rules_priority(p: crate::config::Priority) -> crate::rules::Priority {
     crate::rules::Priority::ALL[p.number() as usize]
 }
 
+/// The `static.<key>` fields of `static_fields` (libsinsp's `sinsp_filter_check_static`:
+/// CHARBUF, no description, the configured value carried in `desc`). Each load leaks these few
+/// bytes once: compiled rules refer to fields by `&'static` name.
+fn static_field_infos(
+    fields: &std::collections::BTreeMap<String, String>,
+) -> Vec<&'static crate::fields::FieldInfo> {
+    use crate::fields::{ArgKind, ArgType, FieldInfo, FieldType};
+    fields
+        .iter()
+        .map(|(key, value)| {
+            let info = FieldInfo {
+                name: Box::leak(format!("static.{key}").into_boxed_str()),
+                class: crate::engine::filter::STATIC_CLASS,
+                ftype: FieldType::Charbuf,
+                arg: ArgKind::None,
+                arg_type: ArgType::Key,
+                is_list: false,
+                hidden: true,
+                desc: Box::leak(value.clone().into_boxed_str()),
+            };
+            &*Box::leak(Box::new(info))
+        })
+        .collect()
+}
+
 /// The rules loader options this configuration implies.
 fn load_options(
     cfg: &Config,
@@ -89,16 +144,24 @@ fn load_options(
                 ..base.clone()
             });
         }
-        // Suggested fields exist only for the syscall source (the container plugin's).
-        if a.suggested_output
-            && container
-            && (a.match_source.is_empty() || a.match_source == "syscall")
-        {
-            extra_outputs.push(ExtraOutput {
-                source: "syscall".to_string(),
-                format: ExtraOutput::container_suggested().format,
-                ..base
-            });
+        // Suggested fields, in filtercheck order: the static fields (every source), then the
+        // container plugin's (syscall only). falco-rs loads the syscall source only.
+        if a.suggested_output && (a.match_source.is_empty() || a.match_source == "syscall") {
+            let mut suggested: Vec<String> = cfg
+                .static_fields
+                .keys()
+                .map(|k| format!("static_{}=%static.{k}", k.replace('.', "_")))
+                .collect();
+            if container {
+                suggested.push(ExtraOutput::container_suggested().format);
+            }
+            if !suggested.is_empty() {
+                extra_outputs.push(ExtraOutput {
+                    source: "syscall".to_string(),
+                    format: suggested.join(" "),
+                    ..base
+                });
+            }
         }
     }
     // Deprecated `-p FORMAT`: appended to every rule of every source (`-pc`/`-pk` are no-ops).
@@ -118,6 +181,7 @@ fn load_options(
             .collect(),
         extra_outputs,
         min_priority: rules_priority(cfg.min_priority),
+        static_fields: static_field_infos(&cfg.static_fields),
         selection: cfg
             .rules_selection
             .iter()

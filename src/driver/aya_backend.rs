@@ -222,6 +222,13 @@ impl Driver for AyaDriver {
         })
     }
 
+    fn per_cpu_counters(&self) -> Vec<Counters> {
+        self.counters
+            .get(&0, 0)
+            .map(|per_cpu| per_cpu.iter().copied().collect())
+            .unwrap_or_default()
+    }
+
     fn stop(&mut self) {
         for (name, link) in self.toctou_links.drain(..) {
             if let Some(p) = self.ebpf.program_mut(name) {

@@ -201,6 +201,50 @@ impl Driver for LibbpfDriver {
         })
     }
 
+    fn per_cpu_counters(&self) -> Vec<Counters> {
+        self.counters
+            .lookup_percpu(&0u32.to_ne_bytes(), MapFlags::ANY)
+            .ok()
+            .flatten()
+            .unwrap_or_default()
+            .iter()
+            .map(|v| Counters::from_bytes(v))
+            .collect()
+    }
+
+    fn prog_stats(&self) -> Vec<super::ProgStats> {
+        use libbpf_rs::AsRawLibbpf;
+        use libbpf_rs::libbpf_sys;
+        let mut out = Vec::new();
+        for prog in self.obj.progs() {
+            // SAFETY: the program belongs to `self.obj`, alive for the call.
+            let fd = unsafe { libbpf_sys::bpf_program__fd(prog.as_libbpf_object().as_ptr()) };
+            if fd < 0 {
+                continue; // not loaded (autoload off)
+            }
+            let mut info = libbpf_sys::bpf_prog_info::default();
+            let mut len = std::mem::size_of::<libbpf_sys::bpf_prog_info>() as u32;
+            // SAFETY: `info` and `len` are live and `len` is the size of `info`.
+            let rc =
+                unsafe { libbpf_sys::bpf_obj_get_info_by_fd(fd, (&raw mut info).cast(), &mut len) };
+            if rc != 0 {
+                continue;
+            }
+            let name: Vec<u8> = info
+                .name
+                .iter()
+                .take_while(|c| **c != 0)
+                .map(|c| *c as u8)
+                .collect();
+            out.push(super::ProgStats {
+                name: String::from_utf8_lossy(&name).into_owned(),
+                run_cnt: info.run_cnt,
+                run_time_ns: info.run_time_ns,
+            });
+        }
+        out
+    }
+
     fn stop(&mut self) {
         self.links.clear();
     }

@@ -856,3 +856,211 @@ fn aya_backend_reports_the_reaper() {
         reaper_is_the_subreaper(EngineKind::Aya);
     }
 }
+
+/// openat enter and exit of a file created with O_CREAT|O_EXCL, mode 0640, then opened again:
+/// flags as libs' open_flags_to_scap with PPM_O_F_CREATED only on the creating exit, the mode
+/// only with O_CREAT, dev (new_encode_dev, as stat reports it) and ino of the opened file.
+fn open_exits_identify_the_file(kind: EngineKind) {
+    use std::os::unix::fs::MetadataExt;
+    const PPM_O_WRONLY: u32 = 1 << 1;
+    const PPM_O_CREAT: u32 = 1 << 2;
+    const PPM_O_EXCL: u32 = 1 << 5;
+    const PPM_O_F_CREATED: u32 = 1 << 14;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("created");
+    let p = path.display();
+    let py = format!(
+        "import os\nfd = os.open(\"{p}\", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)\n\
+         os.close(fd)\nos.close(os.open(\"{p}\", os.O_RDONLY))\n"
+    );
+    let evs = capture_tree(kind, &format!("/usr/bin/python3 -c '{py}'"));
+    let meta = std::fs::metadata(&path).expect("created file");
+    let name = format!("{p}\0").into_bytes();
+    let u32p = |b: &[u8]| u32::from_le_bytes(b.try_into().expect("4-byte parameter"));
+    let exits: Vec<&Ev> = evs
+        .iter()
+        .filter(|e| e.code == 307 && e.params[2] == name)
+        .collect();
+    assert_eq!(exits.len(), 2, "{kind:?}: openat exits of {p}");
+    let (created, reopened) = (exits[0], exits[1]);
+    let flags = u32p(&created.params[3]);
+    assert_eq!(flags & 3, PPM_O_WRONLY, "{kind:?}: access mode");
+    let want = PPM_O_CREAT | PPM_O_EXCL | PPM_O_F_CREATED;
+    assert_eq!(
+        flags & want,
+        want,
+        "{kind:?}: creating exit flags {flags:#x}"
+    );
+    assert_eq!(u32p(&created.params[4]), 0o640, "{kind:?}: mode");
+    assert_eq!(
+        u32p(&reopened.params[3]) & (PPM_O_CREAT | PPM_O_F_CREATED),
+        0,
+        "{kind:?}: reopening exit flags"
+    );
+    assert_eq!(
+        u32p(&reopened.params[4]),
+        0,
+        "{kind:?}: mode without O_CREAT"
+    );
+    for e in [created, reopened] {
+        assert!(i64p(&e.params[0]) >= 0, "{kind:?}: res");
+        assert_eq!(i64p(&e.params[1]), -100, "{kind:?}: dirfd AT_FDCWD");
+        assert_eq!(u32p(&e.params[5]) as u64, meta.dev(), "{kind:?}: dev");
+        assert_eq!(
+            u64::from_le_bytes(e.params[6][..].try_into().unwrap()),
+            meta.ino(),
+            "{kind:?}: ino"
+        );
+    }
+    // the TOCTOU enter event of the creating open: same name, flags without F_CREATED, mode
+    let enter = evs
+        .iter()
+        .find(|e| e.code == 306 && e.params[1] == name)
+        .unwrap_or_else(|| panic!("{kind:?}: no openat enter of {p}"));
+    assert_eq!(i64p(&enter.params[0]), -100, "{kind:?}: enter dirfd");
+    assert_eq!(
+        u32p(&enter.params[2]),
+        flags & !PPM_O_F_CREATED,
+        "{kind:?}: enter flags"
+    );
+    assert_eq!(u32p(&enter.params[3]), 0o640, "{kind:?}: enter mode");
+    // each exit's fd is closed by a close exit naming it
+    for e in [created, reopened] {
+        let fd = i64p(&e.params[0]);
+        assert!(
+            evs.iter()
+                .any(|c| c.code == 5 && i64p(&c.params[1]) == fd && i64p(&c.params[0]) == 0),
+            "{kind:?}: no close of fd {fd}"
+        );
+    }
+}
+
+#[cfg(feature = "libbpf")]
+#[test]
+fn libbpf_backend_open_exits_identify_the_file() {
+    if bpf_available("libbpf_backend_open_exits_identify_the_file") {
+        open_exits_identify_the_file(EngineKind::ModernEbpf);
+    }
+}
+
+#[cfg(feature = "aya")]
+#[test]
+fn aya_backend_open_exits_identify_the_file() {
+    if bpf_available("aya_backend_open_exits_identify_the_file") {
+        open_exits_identify_the_file(EngineKind::Aya);
+    }
+}
+
+/// An IPv4 socket tuple parameter: (source ip, source port, destination ip, destination port).
+fn inet_tuple(p: &[u8]) -> (std::net::Ipv4Addr, u16, std::net::Ipv4Addr, u16) {
+    assert_eq!((p.len(), p[0]), (13, 2), "PPM_AF_INET tuple: {p:?}");
+    let ip = |b: &[u8]| std::net::Ipv4Addr::new(b[0], b[1], b[2], b[3]);
+    let port = |b: &[u8]| u16::from_le_bytes([b[0], b[1]]);
+    (
+        ip(&p[1..5]),
+        port(&p[5..7]),
+        ip(&p[7..11]),
+        port(&p[11..13]),
+    )
+}
+
+/// Unconnected UDP sendto/sendmsg/recvfrom/recvmsg and an SCM_RIGHTS recvmsg, as libs 0.25.4
+/// fills them: the remote end from the address argument or msg_name (outbound tuples local
+/// first, inbound remote first), sendmsg data and size from its iovecs, recvmsg data up to res
+/// and its control data.
+fn udp_messages_carry_addresses_and_data(kind: EngineKind) {
+    let py = "import socket, os\n\
+r = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
+r.bind((\"127.0.0.1\", 0))\n\
+port = r.getsockname()[1]\n\
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
+s.sendto(b\"frs-sendto\", (\"127.0.0.1\", port))\n\
+s.sendmsg([b\"frs-\", b\"sendmsg\"], [], 0, (\"127.0.0.1\", port))\n\
+r.recvfrom(100)\n\
+r.recvmsg(100)\n\
+a, b = socket.socketpair()\n\
+a.sendmsg([b\"x\"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, r.fileno().to_bytes(4, \"little\"))])\n\
+b.recvmsg(10, 64)\n";
+    let evs = capture_tree(kind, &format!("/usr/bin/python3 -c '{py}'"));
+    let find = |code: u16| evs.iter().filter(|e| e.code == code).collect::<Vec<&Ev>>();
+    let lo = std::net::Ipv4Addr::LOCALHOST;
+    // sendto (31): res, data, fd, size, tuple
+    let st = find(31);
+    let st = st
+        .iter()
+        .find(|e| e.params[1] == b"frs-sendto")
+        .unwrap_or_else(|| panic!("{kind:?}: sendto exit; saw {st:?}"));
+    // the sender is not bound: its local address is 0.0.0.0 (the socket's, as libs reads it)
+    let any = std::net::Ipv4Addr::UNSPECIFIED;
+    let (sip, sport, dip, port) = inet_tuple(&st.params[4]);
+    assert_eq!((sip, dip), (any, lo), "{kind:?}: sendto tuple addresses");
+    assert!(sport != 0 && port != 0, "{kind:?}: sendto tuple ports");
+    // sendmsg (49): res, data, fd, size, tuple
+    let sm = find(49);
+    let sm = sm
+        .iter()
+        .find(|e| i64p(&e.params[0]) == 11)
+        .unwrap_or_else(|| panic!("{kind:?}: sendmsg exit; saw {sm:?}"));
+    assert_eq!(sm.params[1], b"frs-sendmsg", "{kind:?}: sendmsg data");
+    assert_eq!(sm.params[3], 11u32.to_le_bytes(), "{kind:?}: sendmsg size");
+    assert_eq!(
+        inet_tuple(&sm.params[4]),
+        (any, sport, lo, port),
+        "{kind:?}: sendmsg tuple from msg_name"
+    );
+    // recvfrom (35): res, data, tuple (sender first), fd, size
+    let rf = find(35);
+    let rf = rf
+        .iter()
+        .find(|e| e.params[1] == b"frs-sendto")
+        .unwrap_or_else(|| panic!("{kind:?}: recvfrom exit; saw {rf:?}"));
+    assert_eq!(
+        inet_tuple(&rf.params[2]),
+        (lo, sport, lo, port),
+        "{kind:?}: recvfrom tuple"
+    );
+    // recvmsg (53): res, size, data, tuple (sender first), msgcontrol, fd
+    let rms = find(53);
+    let rm = rms
+        .iter()
+        .find(|e| e.params[2] == b"frs-sendmsg")
+        .unwrap_or_else(|| panic!("{kind:?}: recvmsg exit; saw {rms:?}"));
+    assert_eq!(rm.params[1], 11u32.to_le_bytes(), "{kind:?}: recvmsg size");
+    assert_eq!(
+        inet_tuple(&rm.params[3]),
+        (lo, sport, lo, port),
+        "{kind:?}: recvmsg tuple"
+    );
+    assert!(rm.params[4].is_empty(), "{kind:?}: no control data");
+    // the SCM_RIGHTS recvmsg: control data is a SOL_SOCKET (1) / SCM_RIGHTS (1) cmsghdr
+    let cm = rms
+        .iter()
+        .find(|e| e.params[2] == b"x")
+        .unwrap_or_else(|| panic!("{kind:?}: SCM_RIGHTS recvmsg exit; saw {rms:?}"));
+    let c = &cm.params[4];
+    assert!(c.len() >= 20, "{kind:?}: msgcontrol {c:?}");
+    assert_eq!(
+        (
+            u32::from_le_bytes(c[8..12].try_into().unwrap()),
+            u32::from_le_bytes(c[12..16].try_into().unwrap())
+        ),
+        (1, 1),
+        "{kind:?}: cmsg level and type"
+    );
+}
+
+#[cfg(feature = "libbpf")]
+#[test]
+fn libbpf_backend_udp_messages_carry_addresses_and_data() {
+    if bpf_available("libbpf_backend_udp_messages_carry_addresses_and_data") {
+        udp_messages_carry_addresses_and_data(EngineKind::ModernEbpf);
+    }
+}
+
+#[cfg(feature = "aya")]
+#[test]
+fn aya_backend_udp_messages_carry_addresses_and_data() {
+    if bpf_available("aya_backend_udp_messages_carry_addresses_and_data") {
+        udp_messages_carry_addresses_and_data(EngineKind::Aya);
+    }
+}

@@ -172,6 +172,15 @@ pub enum Batch {
     Eof,
 }
 
+/// One BPF program's `bpf_prog_info` run statistics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProgStats {
+    /// The kernel's program name (at most 15 bytes).
+    pub name: String,
+    pub run_cnt: u64,
+    pub run_time_ns: u64,
+}
+
 /// Kernel-side counters, with Falco's `scap_stats` names.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DriverStats {
@@ -196,6 +205,16 @@ pub trait Driver {
     ) -> Result<Batch, DriverError>;
     /// Counters so far.
     fn stats(&self) -> Result<DriverStats, DriverError>;
+    /// The kernel counters of each possible CPU (`metrics.kernel_event_counters_per_cpu_enabled`);
+    /// empty where the source has none.
+    fn per_cpu_counters(&self) -> Vec<abi::Counters> {
+        Vec::new()
+    }
+    /// The run statistics of the loaded BPF programs (`metrics.libbpf_stats_enabled`; the
+    /// kernel counts only with `kernel.bpf_stats_enabled=1`); empty where unavailable.
+    fn prog_stats(&self) -> Vec<ProgStats> {
+        Vec::new()
+    }
     /// Stops capturing (live: detaches); `start` may be called again.
     fn stop(&mut self);
 }

@@ -15,6 +15,17 @@ use crate::rules::condition::{Expr, Pos};
 /// Looks a field up by name (the catalog, or a test catalog).
 pub type Lookup = fn(&str) -> Option<&'static FieldInfo>;
 
+/// What the compilers accept as a field lookup: a [`Lookup`], or a closure that adds fields
+/// the configuration defines (`static_fields`, see [`STATIC_CLASS`]) to the catalog.
+pub trait FieldLookup: Fn(&str) -> Option<&'static FieldInfo> + Copy {}
+impl<T: Fn(&str) -> Option<&'static FieldInfo> + Copy> FieldLookup for T {}
+
+/// The class of the `static.<key>` fields (`static_fields` in falco.yaml; libsinsp's
+/// `sinsp_filter_check_static`). Such a [`FieldInfo`] carries the configured value in `desc`
+/// (libsinsp gives them no description), and [`resolve_field`] hands it to the extractor as
+/// the reference's key argument.
+pub const STATIC_CLASS: &str = "static";
+
 /// A compile error: libsinsp's message and the position of the node being compiled.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{msg}")]
@@ -567,7 +578,11 @@ fn is_ancestor_field(name: &str) -> bool {
 // ---- compilation -------------------------------------------------------------------------
 
 /// Compiles a resolved AST. Warnings (regex/heuristics) are appended to `warnings`.
-pub fn compile(ast: &Expr, lookup: Lookup, warnings: &mut Vec<CompileWarning>) -> CResult<Filter> {
+pub fn compile(
+    ast: &Expr,
+    lookup: impl FieldLookup,
+    warnings: &mut Vec<CompileWarning>,
+) -> CResult<Filter> {
     match ast {
         Expr::And(children, _) => Ok(Filter::And(
             children
@@ -611,7 +626,7 @@ pub fn compile(ast: &Expr, lookup: Lookup, warnings: &mut Vec<CompileWarning>) -
 pub fn resolve_field(
     name: &str,
     arg: Option<&str>,
-    lookup: Lookup,
+    lookup: impl FieldLookup,
 ) -> Result<(FieldRef, &'static FieldInfo), String> {
     // the name as written, for error messages only
     let full = || match arg {
@@ -646,6 +661,19 @@ pub fn resolve_field(
         }
     };
     let bad = || format!("filter error: can't parse field expression '{}'", full());
+    if info.class == STATIC_CLASS {
+        if arg.is_some() {
+            return Err(bad());
+        }
+        let value = FieldArg::Key(info.desc.to_string());
+        return Ok((
+            FieldRef {
+                info: info.name,
+                arg: Some(value),
+            },
+            info,
+        ));
+    }
     if matches!(info.name, "evt.arg" | "evt.rawarg") {
         return match arg {
             Some(a) if bracket => {
@@ -726,7 +754,7 @@ fn transformer_from(name: &str) -> Option<Transformer> {
     })
 }
 
-fn multi_arg(e: &Expr, lookup: Lookup) -> CResult<MultiArg> {
+fn multi_arg(e: &Expr, lookup: impl FieldLookup) -> CResult<MultiArg> {
     match e {
         Expr::Value(v, _) => Ok(MultiArg::Literal(v.as_bytes().to_vec())),
         Expr::TransformerList(items, _) => Ok(MultiArg::List(
@@ -739,7 +767,7 @@ fn multi_arg(e: &Expr, lookup: Lookup) -> CResult<MultiArg> {
     }
 }
 
-pub(crate) fn compile_operand_pub(e: &Expr, lookup: Lookup) -> CResult<Operand> {
+pub(crate) fn compile_operand_pub(e: &Expr, lookup: impl FieldLookup) -> CResult<Operand> {
     compile_operand(e, lookup)
 }
 
@@ -752,7 +780,7 @@ fn condition_operand(mut o: Operand) -> Operand {
     o
 }
 
-fn compile_operand(e: &Expr, lookup: Lookup) -> CResult<Operand> {
+fn compile_operand(e: &Expr, lookup: impl FieldLookup) -> CResult<Operand> {
     match e {
         Expr::Field { name, arg, pos } => {
             let (field, info) = resolve_field(name, arg.as_deref(), lookup)
@@ -1304,7 +1332,7 @@ fn compile_binary(
     op: &str,
     right: &Expr,
     pos: Pos,
-    lookup: Lookup,
+    lookup: impl FieldLookup,
     warnings: &mut Vec<CompileWarning>,
 ) -> CResult<Filter> {
     let left = condition_operand(compile_operand(left, lookup)?);

@@ -4,7 +4,7 @@
 use crate::fields::{Extract, Value};
 use crate::rules::condition::parse_field_or_transformer;
 
-use super::filter::{Lookup, Operand, Scratch};
+use super::filter::{FieldLookup, Operand, Scratch};
 
 /// One piece of a compiled format.
 #[derive(Debug, Clone)]
@@ -40,7 +40,7 @@ fn ferr<T>(msg: impl Into<String>) -> Result<T, FormatError> {
 
 impl Format {
     /// Compiles `fmt` like `sinsp_evt_formatter::set_format`.
-    pub fn compile(fmt: &str, lookup: Lookup) -> Result<Format, FormatError> {
+    pub fn compile(fmt: &str, lookup: impl FieldLookup) -> Result<Format, FormatError> {
         let (require_all_values, lfmt) = match fmt.strip_prefix('*') {
             Some(rest) => (false, rest),
             None => (true, fmt),
@@ -196,7 +196,10 @@ fn render_values(vals: &[Value<'_>], is_list: bool) -> String {
     }
 }
 
-fn compile_token(ast: &crate::rules::condition::Expr, lookup: Lookup) -> Result<Operand, String> {
+fn compile_token(
+    ast: &crate::rules::condition::Expr,
+    lookup: impl FieldLookup,
+) -> Result<Operand, String> {
     super::filter::compile_operand_pub(ast, lookup).map_err(|e| e.msg)
 }
 

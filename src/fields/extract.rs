@@ -2260,15 +2260,30 @@ impl Extract for Extractor<'_, '_> {
             "fd" => self.extract_fd(name, arg, out),
             "fs" => self.extract_fspath(name, out),
             "container" | "k8s" => self.extract_container(name, arg, out),
+            // `static.<key>`: the configured value travels as the key argument
+            crate::engine::filter::STATIC_CLASS => match arg {
+                Some(FieldArg::Key(value)) => {
+                    out.push(s(value.as_bytes()));
+                    true
+                }
+                _ => false,
+            },
             _ => false,
         }
     }
 }
 
+/// A field's print format; fields outside the catalog (`static.*`) have none.
+fn print_format(info: &FieldInfo) -> PrintFormat {
+    registry::lookup(info.name)
+        .filter(|f| std::ptr::eq(*f, info))
+        .map_or(PrintFormat::Na, |f| registry::meta(f).fmt)
+}
+
 /// Output text of extracted values (libsinsp `tostring`, unsanitised): lists render `(a,b)`;
 /// ancestor fields without an index join their values with spaces.
 pub fn render_text(info: &FieldInfo, arg: Option<&FieldArg>, values: &[Value<'_>]) -> Vec<u8> {
-    let fmt = registry::meta(info).fmt;
+    let fmt = print_format(info);
     let one = |v: &Value<'_>| -> Vec<u8> { value_text(info.ftype, fmt, v) };
     if info.is_list {
         let mut o = b"(".to_vec();
@@ -2371,7 +2386,7 @@ pub fn render_json(
     if values.is_empty() {
         return J::Null;
     }
-    let fmt = registry::meta(info).fmt;
+    let fmt = print_format(info);
     let one = |v: &Value<'_>| -> J {
         let text = |bytes: Vec<u8>| {
             let mut o = Vec::new();

@@ -273,6 +273,13 @@ pub struct Info {
     /// (basename, sha256) of every loaded config file.
     pub config_files: Vec<(String, String)>,
     pub rules_counters_enabled: bool,
+    /// `metrics.kernel_event_counters_enabled` (or the per-CPU switch, which implies it).
+    pub kernel_counters_enabled: bool,
+    pub kernel_counters_per_cpu_enabled: bool,
+    /// `metrics.libbpf_stats_enabled` with `kernel.bpf_stats_enabled=1`.
+    pub libbpf_stats_enabled: bool,
+    pub state_counters_enabled: bool,
+    pub resource_utilization_enabled: bool,
     pub falco_events_enabled: bool,
     /// `scap.engine_name` per enabled source, e.g. ("modern_bpf", "syscall").
     pub engines: Vec<(String, String)>,
@@ -285,7 +292,7 @@ pub struct Info {
 }
 
 /// Kernel-side counters of the syscall source, as `/metrics` exposes them.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ScapCounters {
     pub n_evts: u64,
     pub n_drops: u64,
@@ -293,9 +300,25 @@ pub struct ScapCounters {
     /// Exit-event buffer drops: clone_fork, execve, connect, open, dir_file, other_interest,
     /// close, proc.
     pub drops_buffer_exit: [u64; 8],
-    /// State counters: threads and fds in the tables.
+    /// State counters: threads and fds in the tables, table activity, and threads not added
+    /// because the table was full.
     pub n_threads: u64,
     pub n_fds: u64,
+    pub state: crate::state::parse::StateCounters,
+    pub n_drops_full_threadtable: u64,
+    /// (events, drops) of each possible CPU.
+    pub per_cpu: Vec<(u64, u64)>,
+    /// (program name, run_cnt, run_time_ns) of each loaded BPF program.
+    pub progs: Vec<(String, u64, u64)>,
+}
+
+/// A libs metric's Prometheus name (falco-runtime.md §5.3): `falcosecurity_<subsystem>_<metric>_`
+/// without the unit-like parts, the unit suffix appended, sanitised.
+fn prometheus_name(subsystem: &str, metric: &str, unit_suffix: &str) -> String {
+    let re = regex::Regex::new("(_kb|_bytes|_mb|_perc|_percentage|_ratio|_ns|_ts|_sec|_total)")
+        .expect("valid regex");
+    let base = format!("falcosecurity_{subsystem}_{metric}_");
+    sanitize_name(&format!("{}{unit_suffix}", re.replace_all(&base, "")))
 }
 
 /// Drop categories of `falcosecurity_scap_n_drops_buffer_total{dir="exit"}`, in Falco's order.
@@ -351,7 +374,7 @@ pub fn render_prometheus(
                 .label("evt_source", source),
         );
     }
-    if let Some(c) = scap {
+    if let Some(c) = scap.filter(|_| info.kernel_counters_enabled) {
         s.push(Sample::new(
             "falcosecurity_scap_n_evts_total",
             Counter,
@@ -374,11 +397,48 @@ pub fn render_prometheus(
             Counter,
             int(c.n_drops),
         ));
+        if info.kernel_counters_per_cpu_enabled {
+            for (cpu, (evts, drops)) in c.per_cpu.iter().enumerate() {
+                let cpu = cpu.to_string();
+                s.push(
+                    Sample::new("falcosecurity_scap_n_evts_cpu_total", Counter, int(*evts))
+                        .label("cpu", &cpu),
+                );
+                s.push(
+                    Sample::new("falcosecurity_scap_n_drops_cpu_total", Counter, int(*drops))
+                        .label("cpu", &cpu),
+                );
+            }
+        }
+        if info.libbpf_stats_enabled {
+            for (prog, run_cnt, run_time_ns) in &c.progs {
+                let name =
+                    |m: &str, unit: &str| prometheus_name("scap", &format!("{prog}.{m}"), unit);
+                let avg = run_time_ns.checked_div(*run_cnt).unwrap_or(0);
+                s.push(Sample::new(
+                    &name("run_cnt", "total"),
+                    Counter,
+                    int(*run_cnt),
+                ));
+                s.push(Sample::new(
+                    &name("run_time_ns", "nanoseconds_total"),
+                    Counter,
+                    int(*run_time_ns),
+                ));
+                s.push(Sample::new(
+                    &name("avg_time_ns", "nanoseconds"),
+                    Gauge,
+                    int(avg),
+                ));
+            }
+        }
     }
-    if let Some(res) = resource_utilization() {
+    if info.resource_utilization_enabled
+        && let Some(res) = resource_utilization()
+    {
         s.extend(res);
     }
-    if let Some(c) = scap {
+    if let Some(c) = scap.filter(|_| info.state_counters_enabled) {
         s.push(Sample::new(
             "falcosecurity_scap_n_threads_total",
             Gauge,
@@ -389,6 +449,32 @@ pub fn render_prometheus(
             Gauge,
             int(c.n_fds),
         ));
+        // libsinsp's state counters in its order; falco-rs has no fd/thread lookup cache and
+        // no enter-event store, so those stay 0.
+        let st = &c.state;
+        for (name, v) in [
+            ("n_noncached_fd_lookups", 0),
+            ("n_cached_fd_lookups", 0),
+            ("n_failed_fd_lookups", 0),
+            ("n_added_fds", st.added_fds),
+            ("n_removed_fds", st.removed_fds),
+            ("n_stored_evts", 0),
+            ("n_store_evts_drops", 0),
+            ("n_retrieved_evts", 0),
+            ("n_retrieve_evts_drops", 0),
+            ("n_noncached_thread_lookups", 0),
+            ("n_cached_thread_lookups", 0),
+            ("n_failed_thread_lookups", 0),
+            ("n_added_threads", st.added_threads),
+            ("n_removed_threads", st.removed_threads),
+            ("n_drops_full_threadtable", c.n_drops_full_threadtable),
+        ] {
+            s.push(Sample::new(
+                &format!("falcosecurity_scap_{name}_total"),
+                Counter,
+                int(v),
+            ));
+        }
     }
     for drop in [
         "clone_fork",
@@ -979,6 +1065,11 @@ mod tests {
             rules_files: vec![("falco_rules.yaml".into(), "ab".into())],
             config_files: vec![("falco.yaml".into(), "cd".into())],
             rules_counters_enabled: true,
+            kernel_counters_enabled: true,
+            kernel_counters_per_cpu_enabled: false,
+            libbpf_stats_enabled: false,
+            state_counters_enabled: true,
+            resource_utilization_enabled: true,
             falco_events_enabled: true,
             engines: vec![("nodriver".into(), "syscall".into())],
             kernel_release: "6.1".into(),
@@ -1034,5 +1125,113 @@ mod tests {
             .map(|l| l.split(['{', ' ']).next().unwrap())
             .collect();
         assert_eq!(block(&names), block(&ref_names));
+    }
+
+    /// The state counters: Falco's names, types and order (from `n_threads` to
+    /// `n_drops_full_threadtable` in the webserver reference), with our table activity.
+    #[test]
+    fn state_counters_as_falco() {
+        let scap = ScapCounters {
+            n_threads: 17,
+            state: crate::state::parse::StateCounters {
+                added_threads: 21,
+                removed_threads: 4,
+                added_fds: 399,
+                removed_fds: 115,
+            },
+            n_drops_full_threadtable: 2,
+            ..ScapCounters::default()
+        };
+        let info = Info {
+            state_counters_enabled: true,
+            ..Info::default()
+        };
+        let body = render_prometheus(&info, &Counters::default(), Some(&scap), 0);
+        let range = |text: &str| -> Vec<String> {
+            let lines: Vec<&str> = text.lines().collect();
+            let from = lines
+                .iter()
+                .position(|l| l.starts_with("# HELP falcosecurity_scap_n_threads_total"))
+                .unwrap();
+            let to = lines
+                .iter()
+                .position(|l| l.starts_with("falcosecurity_scap_n_drops_full_threadtable_total"))
+                .unwrap();
+            lines[from..=to]
+                .iter()
+                .map(|l| match l.strip_prefix('#') {
+                    Some(_) => l.to_string(),
+                    None => l.split(' ').next().unwrap_or(l).to_string(),
+                })
+                .collect()
+        };
+        assert_eq!(range(&body), range(&reference()));
+        for line in [
+            "falcosecurity_scap_n_threads_total 17\n",
+            "falcosecurity_scap_n_added_threads_total 21\n",
+            "falcosecurity_scap_n_removed_threads_total 4\n",
+            "falcosecurity_scap_n_added_fds_total 399\n",
+            "falcosecurity_scap_n_removed_fds_total 115\n",
+            "falcosecurity_scap_n_drops_full_threadtable_total 2\n",
+        ] {
+            assert!(body.contains(line), "{line}");
+        }
+    }
+
+    /// `metrics.kernel_event_counters_per_cpu_enabled`: each CPU's events and drops right
+    /// after the kernel counters (falco-runtime.md §5.3); each metrics switch gates its block.
+    #[test]
+    fn per_cpu_counters_and_switches() {
+        let scap = ScapCounters {
+            n_evts: 30,
+            per_cpu: vec![(10, 1), (20, 0)],
+            ..ScapCounters::default()
+        };
+        let mut info = Info {
+            kernel_counters_enabled: true,
+            kernel_counters_per_cpu_enabled: true,
+            ..Info::default()
+        };
+        let body = render_prometheus(&info, &Counters::default(), Some(&scap), 0);
+        let samples: Vec<&str> = body.lines().filter(|l| !l.starts_with('#')).collect();
+        let at = samples
+            .iter()
+            .position(|l| l.starts_with("falcosecurity_scap_n_drops_total "))
+            .unwrap();
+        assert_eq!(
+            samples[at + 1..at + 5],
+            [
+                "falcosecurity_scap_n_evts_cpu_total{cpu=\"0\"} 10",
+                "falcosecurity_scap_n_drops_cpu_total{cpu=\"0\"} 1",
+                "falcosecurity_scap_n_evts_cpu_total{cpu=\"1\"} 20",
+                "falcosecurity_scap_n_drops_cpu_total{cpu=\"1\"} 0",
+            ]
+        );
+        assert!(body.contains("# TYPE falcosecurity_scap_n_evts_cpu_total counter\n"));
+        assert!(!body.contains("sys_exit"));
+        // libbpf stats (libpman `collect_libbpf_stats`): run count, run time, their ratio
+        let with_progs = ScapCounters {
+            progs: vec![("sys_exit".into(), 4, 1000)],
+            ..scap.clone()
+        };
+        info.libbpf_stats_enabled = true;
+        let body = render_prometheus(&info, &Counters::default(), Some(&with_progs), 0);
+        for line in [
+            "# TYPE falcosecurity_scap_sys_exit_run_cnt_total counter\nfalcosecurity_scap_sys_exit_run_cnt_total 4\n",
+            "# TYPE falcosecurity_scap_sys_exit_run_time_nanoseconds_total counter\nfalcosecurity_scap_sys_exit_run_time_nanoseconds_total 1000\n",
+            "# TYPE falcosecurity_scap_sys_exit_avg_time_nanoseconds gauge\nfalcosecurity_scap_sys_exit_avg_time_nanoseconds 250\n",
+        ] {
+            assert!(body.contains(line), "{line}");
+        }
+        info.libbpf_stats_enabled = false;
+        info.kernel_counters_per_cpu_enabled = false;
+        let body = render_prometheus(&info, &Counters::default(), Some(&scap), 0);
+        assert!(!body.contains("_cpu_total"));
+        assert!(body.contains("falcosecurity_scap_n_evts_total 30\n"));
+        assert!(!body.contains("falcosecurity_scap_n_threads_total"));
+        assert!(!body.contains("falcosecurity_falco_memory_rss_bytes"));
+        info.kernel_counters_enabled = false;
+        let body = render_prometheus(&info, &Counters::default(), Some(&scap), 0);
+        assert!(!body.contains("falcosecurity_scap_n_evts_total"));
     }
 }

@@ -257,16 +257,53 @@ impl Sink for SyslogSink {
 /// `http_output`: one POST per message with the message as body, `Content-Type:
 /// application/json` (json_output) or `text/plain`, and the configured `User-Agent`. The
 /// response status is not checked (as Falco); with `echo` the response body goes to stdout.
+/// Like Falco's one curl handle, the sink keeps its connection (plain or TLS) across messages
+/// and reconnects when the server closed it; `keep_alive` adds TCP keep-alive probes
+/// (`CURLOPT_TCP_KEEPALIVE`, 60 s idle).
 pub struct HttpSink {
     cfg: HttpOutput,
     content_type: &'static str,
     /// TLS client settings, for `https://` URLs.
     tls: Option<std::sync::Arc<tokio_rustls::rustls::ClientConfig>>,
     runtime: tokio::runtime::Runtime,
+    /// The open TLS connection, reused by the next message.
+    tls_conn: std::sync::Mutex<Option<TlsSender>>,
     client: hyper_util::client::legacy::Client<
         hyper_util::client::legacy::connect::HttpConnector,
         http_body_util::Full<bytes::Bytes>,
     >,
+}
+
+type TlsSender = hyper::client::conn::http1::SendRequest<http_body_util::Full<bytes::Bytes>>;
+
+/// libcurl's keep-alive idle time and probe interval (`CURLOPT_TCP_KEEPIDLE`/`KEEPINTVL`).
+const TCP_KEEPALIVE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Turns on TCP keep-alive probes on a connected socket.
+fn set_tcp_keepalive(tcp: &tokio::net::TcpStream) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let fd = tcp.as_raw_fd();
+    let secs = TCP_KEEPALIVE.as_secs() as libc::c_int;
+    for (level, name, value) in [
+        (libc::SOL_SOCKET, libc::SO_KEEPALIVE, 1),
+        (libc::IPPROTO_TCP, libc::TCP_KEEPIDLE, secs),
+        (libc::IPPROTO_TCP, libc::TCP_KEEPINTVL, secs),
+    ] {
+        // SAFETY: `fd` is an open socket owned by `tcp`; the option value is a live c_int.
+        let rc = unsafe {
+            libc::setsockopt(
+                fd,
+                level,
+                name,
+                (&raw const value).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if rc != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
 }
 
 impl HttpSink {
@@ -277,7 +314,7 @@ impl HttpSink {
         let mut connector = hyper_util::client::legacy::connect::HttpConnector::new();
         connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
         if cfg.keep_alive {
-            connector.set_keepalive(Some(std::time::Duration::from_secs(60)));
+            connector.set_keepalive(Some(TCP_KEEPALIVE));
         }
         let client =
             hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
@@ -299,6 +336,7 @@ impl HttpSink {
                 "text/plain"
             },
             runtime,
+            tls_conn: std::sync::Mutex::new(None),
             client,
         })
     }
@@ -320,18 +358,12 @@ impl HttpSink {
         .map_err(|e| format!("URL using bad/illegal format or missing URL ({e})"))
     }
 
-    /// One POST over TLS (a connection per message).
-    async fn post_tls(
+    /// A new TLS connection to the URL's host.
+    async fn connect_tls(
         &self,
         config: std::sync::Arc<tokio_rustls::rustls::ClientConfig>,
-        msg: &str,
-    ) -> Result<bytes::Bytes, String> {
-        use http_body_util::BodyExt;
-        let uri: hyper::Uri = self
-            .cfg
-            .url
-            .parse()
-            .map_err(|e| format!("URL using bad/illegal format or missing URL ({e})"))?;
+        uri: &hyper::Uri,
+    ) -> Result<TlsSender, String> {
         let host = uri
             .host()
             .unwrap_or_default()
@@ -345,38 +377,89 @@ impl HttpSink {
         .await
         .map_err(|_| format!("{TIMEOUT_REACHED} (connect)"))?
         .map_err(|e| format!("Couldn't connect to server ({e})"))?;
-        let name = tokio_rustls::rustls::pki_types::ServerName::try_from(host.clone())
+        if self.cfg.keep_alive {
+            set_tcp_keepalive(&tcp).map_err(|e| format!("Couldn't connect to server ({e})"))?;
+        }
+        let name = tokio_rustls::rustls::pki_types::ServerName::try_from(host)
             .map_err(|e| format!("URL using bad/illegal format or missing URL ({e})"))?;
         let tls = tokio_rustls::TlsConnector::from(config)
             .connect(name, tcp)
             .await
             .map_err(|e| format!("SSL connect error ({e})"))?;
-        let (mut sender, conn) =
+        let (sender, conn) =
             hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls))
                 .await
                 .map_err(|e| format!("SSL connect error ({e})"))?;
         tokio::spawn(conn);
-        let mut req = self.request(msg)?;
-        // A direct connection takes the origin form (`POST /path HTTP/1.1`).
-        if let Some(pq) = uri.path_and_query()
-            && let Ok(origin) = pq.as_str().parse::<hyper::Uri>()
-        {
-            *req.uri_mut() = origin;
+        Ok(sender)
+    }
+
+    /// One POST over TLS, on the kept connection when it is still open (a request that fails
+    /// on a kept connection is sent once more on a new one, as curl does).
+    async fn post_tls(
+        &self,
+        config: std::sync::Arc<tokio_rustls::rustls::ClientConfig>,
+        msg: &str,
+    ) -> Result<bytes::Bytes, String> {
+        use http_body_util::BodyExt;
+        let uri: hyper::Uri = self
+            .cfg
+            .url
+            .parse()
+            .map_err(|e| format!("URL using bad/illegal format or missing URL ({e})"))?;
+        let kept = self
+            .tls_conn
+            .lock()
+            .map_or(None, |mut c| c.take())
+            .filter(|s| !s.is_closed());
+        let mut reused = kept.is_some();
+        let mut sender = match kept {
+            Some(s) => s,
+            None => {
+                self.connect_tls(std::sync::Arc::clone(&config), &uri)
+                    .await?
+            }
+        };
+        loop {
+            let mut req = self.request(msg)?;
+            // A direct connection takes the origin form (`POST /path HTTP/1.1`).
+            if let Some(pq) = uri.path_and_query()
+                && let Ok(origin) = pq.as_str().parse::<hyper::Uri>()
+            {
+                *req.uri_mut() = origin;
+            }
+            if let Some(authority) = uri.authority()
+                && let Ok(v) = hyper::header::HeaderValue::from_str(authority.as_str())
+            {
+                req.headers_mut().insert(hyper::header::HOST, v);
+            }
+            let sent = match sender.ready().await {
+                Ok(()) => sender.send_request(req).await,
+                Err(e) => Err(e),
+            };
+            let resp = match sent {
+                Ok(resp) => resp,
+                Err(_) if reused => {
+                    reused = false;
+                    sender = self
+                        .connect_tls(std::sync::Arc::clone(&config), &uri)
+                        .await?;
+                    continue;
+                }
+                Err(e) => return Err(format!("Failure when receiving data from the peer ({e})")),
+            };
+            let body = resp
+                .into_body()
+                .collect()
+                .await
+                .map_err(|e| format!("Failure when receiving data from the peer ({e})"))?;
+            if !sender.is_closed()
+                && let Ok(mut c) = self.tls_conn.lock()
+            {
+                *c = Some(sender);
+            }
+            return Ok(body.to_bytes());
         }
-        let authority = uri.authority().map(|a| a.to_string()).unwrap_or(host);
-        if let Ok(v) = hyper::header::HeaderValue::from_str(&authority) {
-            req.headers_mut().insert(hyper::header::HOST, v);
-        }
-        let resp = sender
-            .send_request(req)
-            .await
-            .map_err(|e| format!("Failure when receiving data from the peer ({e})"))?;
-        let body = resp
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| format!("Failure when receiving data from the peer ({e})"))?;
-        Ok(body.to_bytes())
     }
 
     async fn post(&self, msg: &str) -> Result<bytes::Bytes, String> {
@@ -669,13 +752,17 @@ mod tests {
         assert!(e.starts_with("libcurl failed to perform call: "), "{e}");
     }
 
-    /// A TLS receiver on loopback: records the request bodies it receives.
-    fn tls_receiver() -> Option<(
+    type TlsReceiver = (
         String,
         std::sync::mpsc::Receiver<String>,
         tempfile::TempDir,
         String,
-    )> {
+        std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    );
+
+    /// A TLS receiver on loopback: records the requests it receives and counts the
+    /// connections; closes each connection after one answer unless `keep_open`.
+    fn tls_receiver(keep_open: bool) -> Option<TlsReceiver> {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let (dir, cert, _key, combined) = crate::output::tls::tests::self_signed()?;
         let acceptor =
@@ -687,6 +774,8 @@ mod tests {
             listener.local_addr().ok()?.port()
         );
         let (tx, rx) = std::sync::mpsc::channel();
+        let conns = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = std::sync::Arc::clone(&conns);
         std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -701,6 +790,7 @@ mod tests {
                     let Ok(mut s) = acceptor.accept(s).await else {
                         continue;
                     };
+                    counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                     let mut buf = Vec::new();
                     let mut chunk = [0u8; 4096];
                     while let Ok(n) = s.read(&mut chunk).await {
@@ -719,24 +809,28 @@ mod tests {
                                 })
                                 .unwrap_or(0);
                             if body.len() >= len {
-                                let _ = tx.send(format!("{head}\r\n\r\n{body}"));
+                                let _ = tx.send(format!("{head}\r\n\r\n{}", &body[..len]));
                                 let _ = s
                                     .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
                                     .await;
-                                let _ = s.shutdown().await;
-                                break;
+                                if !keep_open {
+                                    let _ = s.shutdown().await;
+                                    break;
+                                }
+                                let used = head.len() + 4 + len;
+                                buf.drain(..used);
                             }
                         }
                     }
                 }
             });
         });
-        Some((url, rx, dir, cert))
+        Some((url, rx, dir, cert, conns))
     }
 
     #[test]
     fn https_with_a_ca_and_insecure() {
-        let (url, rx, _dir, cert) = tls_receiver().expect("openssl and a TLS receiver");
+        let (url, rx, _dir, cert, _) = tls_receiver(false).expect("openssl and a TLS receiver");
         let mut cfg = http_cfg(&url);
         cfg.ca_cert = cert;
         let mut s = HttpSink::new(&cfg, true).unwrap();
@@ -762,5 +856,80 @@ mod tests {
         s.emit("insecure", Priority::Warning).unwrap();
         let got = rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap();
         assert!(got.ends_with("insecure"), "{got}");
+    }
+
+    /// Like Falco's one curl handle, messages share one TLS connection while the receiver
+    /// keeps it open; a receiver that closes it after each answer gets a new one each time.
+    #[test]
+    fn https_reuses_its_connection() {
+        for (keep_open, expected) in [(true, 1), (false, 3)] {
+            let (url, rx, _dir, cert, conns) =
+                tls_receiver(keep_open).expect("openssl and a TLS receiver");
+            let mut cfg = http_cfg(&url);
+            cfg.ca_cert = cert;
+            cfg.keep_alive = keep_open;
+            let mut s = HttpSink::new(&cfg, true).unwrap();
+            for i in 0..3 {
+                s.emit(&format!("{{\"n\":{i}}}"), Priority::Warning)
+                    .unwrap();
+                let got = rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap();
+                assert!(got.ends_with(&format!("{{\"n\":{i}}}")), "{got}");
+            }
+            assert_eq!(
+                conns.load(std::sync::atomic::Ordering::SeqCst),
+                expected,
+                "keep_open={keep_open}"
+            );
+        }
+    }
+
+    /// Plain HTTP: one connection for several messages.
+    #[test]
+    fn http_reuses_its_connection() {
+        use std::io::{BufRead, BufReader, Read};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/alerts", listener.local_addr().unwrap());
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for (n, stream) in listener.incoming().enumerate() {
+                let Ok(mut stream) = stream else { break };
+                let tx = tx.clone();
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(stream.try_clone().unwrap());
+                    loop {
+                        let mut len = 0usize;
+                        loop {
+                            let mut line = String::new();
+                            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                                return;
+                            }
+                            if let Some(v) =
+                                line.to_ascii_lowercase().strip_prefix("content-length:")
+                            {
+                                len = v.trim().parse().unwrap_or(0);
+                            }
+                            if line == "\r\n" {
+                                break;
+                            }
+                        }
+                        let mut body = vec![0; len];
+                        reader.read_exact(&mut body).unwrap();
+                        let _ = tx.send((n, String::from_utf8_lossy(&body).into_owned()));
+                        let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
+                    }
+                });
+            }
+        });
+        let mut cfg = http_cfg(&url);
+        cfg.keep_alive = true;
+        let mut s = HttpSink::new(&cfg, true).unwrap();
+        let mut conns = std::collections::BTreeSet::new();
+        for i in 0..3 {
+            s.emit(&format!("{i}"), Priority::Warning).unwrap();
+            let (n, body) = rx.recv_timeout(std::time::Duration::from_secs(5)).unwrap();
+            assert_eq!(body, i.to_string());
+            conns.insert(n);
+        }
+        assert_eq!(conns.len(), 1, "{conns:?}");
     }
 }

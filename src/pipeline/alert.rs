@@ -82,6 +82,10 @@ fn inner_fields<E: Extract>(
             serde_json::Value::Null
         };
         let name = match &operand.field.arg {
+            // a static field's argument is its value, not part of its name
+            _ if operand.info.class == crate::engine::filter::STATIC_CLASS => {
+                operand.field.info.to_string()
+            }
             None => operand.field.info.to_string(),
             Some(FieldArg::Index(i)) => format!("{}[{i}]", operand.field.info),
             Some(FieldArg::Key(k)) => format!("{}[{k}]", operand.field.info),

@@ -17,7 +17,7 @@ use super::loader::{
 };
 use super::result::{Context, ErrorCode, WarningCode};
 use crate::engine::evttype::{self, CodeSet};
-use crate::engine::filter::{self, CompileWarning, Filter, Lookup};
+use crate::engine::filter::{self, CompileWarning, Filter};
 use crate::engine::format::Format;
 
 /// An `append_output` entry as the engine applies it.
@@ -35,7 +35,7 @@ pub struct ExtraOutput {
 
 pub(crate) struct CompileConfig<'a> {
     pub extra_outputs: &'a [ExtraOutput],
-    pub lookup: Lookup,
+    pub lookup: &'a dyn Fn(&str) -> Option<&'static crate::fields::FieldInfo>,
 }
 
 /// Results of the deterministic compile steps, reused by the next compile of the same loader.

@@ -89,6 +89,11 @@ pub struct LoadOptions {
     pub selection: Vec<Selector>,
     /// Field catalog lookup.
     pub lookup: Lookup,
+    /// Config `static_fields`: `static.<key>` fields (class [`STATIC_CLASS`], the value in
+    /// `desc`) looked up after the catalog.
+    ///
+    /// [`STATIC_CLASS`]: crate::engine::filter::STATIC_CLASS
+    pub static_fields: Vec<&'static crate::fields::FieldInfo>,
 }
 
 impl Default for LoadOptions {
@@ -100,6 +105,7 @@ impl Default for LoadOptions {
             min_priority: Priority::Debug,
             selection: Vec::new(),
             lookup: crate::fields::lookup,
+            static_fields: Vec::new(),
         }
     }
 }
@@ -193,7 +199,9 @@ impl RulesLoader {
         if inserted.is_empty() {
             res.schema_doc = Some(yaml::config_node(&docs));
         }
-        let lookup = self.opts.lookup;
+        let (catalog, statics) = (self.opts.lookup, &self.opts.static_fields);
+        let lookup =
+            |name: &str| catalog(name).or_else(|| statics.iter().copied().find(|f| f.name == name));
         let is_valid_field = move |f: &str| {
             crate::engine::filter::resolve_field(f, None, lookup).is_ok() || {
                 // a field with an argument (`proc.aname[2]`)
@@ -228,7 +236,7 @@ impl RulesLoader {
         }
         let cfg = CompileConfig {
             extra_outputs: &self.opts.extra_outputs,
-            lookup,
+            lookup: &lookup,
         };
         let compiled = compiler::compile(&cfg, &self.collector, &mut self.cache, &mut warnings);
         self.push_warnings(&mut res, warnings);

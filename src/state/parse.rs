@@ -307,6 +307,19 @@ pub struct Parser {
     pub last_ts: u64,
     tid_to_remove: Option<i64>,
     fds_to_remove: Option<(i64, Vec<i64>)>,
+    /// Table activity for the `state_counters` metrics.
+    pub counters: StateCounters,
+}
+
+/// libsinsp's state counters that falco-rs keeps (`n_added_threads`, ...): threads added to
+/// the table (the process-list seeding and /proc lookups included, as libsinsp's
+/// `add_thread`) and removed from it, fds the parser added and removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StateCounters {
+    pub added_threads: u64,
+    pub removed_threads: u64,
+    pub added_fds: u64,
+    pub removed_fds: u64,
 }
 
 /// Per-code dispatch tables, derived once from the (immutable) event table.
@@ -344,6 +357,7 @@ impl Default for Parser {
             last_ts: 0,
             tid_to_remove: None,
             fds_to_remove: None,
+            counters: StateCounters::default(),
         }
     }
 }
@@ -861,14 +875,18 @@ impl State {
 
     /// Removals deferred by the previous event (procexit, close).
     fn apply_deferred(&mut self) {
-        if let Some(tid) = self.parser.tid_to_remove.take() {
-            self.threads.remove(tid);
+        if let Some(tid) = self.parser.tid_to_remove.take()
+            && self.threads.remove(tid).is_some()
+        {
+            self.parser.counters.removed_threads += 1;
         }
         if let Some((tid, fds)) = self.parser.fds_to_remove.take()
             && let Some(table) = self.threads.fd_table_mut(tid)
         {
             for fd in fds {
-                table.remove(fd);
+                if table.remove(fd).is_some() {
+                    self.parser.counters.removed_fds += 1;
+                }
             }
         }
     }
@@ -978,6 +996,7 @@ impl State {
     fn add_fd(&mut self, tid: i64, fd: i64, info: FdInfo) {
         if let Some(table) = self.threads.fd_table_mut(tid) {
             table.insert(fd, info);
+            self.parser.counters.added_fds += 1;
         }
         if let Some(t) = self.threads.get_mut(tid) {
             t.lastevent_fd = fd;
@@ -1284,7 +1303,9 @@ impl State {
             caller.args = c.args.clone();
         }
         self.users.touch("", uid, gid);
-        self.threads.add(c);
+        if self.threads.add(c) {
+            self.parser.counters.added_threads += 1;
+        }
     }
 
     fn parse_clone_child(&mut self, child_tid: i64, ev: &Event<'_>) {
@@ -1354,7 +1375,9 @@ impl State {
         }
         let (uid, gid) = (c.uid, c.gid);
         self.users.touch("", uid, gid);
-        self.threads.add(c);
+        if self.threads.add(c) {
+            self.parser.counters.added_threads += 1;
+        }
     }
 
     fn parse_execve(&mut self, tid: i64, ev: &Event<'_>, res: Option<i64>) {
@@ -1473,7 +1496,9 @@ impl State {
             .map(|o| o.tid)
             .collect();
         for o in others {
-            self.threads.remove(o);
+            if self.threads.remove(o).is_some() {
+                self.parser.counters.removed_threads += 1;
+            }
         }
     }
 
@@ -1545,6 +1570,7 @@ impl State {
         self.add_fd(tid, fd1, f.clone());
         if let Some(table) = self.threads.fd_table_mut(tid) {
             table.insert(fd2, f);
+            self.parser.counters.added_fds += 1;
         }
         if let Some(t) = self.threads.get_mut(tid) {
             t.lastevent_fd = fd1;
@@ -1921,8 +1947,8 @@ impl State {
                 if let Some(f) = table.get_mut(fd) {
                     f.open_flags |= PPM_O_CLOEXEC;
                 }
-            } else {
-                table.remove(fd);
+            } else if table.remove(fd).is_some() {
+                self.parser.counters.removed_fds += 1;
             }
         }
     }

@@ -397,7 +397,9 @@ impl State {
         t.container_id = self
             .containers
             .id_from_cgroups(t.cgroups.iter().map(|(_, p)| p.as_slice()));
-        self.threads.add(t)
+        let added = self.threads.add(t);
+        self.parser.counters.added_threads += u64::from(added);
+        added
     }
 }
 

@@ -189,7 +189,9 @@ impl State {
                     )
                 })
                 .clone();
-            self.threads.add_unlinked(info);
+            if self.threads.add_unlinked(info) {
+                self.parser.counters.added_threads += 1;
+            }
         }
         for (tid, rec) in &meta.fds {
             let mut f = fd_from_record(rec.fd_type, rec.ino, &rec.info);
