@@ -29,4 +29,6 @@ pub mod pipeline;
 pub mod rules;
 pub mod server;
 pub mod state;
+#[cfg(test)]
+pub(crate) mod test_support;
 pub mod version;

@@ -52,7 +52,7 @@ mod tests {
     use super::*;
 
     fn golden(case: &str) -> String {
-        let p = crate::config::tests::shared_dir()
+        let p = crate::test_support::shared_dir()
             .join("conformance/goldens/cli")
             .join(case)
             .join("stdout");

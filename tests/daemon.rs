@@ -3,43 +3,23 @@
 //! (validated first; a broken rules file keeps the running rules and raises Falco's
 //! hot-restart-failure alert), and graceful SIGTERM with the final statistics.
 
-use std::io::{BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{Receiver, channel};
+use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
-use crate::util::{STD_PATH, falco_bin, shared_dir};
+use crate::util::{
+    ChildGuard, STD_PATH, falco_bin, free_port, lines_of, shared_dir, spawn_guarded,
+};
 
 const RULE: &str = "- rule: Daemon test rule\n  desc: a rule for the lifecycle tests\n  condition: evt.type = open and proc.name = daemon-test\n  output: daemon test (proc=%proc.name)\n  priority: WARNING\n  tags: [test]\n";
 
 struct Daemon {
-    child: Child,
+    child: ChildGuard,
     stdout: Receiver<String>,
     stderr: Receiver<String>,
     port: u16,
     dir: tempfile::TempDir,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn lines_of(r: impl Read + Send + 'static) -> Receiver<String> {
-    let (tx, rx) = channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(r).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
 }
 
 impl Daemon {
@@ -71,18 +51,18 @@ impl Daemon {
             dir.path().join("falco.pid").to_string_lossy().into_owned(),
         ];
         args.extend(extra.iter().map(|s| s.to_string()));
-        let mut child = Command::new(falco_bin())
-            .args(&args)
-            .env_clear()
-            .env("PATH", STD_PATH)
-            .env("TZ", "UTC")
-            .env("FALCO_HOSTNAME", "golden")
-            .current_dir(dir.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut child = spawn_guarded(
+            Command::new(falco_bin())
+                .args(&args)
+                .env_clear()
+                .env("PATH", STD_PATH)
+                .env("TZ", "UTC")
+                .env("FALCO_HOSTNAME", "golden")
+                .current_dir(dir.path())
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped()),
+        );
         let stdout = lines_of(child.stdout.take().unwrap());
         let stderr = lines_of(child.stderr.take().unwrap());
         let d = Daemon {
@@ -119,43 +99,17 @@ impl Daemon {
     }
 }
 
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
+/// Waits up to 60 s for a line containing `needle`; returns the lines seen up to it.
 fn wait_line(rx: &Receiver<String>, needle: &str) -> Vec<String> {
-    let deadline = Instant::now() + Duration::from_secs(60);
     let mut seen = Vec::new();
-    while Instant::now() < deadline {
-        match rx.recv_timeout(Duration::from_millis(200)) {
-            Ok(line) => {
-                let hit = line.contains(needle);
-                seen.push(line);
-                if hit {
-                    return seen;
-                }
-            }
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
-            Err(_) => break,
-        }
+    match crate::util::wait_line(rx, &mut seen, &[needle], 60) {
+        Some(_) => seen,
+        None => panic!("no line containing {needle:?}; seen:\n{}", seen.join("\n")),
     }
-    panic!("no line containing {needle:?}; seen:\n{}", seen.join("\n"));
 }
 
 fn http_get(port: u16, path: &str) -> (String, String) {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    let (head, body) = out.split_once("\r\n\r\n").unwrap();
-    (head.to_string(), body.to_string())
+    crate::util::http_get(port, path).expect("an HTTP answer")
 }
 
 fn reference(name: &str) -> String {

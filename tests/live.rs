@@ -10,12 +10,13 @@
 //! `make deps`). Without root or BPF the tests are skipped with a message, except under
 //! `CI=true`, where they fail.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{Receiver, channel};
+use std::process::{Command, Stdio};
+use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
-use crate::util::{STD_PATH, falco_bin, shared_dir};
+use crate::util::{
+    ChildGuard, STD_PATH, falco_bin, free_port, lines_of, shared_dir, spawn_guarded,
+};
 
 const CURL_RULE: &str = "- rule: DetectCurlCommandExecution\n  desc: Detects the execution of curl\n  condition: evt.type in (execve, execveat) and proc.name = curl\n  output: curl executed (user=%user.name command=%proc.cmdline)\n  priority: WARNING\n  tags: [network, tutorial]\n";
 
@@ -38,38 +39,28 @@ fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// A daemon started for a live test: its output lines, killed when dropped.
 struct LiveDaemon {
     stdout: Receiver<String>,
     stderr: Receiver<String>,
-    child: Killed,
+    child: ChildGuard,
 }
 
 /// Starts `falco ARGS` with only PATH and `env` set and waits until capture starts. Where the
 /// probe cannot run, the test is skipped (failed under `CI=true`) and `None` is returned.
 fn start_live(args: &[&str], env: &[(&str, &str)]) -> Option<LiveDaemon> {
-    let mut child = Command::new(falco_bin())
-        .args(args)
-        .env_clear()
-        .env("PATH", STD_PATH)
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_guarded(
+        Command::new(falco_bin())
+            .args(args)
+            .env_clear()
+            .env("PATH", STD_PATH)
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+    );
     let stdout = lines_of(child.stdout.take().unwrap());
     let stderr = lines_of(child.stderr.take().unwrap());
-    let child = Killed(child);
     let started = wait_line(&stderr, &["One ring buffer every", "Error: "], 120)
         .expect("falco started or failed");
     if started.starts_with("Error: ") {
@@ -83,49 +74,13 @@ fn start_live(args: &[&str], env: &[(&str, &str)]) -> Option<LiveDaemon> {
     })
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn lines_of(r: impl Read + Send + 'static) -> Receiver<String> {
-    let (tx, rx) = channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(r).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
-}
-
 fn wait_line(rx: &Receiver<String>, needles: &[&str], secs: u64) -> Option<String> {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while Instant::now() < deadline {
-        match rx.recv_timeout(Duration::from_millis(200)) {
-            Ok(line) if needles.iter().any(|n| line.contains(n)) => return Some(line),
-            Ok(_) | Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
-            Err(_) => return None,
-        }
-    }
-    None
+    crate::util::wait_line(rx, &mut Vec::new(), needles, secs)
 }
 
+/// The body of `GET path_and_query` on 127.0.0.1:`port`.
 fn http_get(port: u16, path_and_query: &str) -> Option<String> {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    write!(
-        s,
-        "GET {path_and_query} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).ok()?;
-    out.split_once("\r\n\r\n").map(|(_, b)| b.to_string())
+    crate::util::http_get(port, path_and_query).map(|(_, body)| body)
 }
 
 fn urlencode(s: &str) -> String {
@@ -214,7 +169,7 @@ fn tutorial_flow_with_a_real_prometheus() {
         ),
     )
     .unwrap();
-    let _prometheus = Killed(
+    let _prometheus = spawn_guarded(
         Command::new(prom_bin)
             .arg(format!("--config.file={}", prom_cfg.display()))
             .arg(format!(
@@ -223,9 +178,7 @@ fn tutorial_flow_with_a_real_prometheus() {
             ))
             .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"))
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+            .stderr(Stdio::null()),
     );
 
     // The probe attaches after the startup lines: run `curl --version` every 0.5 s until its

@@ -7,53 +7,19 @@
 //! Needs root and a kernel with BTF (skipped, with a message, otherwise) and the Debian
 //! `sysdig` package.
 
-use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Stdio};
-use std::sync::mpsc::{Receiver, channel};
+use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
 use falco_rs::capture::{CaptureReader, ReadItem};
 
-use crate::util::{STD_PATH, falco_bin, run_falco, shared_dir};
+use crate::util::{
+    ChildGuard, STD_PATH, falco_bin, lines_of, run_falco, shared_dir, spawn_guarded, wait_line,
+};
 
 const SHADOW_RULE_TEXT: &str = ": Warning Sensitive file opened for reading by non-trusted program";
 /// PPME_SYSCALL_OPENAT_2_X.
 const OPENAT_X: u16 = 307;
-
-fn lines_of(r: impl Read + Send + 'static) -> Receiver<String> {
-    let (tx, rx) = channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(r).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
-}
-
-fn wait_line(
-    rx: &Receiver<String>,
-    seen: &mut Vec<String>,
-    needles: &[&str],
-    secs: u64,
-) -> Option<String> {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while Instant::now() < deadline {
-        match rx.recv_timeout(Duration::from_millis(200)) {
-            Ok(line) => {
-                seen.push(line.clone());
-                if needles.iter().any(|n| line.contains(n)) {
-                    return Some(line);
-                }
-            }
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
-            Err(_) => return None,
-        }
-    }
-    None
-}
 
 fn shadow_alerts(lines: &[String]) -> Vec<String> {
     lines
@@ -87,23 +53,18 @@ fn base_args(rules: &str) -> Vec<String> {
 /// Starts the daemon live; None (skipped, with a message) when the probe cannot run here.
 /// Returns it with its stdout lines, its stderr (kept open: the daemon logs until it exits)
 /// and the stderr lines read up to the start.
-type Started = (
-    std::process::Child,
-    Receiver<String>,
-    Receiver<String>,
-    Vec<String>,
-);
+type Started = (ChildGuard, Receiver<String>, Receiver<String>, Vec<String>);
 
 fn start(args: &[String]) -> Option<Started> {
-    let mut falco = Command::new(falco_bin())
-        .args(args)
-        .env_clear()
-        .env("PATH", STD_PATH)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut falco = spawn_guarded(
+        Command::new(falco_bin())
+            .args(args)
+            .env_clear()
+            .env("PATH", STD_PATH)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+    );
     let stdout = lines_of(falco.stdout.take().unwrap());
     let stderr = lines_of(falco.stderr.take().unwrap());
     let mut err_lines = Vec::new();
@@ -114,12 +75,9 @@ fn start(args: &[String]) -> Option<Started> {
         120,
     );
     let Some(started) = started else {
-        let _ = falco.kill();
         panic!("falco did not start: {err_lines:?}");
     };
     if started.starts_with("Error: ") {
-        let _ = falco.kill();
-        let _ = falco.wait();
         eprintln!("skipped: the eBPF probe cannot run here: {started}");
         return None;
     }
@@ -163,7 +121,6 @@ fn capture_replays_to_live_alerts(kind: &str) {
             n_cat += 1;
         }
         if Instant::now() > deadline {
-            let _ = falco.kill();
             panic!("{kind}: no live alert for cat /etc/shadow");
         }
     }

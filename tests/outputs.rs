@@ -310,6 +310,51 @@ fn append_output_extra_fields_only_in_output_fields() {
     }
 }
 
+/// `%static.*` in `append_output[].extra_fields` resolves as in rule outputs (Falco compiles
+/// extra fields with the source's formatter, whose filterchecks include the static ones): a raw
+/// `static.env` is the configured string, a formatted one renders it. Everything else is the
+/// golden's, with the default config's `suggested_output` adding `static_env=prod` (as in
+/// `static_fields_in_conditions_outputs_and_suggested_output`).
+#[test]
+fn append_output_extra_fields_resolve_static_fields() {
+    let out = replay(
+        true,
+        &opts(&[
+            "static_fields.env=prod",
+            "append_output[]={match: {rule: dev_null}, extra_fields: [static.env, {where: \"env=%static.env pid=%proc.pid\"}]}",
+        ]),
+    );
+    assert_eq!(out.code, 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let golden = golden_alerts("json");
+    let ours: Vec<&str> = stdout.lines().filter(|l| l.starts_with('{')).collect();
+    assert_eq!(ours.len(), golden.len());
+    let mut seen = 0;
+    for (o, g) in ours.iter().zip(&golden) {
+        let mut o: serde_json::Value = serde_json::from_str(o).unwrap();
+        let mut g: serde_json::Value = serde_json::from_str(g).unwrap();
+        let spliced = g["output"].as_str().unwrap().replacen(
+            " container_id=",
+            " static_env=prod container_id=",
+            1,
+        );
+        assert_eq!(o["output"], spliced.as_str());
+        g["output_fields"]["static.env"] = "prod".into();
+        let fields = o["output_fields"].as_object_mut().unwrap();
+        if g["rule"] == "dev_null" {
+            seen += 1;
+            assert_eq!(fields["static.env"], "prod");
+            let rendered = fields.remove("where").unwrap();
+            let rendered = rendered.as_str().unwrap();
+            let (env, pid) = rendered.split_once(" pid=").unwrap();
+            assert_eq!(env, "env=prod");
+            assert!(pid.parse::<u64>().is_ok(), "{rendered}");
+        }
+        assert_eq!(o["output_fields"], g["output_fields"]);
+    }
+    assert!(seen > 0, "no dev_null alert in the golden");
+}
+
 /// Deprecated `-p`: `-pc`/`-pk` change nothing; any other format is appended to every output.
 #[test]
 fn print_option() {

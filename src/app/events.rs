@@ -147,8 +147,13 @@ pub(crate) fn new_worker<'r>(
     ruleset: &'r Ruleset,
     ctx: &LoopContext,
 ) -> Result<Worker<&'r Ruleset>, AppError> {
+    // the rules loader's lookup: `static.*` fields resolve in extra fields as in rule outputs
+    let statics = super::rules_glue::static_field_infos(&cfg.static_fields);
+    let lookup = |name: &str| {
+        crate::fields::lookup(name).or_else(|| statics.iter().copied().find(|f| f.name == name))
+    };
     Worker::new(ruleset, worker_settings(cfg, ctx))
-        .with_extra_fields(&cfg.append_output)
+        .with_extra_fields_in(&cfg.append_output, lookup)
         .map_err(|e| AppError::Fatal(e.to_string()))
 }
 

@@ -1155,17 +1155,11 @@ pub fn resolve_rules_paths(paths: &[String]) -> (Vec<String>, Vec<String>) {
         let path = std::path::Path::new(p);
         if path.is_dir() {
             folders.push(p.clone());
-            let mut entries: Vec<String> = std::fs::read_dir(path)
-                .map(|rd| {
-                    rd.filter_map(Result::ok)
-                        .map(|e| e.path())
-                        .filter(|p| p.is_file())
-                        .map(|p| p.to_string_lossy().into_owned())
-                        .collect()
-                })
-                .unwrap_or_default();
-            entries.sort();
-            files.extend(entries.into_iter().filter(|e| is_yaml(e)));
+            files.extend(
+                crate::config::folder_files(path)
+                    .into_iter()
+                    .filter(|e| is_yaml(e)),
+            );
         } else if is_yaml(p) {
             files.push(p.clone());
         }

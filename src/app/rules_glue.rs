@@ -98,8 +98,9 @@ fn rules_priority(p: crate::config::Priority) -> crate::rules::Priority {
 
 /// The `static.<key>` fields of `static_fields` (libsinsp's `sinsp_filter_check_static`:
 /// CHARBUF, no description, the configured value carried in `desc`). Each load leaks these few
-/// bytes once: compiled rules refer to fields by `&'static` name.
-fn static_field_infos(
+/// bytes once (and each worker's extra fields once more): compiled rules refer to fields by
+/// `&'static` name.
+pub(crate) fn static_field_infos(
     fields: &std::collections::BTreeMap<String, String>,
 ) -> Vec<&'static crate::fields::FieldInfo> {
     use crate::fields::{ArgKind, ArgType, FieldInfo, FieldType};

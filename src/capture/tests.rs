@@ -7,17 +7,7 @@ use std::path::{Path, PathBuf};
 use super::*;
 use crate::driver::replay::{ReplayDriver, ReplayItem};
 use crate::event::Event;
-
-pub(crate) fn shared_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("FALCO_RS_SHARED") {
-        return PathBuf::from(dir);
-    }
-    let sibling = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared");
-    if sibling.is_dir() {
-        return sibling;
-    }
-    PathBuf::from("/work/shared")
-}
+use crate::test_support::shared_dir;
 
 pub(crate) fn trace(name: &str) -> PathBuf {
     shared_dir().join("upstream/traces").join(name)

@@ -171,17 +171,7 @@ impl RawConfig {
                 self.include(&path, strategy, schema, env)?;
             } else if p.is_dir() {
                 self.folders.push(path.clone());
-                let mut files: Vec<String> = std::fs::read_dir(p)
-                    .map(|rd| {
-                        rd.filter_map(Result::ok)
-                            .map(|e| e.path())
-                            .filter(|p| p.is_file())
-                            .map(|p| p.to_string_lossy().into_owned())
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                files.sort();
-                for f in files {
+                for f in folder_files(p) {
                     self.include(&f, strategy, schema, env)?;
                 }
             }
@@ -294,7 +284,24 @@ fn config_file_entry(n: &Node) -> Option<(String, MergeStrategy)> {
     }
 }
 
-/// Rule priority, most severe first (`priority`, rule `priority:`).
+/// The regular files directly in folder `dir`, sorted by path, as Falco walks a `config_files`
+/// or rules folder (an unreadable folder has none).
+pub fn folder_files(dir: &std::path::Path) -> Vec<String> {
+    let mut files: Vec<String> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.is_file())
+                .map(|p| p.to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files
+}
+
+/// Rule priority, most severe first (`falco_common::priority_type`): the config's `priority`,
+/// a rule's `priority:`, the alerts' word and the syslog level.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Priority {
     Emergency = 0,
@@ -334,8 +341,8 @@ impl Priority {
         })
     }
 
-    /// The word in alerts (`Warning`, `Informational`).
-    pub fn word(self) -> &'static str {
+    /// The long name Falco prints in alerts and rule descriptions (`Warning`, `Informational`).
+    pub fn name(self) -> &'static str {
         match self {
             Priority::Emergency => "Emergency",
             Priority::Alert => "Alert",
@@ -1175,19 +1182,7 @@ fn normalize(path: &str) -> String {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use std::path::PathBuf;
-
-    /// `shared/`: `FALCO_RS_SHARED`, else `<repo>/../shared`, else `/work/shared`.
-    pub(crate) fn shared_dir() -> PathBuf {
-        if let Ok(p) = std::env::var("FALCO_RS_SHARED") {
-            return PathBuf::from(p);
-        }
-        let sibling = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared");
-        if sibling.exists() {
-            return sibling;
-        }
-        PathBuf::from("/work/shared")
-    }
+    use crate::test_support::shared_dir;
 
     fn no_env(_: &str) -> Option<String> {
         None

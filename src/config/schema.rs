@@ -235,7 +235,7 @@ mod tests {
 
     #[test]
     fn default_config_is_ok() {
-        let path = crate::config::tests::shared_dir().join("upstream/falco-0.44.1/falco.yaml");
+        let path = crate::test_support::shared_dir().join("upstream/falco-0.44.1/falco.yaml");
         let text = std::fs::read_to_string(path).unwrap();
         assert_eq!(status(&text), "ok");
     }
@@ -260,10 +260,10 @@ mod tests {
     fn schemas_are_falcos_bytes() {
         assert!(!CONFIG_SCHEMA.ends_with('\n'));
         let golden =
-            crate::config::tests::shared_dir().join("conformance/goldens/cli/config-schema/stdout");
+            crate::test_support::shared_dir().join("conformance/goldens/cli/config-schema/stdout");
         assert_eq!(std::fs::read_to_string(golden).unwrap(), CONFIG_SCHEMA);
         let golden =
-            crate::config::tests::shared_dir().join("conformance/goldens/cli/rule-schema/stdout");
+            crate::test_support::shared_dir().join("conformance/goldens/cli/rule-schema/stdout");
         assert_eq!(std::fs::read_to_string(golden).unwrap(), RULE_SCHEMA);
     }
 }

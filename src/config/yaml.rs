@@ -210,26 +210,7 @@ impl Node {
 
     /// Compact flow-style rendering (for messages and the JSON conversion of maps).
     pub fn to_flow(&self) -> String {
-        match self {
-            Node::Undefined | Node::Null => "~".to_string(),
-            Node::Scalar { text, .. } => text.clone(),
-            Node::Seq(items) => format!(
-                "[{}]",
-                items
-                    .iter()
-                    .map(Node::to_flow)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            Node::Map(entries) => format!(
-                "{{{}}}",
-                entries
-                    .iter()
-                    .map(|(k, v)| format!("{k}: {}", v.to_flow()))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        }
+        self.flow("~", &|s| s.to_string())
     }
 
     /// yaml-cpp's flow emitter with double-quoted scalars and lowercase null (the `config`
@@ -251,14 +232,19 @@ impl Node {
             out.push('"');
             out
         }
+        self.flow("null", &quote)
+    }
+
+    /// Flow style: `[a, b]`, `{k: v}`, null as `null`, keys and scalars through `scalar`.
+    fn flow(&self, null: &str, scalar: &dyn Fn(&str) -> String) -> String {
         match self {
-            Node::Undefined | Node::Null => "null".to_string(),
-            Node::Scalar { text, .. } => quote(text),
+            Node::Undefined | Node::Null => null.to_string(),
+            Node::Scalar { text, .. } => scalar(text),
             Node::Seq(items) => format!(
                 "[{}]",
                 items
                     .iter()
-                    .map(Node::to_support_flow)
+                    .map(|v| v.flow(null, scalar))
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
@@ -266,7 +252,7 @@ impl Node {
                 "{{{}}}",
                 entries
                     .iter()
-                    .map(|(k, v)| format!("{}: {}", quote(k), v.to_support_flow()))
+                    .map(|(k, v)| format!("{}: {}", scalar(k), v.flow(null, scalar)))
                     .collect::<Vec<_>>()
                     .join(", ")
             ),

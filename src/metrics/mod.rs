@@ -888,7 +888,7 @@ mod tests {
     use super::*;
 
     fn reference() -> String {
-        let p = crate::config::tests::shared_dir()
+        let p = crate::test_support::shared_dir()
             .join("conformance/goldens/webserver-reference/metrics.body");
         std::fs::read_to_string(p).unwrap()
     }

@@ -127,7 +127,7 @@ impl Format {
         } else {
             format_time_local(alert.time_ns)
         };
-        format!("{time}: {} {}", alert.priority.word(), alert.message)
+        format!("{time}: {} {}", alert.priority.name(), alert.message)
     }
 
     /// The message a sink receives for an alert: the text line or the JSON document.
@@ -156,7 +156,7 @@ impl Format {
                 serde_json::to_value(fields).unwrap_or_default(),
             );
         }
-        doc.insert("priority", Value::from(alert.priority.word()));
+        doc.insert("priority", Value::from(alert.priority.name()));
         doc.insert("rule", Value::from(alert.rule.clone()));
         doc.insert("source", Value::from(alert.source.clone()));
         if self.json_include_tags_property {
@@ -181,7 +181,7 @@ impl Format {
                 "output_fields",
                 serde_json::to_value(&m.fields).unwrap_or_default(),
             );
-            doc.insert("priority", Value::from(m.priority.word()));
+            doc.insert("priority", Value::from(m.priority.name()));
             doc.insert("rule", Value::from(m.rule.clone()));
             doc.insert("source", Value::from(INTERNAL_SOURCE));
             doc.insert("time", Value::from(format_time_json(m.time_ns)));
@@ -196,7 +196,7 @@ impl Format {
         format!(
             "{}: {} {} ({fields})",
             format_time_local(m.time_ns),
-            m.priority.word(),
+            m.priority.name(),
             m.msg
         )
     }
@@ -241,7 +241,7 @@ mod tests {
     }
 
     fn golden_lines(case: &str) -> Vec<String> {
-        let p = crate::config::tests::shared_dir()
+        let p = crate::test_support::shared_dir()
             .join("conformance/goldens/replay")
             .join(case)
             .join("stdout");

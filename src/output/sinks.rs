@@ -694,21 +694,13 @@ mod tests {
         (url, rx)
     }
 
+    /// The TLS tests' HTTP output config, with the system CA path and keep-alive (the config
+    /// defaults).
     fn http_cfg(url: &str) -> HttpOutput {
         HttpOutput {
-            url: url.to_string(),
-            user_agent: "falcosecurity/falco".into(),
-            insecure: false,
-            echo: false,
-            ca_cert: String::new(),
-            ca_bundle: String::new(),
             ca_path: "/etc/ssl/certs".into(),
-            mtls: false,
-            client_cert: String::new(),
-            client_key: String::new(),
-            compress_uploads: false,
             keep_alive: true,
-            max_consecutive_timeouts: 5,
+            ..super::super::tls::tests::http_cfg(url)
         }
     }
 

@@ -63,7 +63,7 @@ mod tests {
 
     #[test]
     fn empty_run_matches_the_golden_summary() {
-        let p = crate::config::tests::shared_dir()
+        let p = crate::test_support::shared_dir()
             .join("conformance/goldens/replay/falco_cat_write.stable-text/stdout");
         let golden = std::fs::read_to_string(p).unwrap();
         assert_eq!(Stats::default().format(), golden);
@@ -73,7 +73,7 @@ mod tests {
     /// matches, listed in rule load order.
     #[test]
     fn counts_in_severity_and_load_order() {
-        let p = crate::config::tests::shared_dir()
+        let p = crate::test_support::shared_dir()
             .join("conformance/goldens/replay/falco_cat_write.testing-catchall_order.text/stdout");
         let golden = std::fs::read_to_string(p).unwrap();
         let summary = &golden[golden.find("Events detected").unwrap()..];

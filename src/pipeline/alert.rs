@@ -174,10 +174,12 @@ pub enum ExtraField {
     Formatted(Format),
 }
 
-/// The extra fields of each rule of `ruleset` (by rule index), in `append_output` order.
+/// The extra fields of each rule of `ruleset` (by rule index), in `append_output` order, their
+/// fields looked up with `lookup` (the rules loader's: the catalog plus the `static.*` fields).
 pub fn compile_extra_fields(
     append_output: &[AppendOutput],
     ruleset: &Ruleset,
+    lookup: impl crate::engine::filter::FieldLookup,
 ) -> Result<Vec<Vec<(String, ExtraField)>>, AlertError> {
     let applies = |a: &AppendOutput, rule: &Rule| {
         (a.match_source.is_empty() || a.match_source == rule.source)
@@ -185,7 +187,7 @@ pub fn compile_extra_fields(
             && a.match_tags.iter().all(|t| rule.tags.contains(t))
     };
     let compile = |key: &str, text: String| {
-        Format::compile(&text, crate::fields::lookup).map_err(|e| AlertError::ExtraField {
+        Format::compile(&text, lookup).map_err(|e| AlertError::ExtraField {
             key: key.to_string(),
             msg: e.to_string(),
         })

@@ -117,10 +117,21 @@ impl<R: Borrow<Ruleset>> Worker<R> {
 
     /// Compiles and attaches the `append_output[].extra_fields` that apply to each rule.
     pub fn with_extra_fields(
-        mut self,
+        self,
         append_output: &[crate::config::AppendOutput],
     ) -> Result<Worker<R>, AlertError> {
-        self.extra_fields = alert::compile_extra_fields(append_output, self.ruleset.borrow())?;
+        self.with_extra_fields_in(append_output, crate::fields::lookup)
+    }
+
+    /// [`Worker::with_extra_fields`] with the fields looked up by `lookup` (the catalog plus the
+    /// configured `static.*` fields).
+    pub fn with_extra_fields_in(
+        mut self,
+        append_output: &[crate::config::AppendOutput],
+        lookup: impl crate::engine::filter::FieldLookup,
+    ) -> Result<Worker<R>, AlertError> {
+        self.extra_fields =
+            alert::compile_extra_fields(append_output, self.ruleset.borrow(), lookup)?;
         Ok(self)
     }
 

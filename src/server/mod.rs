@@ -202,7 +202,7 @@ mod tests {
     use std::io::{Read, Write};
 
     fn reference(name: &str) -> String {
-        let p = crate::config::tests::shared_dir()
+        let p = crate::test_support::shared_dir()
             .join("conformance/goldens/webserver-reference")
             .join(name);
         std::fs::read_to_string(p).unwrap()
