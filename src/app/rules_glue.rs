@@ -224,7 +224,11 @@ fn schema_status(
     text: &str,
     result: &mut crate::rules::LoadResult,
 ) -> String {
-    let status = match crate::config::Node::parse(text) {
+    let parsed = match result.schema_doc.take() {
+        Some(doc) => Ok(doc),
+        None => crate::config::Node::parse(text),
+    };
+    let status = match parsed {
         Ok(doc) => schema.validate(&doc),
         Err(_) if result.successful() => crate::config::schema::VALIDATION_OK.to_string(),
         Err(e) => format!("failed for <root>: {e}"),
@@ -356,7 +360,7 @@ pub fn load(
     Ok(Loaded {
         rule_names: loader.rule_names().into_iter().map(String::from).collect(),
         described,
-        ruleset: loader.ruleset(),
+        ruleset: loader.into_ruleset(),
     })
 }
 

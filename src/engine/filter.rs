@@ -706,7 +706,8 @@ pub fn resolve_field(
     arg: Option<&str>,
     lookup: impl FieldLookup,
 ) -> Result<(FieldRef, &'static FieldInfo), String> {
-    let full = match arg {
+    // the name as written, for error messages only
+    let full = || match arg {
         Some(a) => format!("{name}[{a}]"),
         None => name.to_string(),
     };
@@ -728,11 +729,16 @@ pub fn resolve_field(
             }
             match found {
                 Some(f) => f,
-                None => return Err(format!("filter_check called with nonexistent field {full}")),
+                None => {
+                    return Err(format!(
+                        "filter_check called with nonexistent field {}",
+                        full()
+                    ));
+                }
             }
         }
     };
-    let bad = || format!("filter error: can't parse field expression '{full}'");
+    let bad = || format!("filter error: can't parse field expression '{}'", full());
     if info.class == STATIC_CLASS {
         if arg.is_some() {
             return Err(bad());
@@ -782,14 +788,16 @@ pub fn resolve_field(
     let arg = match (info.arg, arg) {
         (ArgKind::None, Some(a)) if plugin => {
             return Err(format!(
-                "filter '{full}': {} does not allow nor require an argument but one is provided: {a}",
+                "filter '{}': {} does not allow nor require an argument but one is provided: {a}",
+                full(),
                 info.name
             ));
         }
         (ArgKind::None, Some(_)) => return Err(bad()),
         (ArgKind::Required, None) if plugin => {
             return Err(format!(
-                "filter '{full}': {} requires an argument but none provided",
+                "filter '{}': {} requires an argument but none provided",
+                full(),
                 info.name
             ));
         }

@@ -1258,13 +1258,14 @@ fn ip_names_match_domains_and_name_cached_addresses() {
     // libsinsp (sinsp_filtercheck_fd.cpp, dns_manager.cpp): `fd.*ip.name = D` / `in (D, ...)`
     // / `!= D` hold when the endpoint IP is among D's addresses (getaddrinfo); once a domain
     // is cached, the fields' value is the cached name of the IP. `localhost` resolves offline
-    // (/etc/hosts) to 127.0.0.1; the fixture connects 127.0.0.1 -> 127.0.0.1.
+    // (/etc/hosts) to 127.0.0.1, and a numeric constant to itself (no DNS query is sent); the
+    // fixture connects 127.0.0.1 -> 127.0.0.1.
     let conditions = [
         "fd.sip.name = localhost",
-        "fd.cip.name in (nonexistent.invalid, localhost)",
+        "fd.cip.name in (192.0.2.1, localhost)",
         "fd.sip.name != localhost",
-        "fd.sip.name = nonexistent.invalid",
-        "fd.sip.name != nonexistent.invalid",
+        "fd.sip.name = 192.0.2.1",
+        "fd.sip.name != 192.0.2.1",
         "fd.rip.name = localhost",
     ];
     let formats = ["*%fd.sip.name %fd.cip.name"];
@@ -1279,7 +1280,7 @@ fn ip_names_match_domains_and_name_cached_addresses() {
     s.dns = dns.clone();
     conditions_and_outputs(&mut s, &connect_events([127, 0, 0, 1]), &conditions, &[]);
     assert!(dns.wait_resolved("localhost", std::time::Duration::from_secs(10)));
-    assert!(dns.wait_resolved("nonexistent.invalid", std::time::Duration::from_secs(10)));
+    assert!(dns.wait_resolved("192.0.2.1", std::time::Duration::from_secs(10)));
     let mut s = built::shell();
     s.dns = dns.clone();
     let (matched, rendered) = conditions_and_outputs(
@@ -1302,4 +1303,30 @@ fn ip_names_match_domains_and_name_cached_addresses() {
     );
     assert_eq!(matched, [false, true, true, false, true, true]);
     assert_eq!(rendered, ["<NA> localhost"]);
+}
+
+#[test]
+fn evt_around_accepts_only_equality_with_a_number() {
+    // libsinsp sinsp_filtercheck_event.cpp: "evt.around supports only '=' comparison
+    // operator"; the delta goes through sinsp_numparser::parseu64 ("<text> is not a valid
+    // number")
+    let err = |cond: &str| {
+        let ast = crate::rules::condition::parse(cond).unwrap();
+        crate::engine::filter::compile(&ast, lookup, &mut Vec::new())
+            .err()
+            .map(|e| e.msg)
+    };
+    assert_eq!(err("evt.around[1000] = 5"), None);
+    assert_eq!(
+        err("evt.around[1000] > 5").as_deref(),
+        Some("evt.around supports only '=' comparison operator")
+    );
+    assert_eq!(
+        err("evt.around[1000] in (5)").as_deref(),
+        Some("evt.around supports only '=' comparison operator")
+    );
+    assert_eq!(
+        err("evt.around[1000] = 5ms").as_deref(),
+        Some("5ms is not a valid number")
+    );
 }

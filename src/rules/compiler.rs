@@ -45,9 +45,8 @@ pub(crate) struct CompileConfig<'a> {
 pub(crate) struct CompileCache {
     /// Condition text after list substitution -> its parse.
     parsed: HashMap<String, Result<Expr, condition::ParseError>>,
-    /// Expanded condition (positions included) -> filter and its warnings. Shared, so that a
-    /// recompile reuses a filter without copying it.
-    filters: HashMap<Expr, (Arc<Filter>, Vec<CompileWarning>)>,
+    /// Expanded condition (positions included) -> its filter and what else depends only on it.
+    filters: HashMap<Arc<Expr>, CompiledCondition>,
     /// Output text -> its compiled format.
     formats: HashMap<String, Arc<Format>>,
 }
@@ -61,6 +60,16 @@ impl CompileCache {
         self.parsed.insert(text.to_string(), r.clone());
         r
     }
+}
+
+/// A compiled expanded condition: the filter (shared, so that a recompile reuses it without
+/// copying), the compiler's warnings, the event-type check and the event codes.
+#[derive(Debug, Clone)]
+struct CompiledCondition {
+    filter: Arc<Filter>,
+    warnings: Vec<CompileWarning>,
+    evttype_check: Result<(), String>,
+    codes: CodeSet,
 }
 
 #[derive(Debug, Clone)]
@@ -80,7 +89,8 @@ pub(crate) struct CompiledMacro {
 #[derive(Debug, Clone)]
 pub(crate) struct CompiledRule {
     pub name: String,
-    pub condition: Expr,
+    /// The expanded condition (shared with the compile cache's key).
+    pub condition: Arc<Expr>,
     pub output: String,
     pub format: Arc<Format>,
     pub filter: Arc<Filter>,
@@ -700,21 +710,32 @@ fn compile_rule(
         ),
         warnings,
     );
-    let (filter, cw) = match cache.filters.get(&ast) {
-        Some((f, cw)) => (Ok(Arc::clone(f)), cw.clone()),
+    let cached = cache.filters.get_key_value(&ast);
+    let (ast, compiled) = match cached {
+        Some((key, c)) => (Arc::clone(key), Ok(c.clone())),
         None => {
             let mut cw = Vec::new();
-            let f = filter::compile(&ast, cfg.lookup, &mut cw).map(Arc::new);
-            if let Ok(f) = &f {
-                cache
-                    .filters
-                    .insert(ast.clone(), (Arc::clone(f), cw.clone()));
-            }
-            (f, cw)
+            let ast = Arc::new(ast);
+            let compiled = filter::compile(&ast, cfg.lookup, &mut cw).map(|f| {
+                let c = CompiledCondition {
+                    filter: Arc::new(f),
+                    warnings: cw,
+                    evttype_check: evttype::check(&ast),
+                    codes: evttype::event_codes(&ast),
+                };
+                cache.filters.insert(Arc::clone(&ast), c.clone());
+                c
+            });
+            (ast, compiled)
         }
     };
-    let filter = match filter {
-        Ok(f) => f,
+    let CompiledCondition {
+        filter,
+        warnings: cw,
+        evttype_check,
+        mut codes,
+    } = match compiled {
+        Ok(c) => c,
         Err(e) => {
             let ctx = r.cond_ctx.condition(e.pos, &condition);
             if err_is_unknown_type_or_field(&e.msg) && r.skip_if_unknown_filter {
@@ -742,7 +763,7 @@ fn compile_rule(
         });
     }
     if r.source == "syscall"
-        && let Err(msg) = evttype::check(&ast)
+        && let Err(msg) = evttype_check
     {
         let ctx = r.cond_ctx.condition(Pos::default(), &condition);
         return Err(LoadError {
@@ -751,7 +772,6 @@ fn compile_rule(
             ctx,
         });
     }
-    let mut codes = evttype::event_codes(&ast);
     if r.source == "syscall"
         && filter::event_table_ready()
         && (codes.is_empty() || codes.len() > 100)

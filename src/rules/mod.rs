@@ -196,6 +196,9 @@ impl RulesLoader {
                 return res;
             }
         };
+        if inserted.is_empty() {
+            res.schema_doc = Some(yaml::config_node(&docs));
+        }
         let (catalog, statics) = (self.opts.lookup, &self.opts.static_fields);
         let lookup =
             |name: &str| catalog(name).or_else(|| statics.iter().copied().find(|f| f.name == name));
@@ -351,6 +354,39 @@ impl RulesLoader {
                     capture: info.capture,
                     capture_duration_ns: u64::from(info.capture_duration) * 1_000_000,
                     exception_fields: c.exception_fields.iter().cloned().collect(),
+                })
+            })
+            .collect();
+        let mut rs = Ruleset::new(rules, self.opts.min_priority);
+        rs.select(&self.opts.selection);
+        Some(rs)
+    }
+
+    /// [`RulesLoader::ruleset`] for a loader that is done: filters and formats are moved
+    /// into the ruleset, not copied.
+    pub fn into_ruleset(mut self) -> Option<Ruleset> {
+        let out = self.last.take()?;
+        // the cache holds the other reference to each filter and format
+        drop(std::mem::take(&mut self.cache));
+        let rules: Vec<Rule> = out
+            .rules
+            .into_iter()
+            .filter_map(|c| {
+                let info = self.collector.rules.get(&c.name)?;
+                Some(Rule {
+                    source: info.source.clone(),
+                    description: info.desc.clone(),
+                    priority: info.priority,
+                    tags: info.tags.iter().cloned().collect(),
+                    output: c.output,
+                    format: std::sync::Arc::unwrap_or_clone(c.format),
+                    filter: std::sync::Arc::unwrap_or_clone(c.filter),
+                    codes: c.codes,
+                    enabled: info.enabled,
+                    capture: info.capture,
+                    capture_duration_ns: u64::from(info.capture_duration) * 1_000_000,
+                    exception_fields: c.exception_fields.into_iter().collect(),
+                    name: c.name,
                 })
             })
             .collect();

@@ -411,6 +411,9 @@ pub struct LoadResult {
     /// Schema validation statuses (`ok`, `none`, `failed for ...`), empty when validation
     /// was not requested (Falco's `schema_validation_status`).
     pub schema_status: Vec<String>,
+    /// The file's first YAML document as `config::Node::parse` gives it, when the loader
+    /// parsed the text as written (for the schema check, without a second parse).
+    pub schema_doc: Option<crate::config::Node>,
 }
 
 impl LoadResult {

@@ -1358,3 +1358,42 @@ fn padded_flow_closers_parse_like_one_at_a_time() {
     let docs = yaml::load_all(&fast.0).expect("padded parse");
     assert!(yaml::pads_in_block_scalar(&docs, &fast.1));
 }
+
+#[test]
+fn schema_document_is_the_config_parse_of_the_text() {
+    // the loader hands the schema check its own parse, which must be what config::Node::parse
+    // gives for the same text (upstream files and every falco-testing rules file)
+    let mut files: Vec<PathBuf> = [STABLE, INCUBATING]
+        .iter()
+        .map(|f| shared_dir().join("upstream/rules").join(f))
+        .collect();
+    let dir = shared_dir().join("conformance/falco-testing/rules");
+    let mut more: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    more.sort();
+    files.extend(more);
+    let mut compared = 0;
+    for path in &files {
+        let text = std::fs::read_to_string(path).unwrap();
+        let Ok(docs) = yaml::load_all(&text) else {
+            continue;
+        };
+        let expected = crate::config::Node::parse(&text).unwrap();
+        assert_eq!(yaml::config_node(&docs), expected, "{}", path.display());
+        compared += 1;
+    }
+    assert!(compared > 20, "only {compared} files compared");
+}
+
+#[test]
+fn into_ruleset_moves_what_ruleset_copies() {
+    let (loader, results) = golden_loader(&[STABLE, INCUBATING, SANDBOX], crate::fields::lookup);
+    assert!(results.iter().all(|r| r.successful()));
+    let copied = format!("{:?}", loader.ruleset().unwrap());
+    let moved = format!("{:?}", loader.into_ruleset().unwrap());
+    assert!(copied.len() > 100_000);
+    assert_eq!(moved, copied);
+}

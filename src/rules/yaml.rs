@@ -46,6 +46,52 @@ pub(crate) fn tolerate_flow_indentation(content: &str) -> (String, Vec<usize>) {
     (text, inserted)
 }
 
+/// The first document as `config::Node::parse` builds it from the same text (undefined when
+/// there is none), so the schema check needs no second parse of a rules file.
+pub(crate) fn config_node(docs: &[Node<'_>]) -> crate::config::Node {
+    docs.first()
+        .map_or(crate::config::Node::Undefined, to_config_node)
+}
+
+fn to_config_node(n: &Node<'_>) -> crate::config::Node {
+    use crate::config::Node as C;
+    match &n.data {
+        YamlData::Representation(text, style, _) => {
+            let plain = *style == ScalarStyle::Plain;
+            if plain && matches!(text.as_ref(), "" | "~" | "null" | "Null" | "NULL") {
+                C::Null
+            } else {
+                C::Scalar {
+                    text: text.to_string(),
+                    plain,
+                }
+            }
+        }
+        YamlData::Value(v) => match v {
+            saphyr::Scalar::Null => C::Null,
+            saphyr::Scalar::Boolean(b) => C::scalar(b.to_string()),
+            saphyr::Scalar::Integer(i) => C::scalar(i.to_string()),
+            saphyr::Scalar::FloatingPoint(f) => C::scalar(f.to_string()),
+            saphyr::Scalar::String(s) => C::scalar(s.to_string()),
+        },
+        YamlData::Sequence(seq) => C::Seq(seq.iter().map(to_config_node).collect()),
+        YamlData::Mapping(map) => C::Map(
+            map.iter()
+                .map(|(k, v)| {
+                    let key = match to_config_node(k) {
+                        C::Scalar { text, .. } => text,
+                        C::Null => String::new(),
+                        other => other.to_flow(),
+                    };
+                    (key, to_config_node(v))
+                })
+                .collect(),
+        ),
+        YamlData::Tagged(_, inner) => to_config_node(inner),
+        YamlData::Alias(_) | YamlData::BadValue => C::Null,
+    }
+}
+
 /// The one-pass form of [`tolerate_flow_indentation`]: inserts one blank before every closing
 /// bracket that starts a line (after blanks). In a flow collection and in a plain, quoted or
 /// comment line that blank changes nothing, so the caller keeps this text when it parses and
