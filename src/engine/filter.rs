@@ -1413,14 +1413,8 @@ fn compile_binary(
     lookup: impl FieldLookup,
     warnings: &mut Vec<CompileWarning>,
 ) -> CResult<Filter> {
-    let key: Box<str> = Expr::Binary {
-        left: Box::new(left.clone()),
-        op: op.to_string(),
-        right: Box::new(right.clone()),
-        pos,
-    }
-    .to_string()
-    .into();
+    // The check's printed text, as `Expr::Binary` prints it (without cloning the operands).
+    let key: Box<str> = format!("{left} {op} {right}").into();
     let left = condition_operand(compile_operand(left, lookup)?);
     let (base, modifier) = match op.split_once(' ') {
         Some((b, m)) => (
