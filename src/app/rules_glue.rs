@@ -92,10 +92,6 @@ pub fn list_fields(
     render_fields(&opts).map_err(|e| AppError::Fatal(e.to_string()))
 }
 
-fn rules_priority(p: crate::config::Priority) -> crate::rules::Priority {
-    crate::rules::Priority::ALL[p.number() as usize]
-}
-
 /// The `static.<key>` fields of `static_fields` (libsinsp's `sinsp_filter_check_static`:
 /// CHARBUF, no description, the configured value carried in `desc`). Each load leaks these few
 /// bytes once (and each worker's extra fields once more): compiled rules refer to fields by
@@ -181,7 +177,7 @@ fn load_options(
             })
             .collect(),
         extra_outputs,
-        min_priority: rules_priority(cfg.min_priority),
+        min_priority: cfg.min_priority,
         static_fields: static_field_infos(&cfg.static_fields),
         selection: cfg
             .rules_selection

@@ -23,6 +23,7 @@ pub mod aya_backend;
 pub mod libbpf_backend;
 
 #[cfg(test)]
+#[cfg(test)]
 pub(crate) mod tests_support;
 
 #[cfg(all(test, any(feature = "libbpf", feature = "aya")))]

@@ -1,18 +1,6 @@
 //! Test helpers of the driver module: where ../shared is, and whether live BPF tests may run.
 
-use std::path::PathBuf;
-
-/// `$FALCO_RS_SHARED`, else `<repo>/../shared`, else `/work/shared`.
-pub fn shared_dir() -> PathBuf {
-    if let Some(d) = std::env::var_os("FALCO_RS_SHARED") {
-        return PathBuf::from(d);
-    }
-    let beside = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared");
-    if beside.is_dir() {
-        return beside;
-    }
-    PathBuf::from("/work/shared")
-}
+pub(crate) use crate::test_support::shared_dir;
 
 /// True when live BPF tests can run (root and kernel BTF). When they cannot: under CI=true
 /// the test fails, elsewhere it is skipped with a message.

@@ -338,21 +338,10 @@ fn push_json(out: &mut String, value: &Json) {
 
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
 
     use super::*;
 
-    /// `FALCO_RS_SHARED`, else `<manifest>/../shared`, else `/work/shared`.
-    fn shared_dir() -> PathBuf {
-        if let Some(dir) = std::env::var_os("FALCO_RS_SHARED") {
-            return PathBuf::from(dir);
-        }
-        let sibling = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared");
-        if sibling.is_dir() {
-            return sibling;
-        }
-        PathBuf::from("/work/shared")
-    }
+    use crate::test_support::shared_dir;
 
     fn golden(case: &str) -> String {
         let path = shared_dir()

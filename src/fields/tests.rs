@@ -13,17 +13,7 @@ use crate::state::State;
 use super::extract::{Extractor, render_text};
 use super::{Extract, FieldArg, FieldRef, lookup};
 
-/// `FALCO_RS_SHARED`, else `<manifest>/../shared`, else `/work/shared`.
-pub(crate) fn shared_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("FALCO_RS_SHARED") {
-        return PathBuf::from(dir);
-    }
-    let sibling = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared");
-    if sibling.is_dir() {
-        return sibling;
-    }
-    PathBuf::from("/work/shared")
-}
+pub(crate) use crate::test_support::shared_dir;
 
 pub(crate) fn trace(name: &str) -> PathBuf {
     shared_dir().join("upstream/traces").join(name)

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::config::{AppendOutput, Priority};
+use crate::config::AppendOutput;
 use crate::engine::filter::{MultiArg, Operand, apply_transformers};
 use crate::engine::format::Token;
 use crate::engine::{Format, Rule, Ruleset, Scratch};
@@ -45,7 +45,7 @@ pub fn build<E: Extract>(rule: &Rule, ex: &mut E, ts: u64) -> Alert {
     }
     Alert {
         time_ns: ts,
-        priority: priority(rule.priority),
+        priority: rule.priority,
         rule: rule.name.clone(),
         source: rule.source.clone(),
         tags: rule.tags.clone(),
@@ -152,11 +152,6 @@ fn pad(out: &mut Vec<u8>, text: &[u8], width: usize) {
         n += 1;
     }
     out.extend(std::iter::repeat_n(b' ', width - n));
-}
-
-/// The rules loader's priority as the outputs name it.
-pub fn priority(p: crate::rules::Priority) -> Priority {
-    Priority::parse(p.name()).unwrap_or(Priority::Debug)
 }
 
 /// Errors of compiling `append_output` extra fields.

@@ -66,53 +66,8 @@ impl std::fmt::Display for Semver {
     }
 }
 
-/// Rule priorities, most severe first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Priority {
-    Emergency,
-    Alert,
-    Critical,
-    Error,
-    Warning,
-    Notice,
-    Informational,
-    Debug,
-}
-
-impl Priority {
-    pub const ALL: [Priority; 8] = [
-        Priority::Emergency,
-        Priority::Alert,
-        Priority::Critical,
-        Priority::Error,
-        Priority::Warning,
-        Priority::Notice,
-        Priority::Informational,
-        Priority::Debug,
-    ];
-
-    /// Case-insensitive, with `info` as an alias of Informational.
-    pub fn parse(s: &str) -> Option<Priority> {
-        Priority::ALL.into_iter().find(|p| {
-            p.name().eq_ignore_ascii_case(s)
-                || (*p == Priority::Informational && s.eq_ignore_ascii_case("info"))
-        })
-    }
-
-    /// The long name Falco prints.
-    pub fn name(self) -> &'static str {
-        match self {
-            Priority::Emergency => "Emergency",
-            Priority::Alert => "Alert",
-            Priority::Critical => "Critical",
-            Priority::Error => "Error",
-            Priority::Warning => "Warning",
-            Priority::Notice => "Notice",
-            Priority::Informational => "Informational",
-            Priority::Debug => "Debug",
-        }
-    }
-}
+/// Rule priorities: one type with the configuration's (`falco_common::priority_type`).
+pub use crate::config::Priority;
 
 /// An error that stops reading or compiling (`rule_load_exception`).
 #[derive(Debug, Clone, thiserror::Error)]

@@ -6,17 +6,7 @@ use super::*;
 use crate::fields::{ArgKind, ArgType, FieldInfo, FieldType};
 
 /// `FALCO_RS_SHARED`, else `<manifest>/../shared`, else `/work/shared`.
-pub(crate) fn shared_dir() -> PathBuf {
-    if let Ok(d) = std::env::var("FALCO_RS_SHARED") {
-        return PathBuf::from(d);
-    }
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared");
-    if p.exists() {
-        p
-    } else {
-        PathBuf::from("/work/shared")
-    }
-}
+pub(crate) use crate::test_support::shared_dir;
 
 static ANY_FIELD: FieldInfo = FieldInfo {
     name: "any.field",
