@@ -449,8 +449,9 @@ pub fn render_prometheus(
             Gauge,
             int(c.n_fds),
         ));
-        // libsinsp's state counters in its order; falco-rs has no fd/thread lookup cache and
-        // no enter-event store, so those stay 0.
+        // libsinsp's state counters in its order. The fd/thread lookup counters stay 0: they
+        // count hits of libsinsp's last-accessed caches, which falco-rs does not have (its
+        // look-ups follow a different pattern, so any count would not mean the same thing).
         let st = &c.state;
         for (name, v) in [
             ("n_noncached_fd_lookups", 0),
@@ -458,10 +459,10 @@ pub fn render_prometheus(
             ("n_failed_fd_lookups", 0),
             ("n_added_fds", st.added_fds),
             ("n_removed_fds", st.removed_fds),
-            ("n_stored_evts", 0),
-            ("n_store_evts_drops", 0),
-            ("n_retrieved_evts", 0),
-            ("n_retrieve_evts_drops", 0),
+            ("n_stored_evts", st.stored_evts),
+            ("n_store_evts_drops", st.store_evts_drops),
+            ("n_retrieved_evts", st.retrieved_evts),
+            ("n_retrieve_evts_drops", st.retrieve_evts_drops),
             ("n_noncached_thread_lookups", 0),
             ("n_cached_thread_lookups", 0),
             ("n_failed_thread_lookups", 0),
@@ -1138,6 +1139,10 @@ mod tests {
                 removed_threads: 4,
                 added_fds: 399,
                 removed_fds: 115,
+                stored_evts: 51,
+                store_evts_drops: 1,
+                retrieved_evts: 48,
+                retrieve_evts_drops: 3,
             },
             n_drops_full_threadtable: 2,
             ..ScapCounters::default()
@@ -1172,6 +1177,10 @@ mod tests {
             "falcosecurity_scap_n_removed_threads_total 4\n",
             "falcosecurity_scap_n_added_fds_total 399\n",
             "falcosecurity_scap_n_removed_fds_total 115\n",
+            "falcosecurity_scap_n_stored_evts_total 51\n",
+            "falcosecurity_scap_n_store_evts_drops_total 1\n",
+            "falcosecurity_scap_n_retrieved_evts_total 48\n",
+            "falcosecurity_scap_n_retrieve_evts_drops_total 3\n",
             "falcosecurity_scap_n_drops_full_threadtable_total 2\n",
         ] {
             assert!(body.contains(line), "{line}");

@@ -322,6 +322,14 @@ pub struct StateCounters {
     pub removed_threads: u64,
     pub added_fds: u64,
     pub removed_fds: u64,
+    /// Enter events kept for their exit (`store_event`), and those not kept for want of a
+    /// thread.
+    pub stored_evts: u64,
+    pub store_evts_drops: u64,
+    /// Exit events that found their enter event (`retrieve_enter_event`), and those that did
+    /// not (none stored or not valid, or one of another syscall).
+    pub retrieved_evts: u64,
+    pub retrieve_evts_drops: u64,
 }
 
 /// Per-code dispatch tables, derived once from the (immutable) event table.
@@ -980,6 +988,9 @@ impl State {
         if let Some(t) = self.threads.get_mut(tid) {
             t.last_event_data.clear();
             t.last_event_data.extend_from_slice(ev.record());
+            self.parser.counters.stored_evts += 1;
+        } else {
+            self.parser.counters.store_evts_drops += 1;
         }
     }
 
@@ -990,6 +1001,7 @@ impl State {
     fn enter_event(&mut self, tid: i64, exit: &Event<'_>) -> Option<Vec<u8>> {
         let t = self.threads.get_mut(tid)?;
         if !t.lastevent_data_valid || t.last_event_data.is_empty() {
+            self.parser.counters.retrieve_evts_drops += 1;
             return None;
         }
         let data = std::mem::take(&mut t.last_event_data);
@@ -999,6 +1011,11 @@ impl State {
         let ok = (exit.info().ppme == "SYSCALL_EXECVE_19_X"
             && table::by_code(enter_type).is_some_and(|i| i.ppme == "SYSCALL_EXECVEAT_E"))
             || u32::from(enter_type) + 1 == u32::from(exit.event_type());
+        if ok {
+            self.parser.counters.retrieved_evts += 1;
+        } else {
+            self.parser.counters.retrieve_evts_drops += 1;
+        }
         ok.then_some(data)
     }
 
@@ -2278,4 +2295,67 @@ pub fn sanitized(s: &[u8]) -> Vec<u8> {
 /// `SockInfo` of a new, unconnected socket (tests and seeding).
 pub fn empty_sock() -> SockInfo {
     SockInfo::default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::decode::encode;
+    use crate::state::ThreadInfo;
+
+    fn process(state: &mut State, record: &[u8]) {
+        let ev = Event::decode(record).expect("test record decodes");
+        state.process(&ev);
+    }
+
+    /// The enter-event store counters follow libsinsp's `store_event` and
+    /// `retrieve_enter_event`: a stored enter counts once, its exit retrieves it, an exit with
+    /// nothing stored or with the enter of another syscall is a retrieve drop.
+    #[test]
+    fn enter_event_store_counters_as_libsinsp() {
+        let mut state = State::new(64);
+        let mut t = ThreadInfo::placeholder(42);
+        t.pid = 42;
+        t.lastevent_data_valid = true;
+        state.threads.add(t);
+        let path = b"/etc/hostname\0";
+        let cwd: i64 = -100;
+        let (flags, mode) = (1u32, 0u32);
+        let openat_e = encode(
+            1,
+            42,
+            306,
+            &[
+                &cwd.to_le_bytes(),
+                path,
+                &flags.to_le_bytes(),
+                &mode.to_le_bytes(),
+            ],
+        );
+        let openat_x = encode(
+            2,
+            42,
+            307,
+            &[
+                &3i64.to_le_bytes(),
+                &cwd.to_le_bytes(),
+                path,
+                &flags.to_le_bytes(),
+                &mode.to_le_bytes(),
+                &0u32.to_le_bytes(),
+                &0u64.to_le_bytes(),
+            ],
+        );
+        process(&mut state, &openat_e);
+        process(&mut state, &openat_x);
+        let c = state.parser.counters;
+        assert_eq!(
+            (c.stored_evts, c.retrieved_evts, c.retrieve_evts_drops),
+            (1, 1, 0)
+        );
+        // The exit consumed the stored enter: a second exit finds none.
+        process(&mut state, &openat_x);
+        let c = state.parser.counters;
+        assert_eq!((c.retrieved_evts, c.retrieve_evts_drops), (1, 1));
+    }
 }
