@@ -580,6 +580,55 @@ fn event_fd_in(threads: &mut super::ThreadTable, tid: i64) -> Option<&mut FdInfo
     threads.fd_table_mut(tid)?.get_mut(fd)
 }
 
+/// The fds of every SCM_RIGHTS control message in recvmsg control data (x86-64 `cmsghdr`:
+/// u64 length, i32 level, i32 type, data; headers 8-aligned), walked and bounds-checked as
+/// libsinsp's `PPM_CMSG_FIRSTHDR`/`ppm_cmsg_nxthdr` do: only the type is checked, and a
+/// malformed SCM_RIGHTS message (length out of the buffer, not whole ints, more than the
+/// kernel's 253 fds) ends the walk.
+pub fn scm_rights_fds(ctrl: &[u8]) -> Vec<i32> {
+    const HDR: usize = 16;
+    const SCM_RIGHTS: i32 = 1;
+    const SCM_MAX_FD: usize = 253;
+    let align = |n: usize| n.wrapping_add(7) & !7;
+    let mut fds = Vec::new();
+    let mut off = 0usize;
+    if ctrl.len() < HDR {
+        return fds;
+    }
+    loop {
+        let h = &ctrl[off..off + HDR];
+        let len = u64::from_le_bytes(h[..8].try_into().unwrap_or_default()) as usize;
+        let ty = i32::from_le_bytes(h[12..16].try_into().unwrap_or_default());
+        if ty == SCM_RIGHTS {
+            if len < HDR || len > ctrl.len() - off {
+                break;
+            }
+            let data = &ctrl[off + HDR..off + len];
+            if !data.len().is_multiple_of(4) || data.len() / 4 > SCM_MAX_FD {
+                break;
+            }
+            fds.extend(
+                data.chunks_exact(4)
+                    .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+            );
+        }
+        // ppm_cmsg_nxthdr: room for this message (aligned) and the next header.
+        let room = ctrl.len() - off;
+        if len < HDR || len > room {
+            break;
+        }
+        let needed = HDR + (align(len) - len);
+        if room < needed || room - needed < len {
+            break;
+        }
+        off += align(len);
+        if off + HDR > ctrl.len() {
+            break;
+        }
+    }
+    fds
+}
+
 /// `update_ipv4_addresses_and_ports` / the IPv6 flavour: returns whether anything changed.
 fn set_addresses(
     fd: &mut FdInfo,
@@ -1839,6 +1888,43 @@ impl State {
     }
 
     fn parse_rw(&mut self, tid: i64, ev: &Event<'_>, res: Option<i64>, read: bool) {
+        self.parse_rw_fd(tid, ev, res, read);
+        if read && res.is_some_and(|r| r >= 0) {
+            self.parse_recvmsg_rights(tid, ev);
+        }
+    }
+
+    /// `process_recvmsg_ancillary_data`: on a unix socket, each fd a recvmsg/recvmmsg received
+    /// through SCM_RIGHTS is added to the receiver's process from `/proc` (live only: a
+    /// capture's platform has no fd lookup).
+    fn parse_recvmsg_rights(&mut self, tid: i64, ev: &Event<'_>) {
+        let Some(root) = self.proc_root.clone() else {
+            return;
+        };
+        let idx = match ev.info().ppme {
+            "SOCKET_RECVMSG_X" if ev.nparams() >= 5 => 4,
+            "SOCKET_RECVMMSG_X" if ev.nparams() >= 6 => 5,
+            _ => return,
+        };
+        if !self.event_fd(tid).is_some_and(|f| f.ty == FdType::UnixSock) {
+            return;
+        }
+        let Some(ctrl) = param(ev, idx) else {
+            return;
+        };
+        let fds = scm_rights_fds(ctrl);
+        if fds.is_empty() {
+            return;
+        }
+        let Some(pid) = self.threads.get(tid).map(|t| t.pid) else {
+            return;
+        };
+        for fd in fds {
+            self.lookup_proc_fd(&root, pid, i64::from(fd));
+        }
+    }
+
+    fn parse_rw_fd(&mut self, tid: i64, ev: &Event<'_>, res: Option<i64>, read: bool) {
         let ppme = ev.info().ppme;
         if !read
             && matches!(
@@ -2357,5 +2443,97 @@ mod tests {
         process(&mut state, &openat_x);
         let c = state.parser.counters;
         assert_eq!((c.retrieved_evts, c.retrieve_evts_drops), (1, 1));
+    }
+
+    /// One x86-64 control message: u64 length (header + data), level, type, data, padded to 8.
+    fn cmsg(level: i32, ty: i32, data: &[u8]) -> Vec<u8> {
+        let mut m = ((16 + data.len()) as u64).to_le_bytes().to_vec();
+        m.extend_from_slice(&level.to_le_bytes());
+        m.extend_from_slice(&ty.to_le_bytes());
+        m.extend_from_slice(data);
+        m.resize(m.len().next_multiple_of(8), 0);
+        m
+    }
+
+    fn ints(v: &[i32]) -> Vec<u8> {
+        v.iter().flat_map(|i| i.to_le_bytes()).collect()
+    }
+
+    #[test]
+    fn scm_rights_control_messages_as_libsinsp_walks_them() {
+        // SCM_CREDENTIALS (type 2) is skipped, SCM_RIGHTS (type 1) read whatever its level.
+        let mut ctrl = cmsg(1, 2, &ints(&[10, 0, 0]));
+        ctrl.extend(cmsg(1, 1, &ints(&[7, 9])));
+        ctrl.extend(cmsg(0, 1, &ints(&[11])));
+        assert_eq!(scm_rights_fds(&ctrl), [7, 9, 11]);
+        // The last message needs no room after it; a shorter buffer than a header is nothing.
+        assert_eq!(scm_rights_fds(&cmsg(1, 1, &ints(&[5]))), [5]);
+        assert!(scm_rights_fds(&ctrl[..15]).is_empty());
+        // Malformed: a length past the buffer, or data that is not whole ints, ends the walk.
+        let mut bad = cmsg(1, 1, &ints(&[3]));
+        bad[0] = 64;
+        assert!(scm_rights_fds(&bad).is_empty());
+        let mut odd = cmsg(1, 1, &[1, 0, 0, 0, 2, 0]);
+        odd.extend(cmsg(1, 1, &ints(&[4])));
+        assert!(scm_rights_fds(&odd).is_empty());
+        // More than the kernel's 253 fds in one message.
+        assert!(scm_rights_fds(&cmsg(1, 1, &ints(&[1; 254]))).is_empty());
+        assert_eq!(scm_rights_fds(&cmsg(1, 1, &ints(&[1; 253]))).len(), 253);
+    }
+
+    /// A recvmsg exit on a unix socket carrying SCM_RIGHTS adds the received fds to the
+    /// receiving process from /proc (live), as libsinsp's `scap_get_fdinfo`; a capture has no
+    /// platform to ask, and other sockets are not looked at.
+    #[test]
+    fn recvmsg_scm_rights_adds_the_received_fds_from_proc() {
+        use std::os::fd::AsRawFd;
+        let me = i64::from(std::process::id());
+        let file = std::fs::File::open(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
+            .expect("a file to pass");
+        let passed = file.as_raw_fd();
+        let expected = std::fs::read_link(format!("/proc/self/fd/{passed}"))
+            .unwrap()
+            .into_os_string()
+            .into_encoded_bytes();
+        let recvmsg_x = |fd: i64, ctrl: &[u8]| {
+            encode(
+                10,
+                me as u64,
+                53,
+                &[
+                    &1i64.to_le_bytes(),
+                    &1u32.to_le_bytes(),
+                    b"x",
+                    &[],
+                    ctrl,
+                    &fd.to_le_bytes(),
+                ],
+            )
+        };
+        let ctrl = cmsg(1, 1, &ints(&[passed]));
+        let with_socket = |live: bool, ty: FdType| {
+            let mut state = State::new(64);
+            state.users.use_host_db = false;
+            if live {
+                state.proc_root = Some(std::path::PathBuf::from("/proc"));
+            }
+            let mut t = ThreadInfo::placeholder(me);
+            t.pid = me;
+            t.fds.insert(900, FdInfo::new(ty, Vec::new()));
+            state.threads.add(t);
+            process(&mut state, &recvmsg_x(900, &ctrl));
+            state
+                .threads
+                .fd_table_mut(me)
+                .and_then(|f| f.get_mut(i64::from(passed)))
+                .map(|f| (f.ty, f.name.clone()))
+        };
+        assert_eq!(
+            with_socket(true, FdType::UnixSock),
+            Some((FdType::FileV2, expected))
+        );
+        assert_eq!(with_socket(false, FdType::UnixSock), None);
+        assert_eq!(with_socket(true, FdType::Ipv4Sock), None);
+        drop(file);
     }
 }

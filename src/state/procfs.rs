@@ -401,6 +401,29 @@ impl State {
         self.parser.counters.added_threads += u64::from(added);
         added
     }
+
+    /// Adds fd `fd` of process `pid` from `/proc/<pid>/fd/<fd>` to the process's fd table
+    /// (`scap_get_fdinfo`, which libsinsp calls for each fd received through SCM_RIGHTS).
+    /// Returns whether the fd existed; the process must be in the table.
+    pub fn lookup_proc_fd(&mut self, proc_root: &Path, pid: i64, fd: i64) -> bool {
+        let dir = proc_root.join(pid.to_string());
+        let path = dir.join("fd").join(fd.to_string());
+        let Some(link) = read_link(&path) else {
+            return false;
+        };
+        let sockets = if link.starts_with(b"socket:[") {
+            net_sockets(&dir.join("net"))
+        } else {
+            HashMap::new()
+        };
+        let info = fd_from_link(&link, &path, &sockets);
+        let Some(table) = self.threads.fd_table_mut(pid) else {
+            return false;
+        };
+        table.insert(fd, info);
+        self.parser.counters.added_fds += 1;
+        true
+    }
 }
 
 #[cfg(test)]
