@@ -1064,3 +1064,83 @@ fn aya_backend_udp_messages_carry_addresses_and_data() {
         udp_messages_carry_addresses_and_data(EngineKind::Aya);
     }
 }
+
+/// An fd received through SCM_RIGHTS lands in the receiver's fd table, read from /proc while
+/// the receiver is alive (libsinsp's `process_recvmsg_ancillary_data` + `scap_get_fdinfo`).
+fn scm_rights_fds_reach_the_state(kind: EngineKind) {
+    use std::io::BufRead;
+    let cfg = LiveConfig {
+        syscalls: all_syscalls(),
+        ..LiveConfig::default()
+    };
+    let mut drv = open_live(kind, &cfg).unwrap_or_else(|e| panic!("open {kind:?}: {e}"));
+    let mut state = crate::state::State::new(262_144);
+    state.seed_capture(&super::proc_scan::metadata(std::path::Path::new("/")).expect("proc scan"));
+    state.proc_root = Some(std::path::PathBuf::from("/proc"));
+    drv.start().unwrap();
+    let py = "import socket, sys\n\
+a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)\n\
+f = open(\"/etc/hostname\")\n\
+a.sendmsg([b\"x\"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, f.fileno().to_bytes(4, \"little\"))])\n\
+m, anc, fl, ad = b.recvmsg(10, 64)\n\
+print(int.from_bytes(anc[0][2][:4], \"little\"), flush=True)\n\
+sys.stdin.read()\n";
+    let mut child = Command::new("/usr/bin/python3")
+        .args(["-c", py])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn python3");
+    let pid = i64::from(child.id());
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let received: i64 = line.trim().parse().expect("received fd number");
+    let mut seen = None;
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while seen.is_none() && Instant::now() < deadline {
+        drv.next_batch(Duration::from_millis(50), &mut |e| {
+            let ev = crate::event::Event::decode(e.data).expect("decode");
+            state.process(&ev);
+            if ev.event_type() == 53
+                && ev.tid() as i64 == pid
+                && ev.param(4).is_some_and(|c| !c.is_empty())
+            {
+                seen = Some(
+                    state
+                        .threads
+                        .fd_table_mut(pid)
+                        .and_then(|t| t.get_mut(received))
+                        .map(|f| (f.ty, f.name.clone())),
+                );
+            }
+        })
+        .unwrap();
+    }
+    drv.stop();
+    drop(child.stdin.take());
+    child.wait().unwrap();
+    let fd = seen.unwrap_or_else(|| panic!("{kind:?}: no SCM_RIGHTS recvmsg exit of {pid}"));
+    assert_eq!(
+        fd,
+        Some((crate::state::FdType::FileV2, b"/etc/hostname".to_vec())),
+        "{kind:?}: received fd {received}"
+    );
+}
+
+#[cfg(feature = "libbpf")]
+#[test]
+fn libbpf_backend_scm_rights_fds_reach_the_state() {
+    if bpf_available("libbpf_backend_scm_rights_fds_reach_the_state") {
+        scm_rights_fds_reach_the_state(EngineKind::ModernEbpf);
+    }
+}
+
+#[cfg(feature = "aya")]
+#[test]
+fn aya_backend_scm_rights_fds_reach_the_state() {
+    if bpf_available("aya_backend_scm_rights_fds_reach_the_state") {
+        scm_rights_fds_reach_the_state(EngineKind::Aya);
+    }
+}
