@@ -220,6 +220,7 @@ static __always_inline __u64 frs_off(__u64 x) {
 #define PPME_SYSCALL_INOTIFY_INIT1_X 395
 #define PPME_SYSCALL_EVENTFD2_X 397
 #define PPME_SYSCALL_PRCTL_X 401
+#define PPME_SOCKET_GETSOCKOPT_X 47
 #define PPME_SYSCALL_MEMFD_CREATE_X 405
 #define PPME_SYSCALL_PIDFD_OPEN_X 409
 #define PPME_SYSCALL_INIT_MODULE_X 411
@@ -278,6 +279,7 @@ static __always_inline __u64 frs_off(__u64 x) {
 #define NR_setresgid 119
 #define NR_capset 126
 #define NR_prctl 157
+#define NR_getsockopt 55
 #define NR_chroot 161
 #define NR_mount 165
 #define NR_umount2 166
@@ -1953,6 +1955,110 @@ static __noinline int emit_socket_event(struct pt_regs *regs, long ret, __u32 nr
 	return ev_submit(&ev, bpf_get_current_pid_tgid() & 0xffffffff);
 }
 
+/* sockopt_level_to_scap: SOL_SOCKET and SOL_TCP, else PPM_SOCKOPT_LEVEL_UNKNOWN. */
+#define SOL_SOCKET 1
+#define SOL_TCP 6
+static __always_inline __u8 sockopt_level_to_scap(int level) {
+	return level == SOL_SOCKET ? 1 : level == SOL_TCP ? 2 : 0;
+}
+
+/* sockopt_optname_to_scap for SOL_SOCKET (x86-64 numbers): PPM_SOCKOPT_SO_* equal the Linux
+ * numbers 1..50; RCVTIMEO_NEW/SNDTIMEO_NEW (66/67) fold into RCVTIMEO/SNDTIMEO, PEERGROUPS
+ * (59), MEMINFO (55), COOKIE (57) are 51, 52, 53; anything else PPM_SOCKOPT_UNKNOWN. */
+static __always_inline __u8 sockopt_optname_to_scap(int optname) {
+	if(optname >= 1 && optname <= 50)
+		return (__u8)optname;
+	switch(optname) {
+	case 66:
+		return 20;
+	case 67:
+		return 21;
+	case 59:
+		return 51;
+	case 55:
+		return 52;
+	case 57:
+		return 53;
+	default:
+		return 0;
+	}
+}
+
+/* The getsockopt `val` parameter as auxmap__store_sockopt_param writes it: one index byte
+ * (PPM_SOCKOPT_IDX_*) then SO_ERROR as a negative errno (s64), SO_{RCV,SND}TIMEO as ns (u64),
+ * SO_COOKIE (u64), the int options (u32), else (other levels, other options) `optlen` raw
+ * bytes (the index byte alone when unreadable). */
+static __noinline void push_sockopt_val(struct ev *ev, int level, int optname, __u16 optlen,
+                                        unsigned long optval) {
+	__u8 *p = &ev->buf[OFF(ev->pos)];
+	__u8 idx = 0;
+	__u16 n = 0;
+	if(level == SOL_SOCKET) {
+		switch(optname) {
+		case 4: { /* SO_ERROR */
+			int v = 0;
+			bpf_probe_read_user(&v, sizeof(v), (void *)optval);
+			idx = 1;
+			*(__s64 *)&p[1] = -(__s64)v;
+			n = 8;
+			break;
+		}
+		case 20:
+		case 21:
+		case 66:
+		case 67: { /* SO_{RCV,SND}TIMEO_{OLD,NEW} */
+			long tv[2] = {0, 0};
+			bpf_probe_read_user(tv, sizeof(tv), (void *)optval);
+			idx = 4;
+			*(__u64 *)&p[1] = (__u64)tv[0] * 1000000000ULL + (__u64)tv[1] * 1000ULL;
+			n = 8;
+			break;
+		}
+		case 57: { /* SO_COOKIE */
+			__u64 v = 0;
+			bpf_probe_read_user(&v, sizeof(v), (void *)optval);
+			idx = 3;
+			*(__u64 *)&p[1] = v;
+			n = 8;
+			break;
+		}
+		case 13: /* SO_LINGER */
+		case 17: /* SO_PEERCRED */
+		case 26: /* SO_ATTACH_FILTER */
+		case 28: /* SO_PEERNAME */
+		case 50: /* SO_ATTACH_BPF */
+			idx = 0xff;
+			break;
+		default:
+			if(optname >= 1 && optname <= 49 && optname != 20 && optname != 21) {
+				__u32 v = 0;
+				bpf_probe_read_user(&v, sizeof(v), (void *)optval);
+				idx = 2;
+				*(__u32 *)&p[1] = v;
+				n = 4;
+			} else {
+				idx = 0xff;
+			}
+		}
+	} else {
+		idx = 0xff;
+	}
+	if(idx == 0xff) {
+		/* PPM_SOCKOPT_IDX_UNKNOWN + push__bytebuf(optval, optlen). */
+		idx = 0;
+		__u32 len = optlen;
+		if(len > MAX_ARGS - 1) {
+			len = MAX_ARGS - 1;
+		}
+		if(len && bpf_probe_read_user(&ev->buf[OFF(ev->pos + 1)], len & (MAX_ARGS - 1),
+		                              (void *)optval) == 0) {
+			n = (__u16)len;
+		}
+	}
+	p[0] = idx;
+	ev_len(ev, 1 + n);
+}
+
 static __noinline int emit_misc_event(struct pt_regs *regs, long ret, __u32 nr) {
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct ev ev;
@@ -2049,6 +2155,24 @@ static __noinline int emit_misc_event(struct pt_regs *regs, long ret, __u32 nr) 
 			push_empty(&ev);
 			push_u64(&ev, (__u64)a1);
 		}
+		break;
+	}
+	case NR_getsockopt: {
+		/* libs 0.25.4 getsockopt_x: res, fd, level, optname (scap codes), val (PT_DYN: index
+		 * byte + value as auxmap__store_sockopt_param encodes it), optlen (read at exit). */
+		if(ev_start(&ev, PPME_SOCKET_GETSOCKOPT_X, 6))
+			return 0;
+		int level = (int)a1;
+		int optname = (int)sc_arg(regs, 2);
+		unsigned long optval = sc_arg(regs, 3);
+		int optlen = 0;
+		bpf_probe_read_user(&optlen, sizeof(optlen), (void *)sc_arg(regs, 4));
+		push_u64(&ev, (__u64)ret);
+		push_u64(&ev, (__u64)(__s64)(int)a0);
+		push_u8(&ev, sockopt_level_to_scap(level));
+		push_u8(&ev, level == SOL_SOCKET ? sockopt_optname_to_scap(optname) : 0);
+		push_sockopt_val(&ev, level, optname, (__u16)optlen, optval);
+		push_u32(&ev, (__u32)optlen);
 		break;
 	}
 	case NR_init_module: {
@@ -2220,6 +2344,7 @@ int BPF_PROG(frs_sys_exit, struct pt_regs *regs, long ret) {
 	case NR_ptrace:
 	case NR_prctl:
 	case NR_init_module:
+	case NR_getsockopt:
 		return emit_misc_event(regs, ret, nr);
 	default:
 		return emit_from_table(regs, ret, nr);

@@ -259,6 +259,7 @@ pub const SYSCALLS: &[(&str, u32)] = &[
     ("bind", 49),
     ("listen", 50),
     ("socketpair", 53),
+    ("getsockopt", 55),
     ("clone", 56),
     ("fork", 57),
     ("vfork", 58),

@@ -1144,3 +1144,66 @@ fn aya_backend_scm_rights_fds_reach_the_state() {
         scm_rights_fds_reach_the_state(EngineKind::Aya);
     }
 }
+
+/// getsockopt exits as libs 0.25.4's getsockopt_x fills them: SOL_SOCKET (scap level 1),
+/// SO_ERROR (scap 4) as a negative errno behind PPM_SOCKOPT_IDX_ERRNO, SO_TYPE (3) as a u32
+/// behind PPM_SOCKOPT_IDX_UINT32, another level's value as raw bytes behind IDX_UNKNOWN.
+fn getsockopt_values_as_libs(kind: EngineKind) {
+    let py = "import socket, time\n\
+l = socket.socket(); l.bind((\"127.0.0.1\", 0)); port = l.getsockname()[1]; l.close()\n\
+s = socket.socket(); s.setblocking(False)\n\
+try:\n    s.connect((\"127.0.0.1\", port))\nexcept BlockingIOError:\n    pass\n\
+time.sleep(0.1)\n\
+s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)\n\
+s.getsockopt(socket.SOL_SOCKET, socket.SO_TYPE)\n\
+s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)\n";
+    let evs = capture_tree(kind, &format!("/usr/bin/python3 -c '{py}'"));
+    let gs: Vec<&Ev> = evs.iter().filter(|e| e.code == 47).collect();
+    assert_eq!(gs.len(), 3, "{kind:?}: getsockopt exits; saw {gs:?}");
+    for g in &gs {
+        assert_eq!(g.params.len(), 6, "{kind:?}: getsockopt params");
+        assert_eq!(i64p(&g.params[0]), 0, "{kind:?}: res");
+    }
+    let (err, ty, tcp) = (gs[0], gs[1], gs[2]);
+    assert_eq!(
+        (err.params[2][0], err.params[3][0]),
+        (1, 4),
+        "{kind:?}: level, SO_ERROR"
+    );
+    let mut expected = vec![1u8];
+    expected.extend_from_slice(&(-111i64).to_le_bytes()); // ECONNREFUSED
+    assert_eq!(err.params[4], expected, "{kind:?}: SO_ERROR val");
+    assert_eq!(err.params[5], 4u32.to_le_bytes(), "{kind:?}: optlen");
+    assert_eq!(
+        (ty.params[2][0], ty.params[3][0]),
+        (1, 3),
+        "{kind:?}: SO_TYPE"
+    );
+    assert_eq!(
+        ty.params[4],
+        [2, 1, 0, 0, 0],
+        "{kind:?}: SO_TYPE val (SOCK_STREAM)"
+    );
+    assert_eq!(
+        (tcp.params[2][0], tcp.params[3][0]),
+        (2, 0),
+        "{kind:?}: SOL_TCP (6) is scap level 2"
+    );
+    assert_eq!(tcp.params[4], [0, 0, 0, 0, 0], "{kind:?}: TCP_NODELAY raw");
+}
+
+#[cfg(feature = "libbpf")]
+#[test]
+fn libbpf_backend_getsockopt_values_as_libs() {
+    if bpf_available("libbpf_backend_getsockopt_values_as_libs") {
+        getsockopt_values_as_libs(EngineKind::ModernEbpf);
+    }
+}
+
+#[cfg(feature = "aya")]
+#[test]
+fn aya_backend_getsockopt_values_as_libs() {
+    if bpf_available("aya_backend_getsockopt_values_as_libs") {
+        getsockopt_values_as_libs(EngineKind::Aya);
+    }
+}
