@@ -221,6 +221,9 @@ static __always_inline __u64 frs_off(__u64 x) {
 #define PPME_SYSCALL_EVENTFD2_X 397
 #define PPME_SYSCALL_PRCTL_X 401
 #define PPME_SOCKET_GETSOCKOPT_X 47
+#define PPME_SYSCALL_IO_URING_SETUP_X 339
+#define PPME_SYSCALL_IO_URING_ENTER_X 341
+#define PPME_SYSCALL_IO_URING_REGISTER_X 343
 #define PPME_SYSCALL_MEMFD_CREATE_X 405
 #define PPME_SYSCALL_PIDFD_OPEN_X 409
 #define PPME_SYSCALL_INIT_MODULE_X 411
@@ -280,6 +283,9 @@ static __always_inline __u64 frs_off(__u64 x) {
 #define NR_capset 126
 #define NR_prctl 157
 #define NR_getsockopt 55
+#define NR_io_uring_setup 425
+#define NR_io_uring_enter 426
+#define NR_io_uring_register 427
 #define NR_chroot 161
 #define NR_mount 165
 #define NR_umount2 166
@@ -1955,6 +1961,26 @@ static __noinline int emit_socket_event(struct pt_regs *regs, long ret, __u32 nr
 	return ev_submit(&ev, bpf_get_current_pid_tgid() & 0xffffffff);
 }
 
+/* io_uring_setup_flags_to_scap as the modern probe builds it: kernel bit 0 is both
+ * IORING_SETUP_IOPOLL and IORING_SQ_NEED_WAKEUP (PPM 1 and 4); bits 1..6 are PPM SQPOLL (2),
+ * SQ_AFF (8), CQSIZE (16), CLAMP (32), ATTACH_WQ (64), R_DISABLED (128). */
+static __always_inline __u32 io_uring_setup_flags_to_scap(__u32 f) {
+	__u32 r = 0;
+	if(f & 1)
+		r |= 1 | 4;
+	if(f & 2)
+		r |= 2;
+	r |= (f & 0x7c) << 1;
+	return r;
+}
+
+/* io_uring_setup_feats_to_scap as the modern probe builds it: PPM bits equal the kernel's,
+ * except IORING_FEAT_ENTER_EXT_ARG (bit 8), which its definitions do not name, so it is
+ * never set; bits above RSRC_TAGS (10) are dropped. */
+static __always_inline __u32 io_uring_setup_feats_to_scap(__u32 f) {
+	return f & 0x6ff;
+}
+
 /* sockopt_level_to_scap: SOL_SOCKET and SOL_TCP, else PPM_SOCKOPT_LEVEL_UNKNOWN. */
 #define SOL_SOCKET 1
 #define SOL_TCP 6
@@ -2175,6 +2201,51 @@ static __noinline int emit_misc_event(struct pt_regs *regs, long ret, __u32 nr) 
 		push_u32(&ev, (__u32)optlen);
 		break;
 	}
+	case NR_io_uring_setup: {
+		/* libs 0.25.4 io_uring_setup_x: res, entries, then sq_entries, cq_entries, flags,
+		 * sq_thread_cpu, sq_thread_idle, features from the `struct io_uring_params` the
+		 * kernel filled (read whole, as libs does: all zero when unreadable). */
+		if(ev_start(&ev, PPME_SYSCALL_IO_URING_SETUP_X, 8))
+			return 0;
+		__u32 pr[6] = {};
+		__u8 *stage = &ev.buf[OFF(ev.pos + 64)];
+		if(bpf_probe_read_user(stage, sizeof(struct io_uring_params), (void *)a1) == 0) {
+			__builtin_memcpy(pr, stage, sizeof(pr));
+		}
+		push_u64(&ev, (__u64)ret);
+		push_u32(&ev, (__u32)a0);
+		push_u32(&ev, pr[0]);
+		push_u32(&ev, pr[1]);
+		push_u32(&ev, io_uring_setup_flags_to_scap(pr[2]));
+		push_u32(&ev, pr[3]);
+		push_u32(&ev, pr[4]);
+		push_u32(&ev, io_uring_setup_feats_to_scap(pr[5]));
+		break;
+	}
+	case NR_io_uring_enter: {
+		/* res, fd, to_submit, min_complete, flags (the four PPM_IORING_ENTER_* bits), sig
+		 * (the low 32 bits of the pointer, as libs stores it). */
+		if(ev_start(&ev, PPME_SYSCALL_IO_URING_ENTER_X, 6))
+			return 0;
+		push_u64(&ev, (__u64)ret);
+		push_u64(&ev, (__u64)(__s64)(int)a0);
+		push_u32(&ev, (__u32)a1);
+		push_u32(&ev, (__u32)sc_arg(regs, 2));
+		push_u32(&ev, (__u32)sc_arg(regs, 3) & 0xf);
+		push_u32(&ev, (__u32)sc_arg(regs, 4));
+		break;
+	}
+	case NR_io_uring_register: {
+		/* res, fd, opcode (1:1), arg (the user pointer), nr_args. */
+		if(ev_start(&ev, PPME_SYSCALL_IO_URING_REGISTER_X, 5))
+			return 0;
+		push_u64(&ev, (__u64)ret);
+		push_u64(&ev, (__u64)(__s64)(int)a0);
+		push_u16(&ev, (__u16)a1);
+		push_u64(&ev, sc_arg(regs, 2));
+		push_u32(&ev, (__u32)sc_arg(regs, 3));
+		break;
+	}
 	case NR_init_module: {
 		struct frs_settings *st = get_settings();
 		if(ev_start(&ev, PPME_SYSCALL_INIT_MODULE_X, 4))
@@ -2345,6 +2416,9 @@ int BPF_PROG(frs_sys_exit, struct pt_regs *regs, long ret) {
 	case NR_prctl:
 	case NR_init_module:
 	case NR_getsockopt:
+	case NR_io_uring_setup:
+	case NR_io_uring_enter:
+	case NR_io_uring_register:
 		return emit_misc_event(regs, ret, nr);
 	default:
 		return emit_from_table(regs, ret, nr);

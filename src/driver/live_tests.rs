@@ -1207,3 +1207,84 @@ fn aya_backend_getsockopt_values_as_libs() {
         getsockopt_values_as_libs(EngineKind::Aya);
     }
 }
+
+/// io_uring_setup / io_uring_enter / io_uring_register exits as libs 0.25.4's modern probe
+/// fills them: the params the kernel wrote back (flags and features in scap bits), enter's
+/// flags and sig, register's opcode, arg pointer and nr_args.
+fn io_uring_exits_as_libs(kind: EngineKind) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("ring");
+    let py = format!(
+        r#"
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+L = ctypes.c_long
+p = (ctypes.c_uint32 * 30)()
+fd = libc.syscall(L(425), L(4), p)
+libc.syscall(L(426), L(fd), L(0), L(0), L(1), L(0), L(0))
+libc.syscall(L(427), L(fd), L(1), L(0x1234), L(0))
+os.close(fd)
+open("{}", "w").write("%d %d %d %d" % (fd, p[0], p[1], p[5]))
+"#,
+        out.display()
+    );
+    let evs = capture_tree(kind, &format!("/usr/bin/python3 -c '{py}'"));
+    let vals: Vec<i64> = std::fs::read_to_string(&out)
+        .unwrap()
+        .split(' ')
+        .map(|v| v.parse().unwrap())
+        .collect();
+    let (fd, sq, cq, feats) = (vals[0], vals[1] as u32, vals[2] as u32, vals[3] as u32);
+    assert!(fd >= 0, "{kind:?}: io_uring_setup failed");
+    let one = |code: u16| {
+        evs.iter()
+            .find(|e| e.code == code)
+            .unwrap_or_else(|| panic!("{kind:?}: no event {code}"))
+    };
+    let setup = one(339);
+    assert_eq!(i64p(&setup.params[0]), fd, "{kind:?}: setup res");
+    assert_eq!(setup.params[1], 4u32.to_le_bytes(), "{kind:?}: entries");
+    assert_eq!(setup.params[2], sq.to_le_bytes(), "{kind:?}: sq_entries");
+    assert_eq!(setup.params[3], cq.to_le_bytes(), "{kind:?}: cq_entries");
+    assert_eq!(setup.params[4], 0u32.to_le_bytes(), "{kind:?}: flags");
+    // The modern probe's definitions lack IORING_FEAT_ENTER_EXT_ARG (bit 8).
+    assert_eq!(
+        setup.params[7],
+        (feats & 0x6ff).to_le_bytes(),
+        "{kind:?}: features"
+    );
+    let enter = one(341);
+    assert_eq!(i64p(&enter.params[1]), fd, "{kind:?}: enter fd");
+    assert_eq!(
+        enter.params[4],
+        1u32.to_le_bytes(),
+        "{kind:?}: IORING_ENTER_GETEVENTS"
+    );
+    assert_eq!(enter.params[5], 0u32.to_le_bytes(), "{kind:?}: sig");
+    let reg = one(343);
+    assert!(
+        i64p(&reg.params[0]) < 0,
+        "{kind:?}: unregistering nothing fails"
+    );
+    assert_eq!(i64p(&reg.params[1]), fd, "{kind:?}: register fd");
+    assert_eq!(reg.params[2], 1u16.to_le_bytes(), "{kind:?}: opcode");
+    assert_eq!(reg.params[3], 0x1234u64.to_le_bytes(), "{kind:?}: arg");
+    assert_eq!(reg.params[4], 0u32.to_le_bytes(), "{kind:?}: nr_args");
+}
+
+#[cfg(feature = "libbpf")]
+#[test]
+fn libbpf_backend_io_uring_exits_as_libs() {
+    if bpf_available("libbpf_backend_io_uring_exits_as_libs") {
+        io_uring_exits_as_libs(EngineKind::ModernEbpf);
+    }
+}
+
+#[cfg(feature = "aya")]
+#[test]
+fn aya_backend_io_uring_exits_as_libs() {
+    if bpf_available("aya_backend_io_uring_exits_as_libs") {
+        io_uring_exits_as_libs(EngineKind::Aya);
+    }
+}

@@ -2481,6 +2481,38 @@ mod tests {
         assert_eq!(scm_rights_fds(&cmsg(1, 1, &ints(&[1; 253]))).len(), 253);
     }
 
+    /// io_uring_setup's returned fd enters the table as libsinsp's SCAP_FD_IOURING (`r`),
+    /// named by nothing; a failed setup adds nothing.
+    #[test]
+    fn io_uring_setup_adds_an_io_uring_fd() {
+        let mut state = State::new(64);
+        let mut t = ThreadInfo::placeholder(42);
+        t.pid = 42;
+        state.threads.add(t);
+        let setup_x = |res: i64| {
+            let mut p: Vec<Vec<u8>> = vec![res.to_le_bytes().to_vec()];
+            p.extend((0..7).map(|_| 0u32.to_le_bytes().to_vec()));
+            let refs: Vec<&[u8]> = p.iter().map(Vec::as_slice).collect();
+            encode(5, 42, 339, &refs)
+        };
+        process(&mut state, &setup_x(-12));
+        assert!(
+            state
+                .threads
+                .fd_table_mut(42)
+                .unwrap()
+                .get_mut(-12)
+                .is_none()
+        );
+        process(&mut state, &setup_x(7));
+        let f = state.threads.fd_table_mut(42).unwrap().get_mut(7).cloned();
+        let f = f.expect("the io_uring fd");
+        assert_eq!(
+            (f.ty, f.ty.typechar(), f.name.as_slice()),
+            (FdType::IoUring, b'r', &b""[..])
+        );
+    }
+
     /// A recvmsg exit on a unix socket carrying SCM_RIGHTS adds the received fds to the
     /// receiving process from /proc (live), as libsinsp's `scap_get_fdinfo`; a capture has no
     /// platform to ask, and other sockets are not looked at.
