@@ -7,28 +7,16 @@
 //! Run as root: `cargo bench --bench daemon_live` (FRS_BENCH_KIND=aya for the aya backend;
 //! FRS_BENCH_ITERS: loop count; FRS_BENCH_STEP_SECS: seconds per rate step).
 
+mod support;
+
+use support::falco::{GETPID_NS, IDLE_RSS_ALL_MIB, OPEN_CLOSE_NS, ZERO_DROP_EVPS};
+use support::shared_dir;
+
 use std::ffi::CString;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-const FALCO_GETPID_NS: f64 = 28.0;
-const FALCO_OPEN_CLOSE_NS: f64 = 582.0;
-const FALCO_ZERO_DROP_EVTS: f64 = 1.0e6;
-const FALCO_RSS_ALL_MIB: f64 = 72.7;
-
-fn shared_dir() -> PathBuf {
-    if let Ok(p) = std::env::var("FALCO_RS_SHARED") {
-        return PathBuf::from(p);
-    }
-    let sibling = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared");
-    if sibling.exists() {
-        sibling
-    } else {
-        PathBuf::from("/work/shared")
-    }
-}
 
 fn getpid_loop(n: u64) -> f64 {
     let t = Instant::now();
@@ -266,9 +254,9 @@ fn main() {
         let o = best_of(open_close_loop, n / 4);
         let (dg, doc) = (g - base_getpid, o - base_open);
         println!(
-            "{kind} daemon, stable rules: getpid {base_getpid:.0} -> {g:.0} ns (+{dg:.0} ns, Falco +{FALCO_GETPID_NS:.0}, ratio {:.2}); openat+close {base_open:.0} -> {o:.0} ns (+{doc:.0} ns, Falco +{FALCO_OPEN_CLOSE_NS:.0}, ratio {:.2})",
-            dg / FALCO_GETPID_NS,
-            doc / FALCO_OPEN_CLOSE_NS
+            "{kind} daemon, stable rules: getpid {base_getpid:.0} -> {g:.0} ns (+{dg:.0} ns, Falco +{GETPID_NS:.0}, ratio {:.2}); openat+close {base_open:.0} -> {o:.0} ns (+{doc:.0} ns, Falco +{OPEN_CLOSE_NS:.0}, ratio {:.2})",
+            dg / GETPID_NS,
+            doc / OPEN_CLOSE_NS
         );
 
         // 2. highest event rate with zero drops: events/s steps of open+close cycles
@@ -292,8 +280,8 @@ fn main() {
         println!(
             "{kind} daemon, stable rules: highest rate with zero drops {:.0}k events/s (Falco ~{:.0}k, ratio {:.2})",
             best / 1e3,
-            FALCO_ZERO_DROP_EVTS / 1e3,
-            best / FALCO_ZERO_DROP_EVTS
+            ZERO_DROP_EVPS / 1e3,
+            best / ZERO_DROP_EVPS
         );
     }
 
@@ -310,8 +298,8 @@ fn main() {
     let rss = vm_rss_kib(d.child.id()) as f64 / 1024.0;
     drop(d);
     println!(
-        "{kind} daemon, three rule files: VmRSS after 20 s idle {rss:.1} MiB (Falco {FALCO_RSS_ALL_MIB} MiB, ratio {:.2})",
-        rss / FALCO_RSS_ALL_MIB
+        "{kind} daemon, three rule files: VmRSS after 20 s idle {rss:.1} MiB (Falco {IDLE_RSS_ALL_MIB} MiB, ratio {:.2})",
+        rss / IDLE_RSS_ALL_MIB
     );
     let _ = std::fs::remove_dir_all(&tmp);
 }

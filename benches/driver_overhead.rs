@@ -8,6 +8,10 @@
 //! `sysctl kernel.bpf_stats_enabled=1`: per-program run time; FRS_BENCH_HOLD_SECS: keep each
 //! driver attached that long for an external workload).
 
+mod support;
+
+use support::falco::{GETPID_NS, OPEN_CLOSE_NS};
+
 use std::ffi::CString;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -15,9 +19,6 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use falco_rs::driver::{EngineKind, LiveConfig, open_live};
-
-const FALCO_GETPID_NS: f64 = 28.0;
-const FALCO_OPEN_CLOSE_NS: f64 = 582.0;
 
 fn getpid_loop(n: u64) -> f64 {
     let t = Instant::now();
@@ -141,11 +142,11 @@ fn main() {
         let (kernel_evts, drops) = r.handle.join().unwrap_or((0, 0));
         let (dg, doc) = (g - base_getpid, o - base_open);
         println!(
-            "{kind:?}: getpid {g:.0} ns (+{dg:.0} ns, Falco +{FALCO_GETPID_NS:.0} ns, ratio {:.2}); \
-             openat+close {o:.0} ns (+{doc:.0} ns, Falco +{FALCO_OPEN_CLOSE_NS:.0} ns, ratio {:.2}); \
+            "{kind:?}: getpid {g:.0} ns (+{dg:.0} ns, Falco +{GETPID_NS:.0} ns, ratio {:.2}); \
+             openat+close {o:.0} ns (+{doc:.0} ns, Falco +{OPEN_CLOSE_NS:.0} ns, ratio {:.2}); \
              {} events drained, {kernel_evts} in kernel, {drops} drops",
-            dg / FALCO_GETPID_NS,
-            doc / FALCO_OPEN_CLOSE_NS,
+            dg / GETPID_NS,
+            doc / OPEN_CLOSE_NS,
             r.events.load(Ordering::Relaxed),
         );
     }

@@ -16,6 +16,14 @@
 //! - the daemon itself (`falco -o engine.kind=replay`, as Falco's figure was taken): events
 //!   per wall second from its `-v` statistics and its peak RSS (recorded captures only).
 
+mod support;
+
+use support::falco::{
+    LOAD_ALL_MS, LOAD_STABLE_MS, REPLAY_ALL_EVPS, REPLAY_ALL_RSS_MIB, REPLAY_STABLE_EVPS,
+    REPLAY_STABLE_RSS_MIB,
+};
+use support::shared_dir;
+
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -28,27 +36,7 @@ use falco_rs::output::Format;
 use falco_rs::pipeline::{Settings, Worker};
 use falco_rs::rules::{ExtraOutput, LoadOptions, PluginVersion};
 
-/// Falco 0.44.1 on this machine kind (`shared/bench/README.md`).
-const FALCO_STABLE_EVPS: f64 = 852_000.0;
-const FALCO_ALL_EVPS: f64 = 238_000.0;
-const FALCO_STABLE_RSS_MIB: f64 = 25.0;
-const FALCO_ALL_RSS_MIB: f64 = 31.0;
-const FALCO_LOAD_STABLE_MS: f64 = 38.0;
-const FALCO_LOAD_ALL_MS: f64 = 123.0;
-
 const MIN_EVENTS: u64 = 1_000_000;
-
-fn shared_dir() -> PathBuf {
-    if let Ok(p) = std::env::var("FALCO_RS_SHARED") {
-        return PathBuf::from(p);
-    }
-    let sibling = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared");
-    if sibling.exists() {
-        sibling
-    } else {
-        PathBuf::from("/work/shared")
-    }
-}
 
 fn traces(dir: &Path, out: &mut Vec<PathBuf>) {
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
@@ -492,16 +480,16 @@ fn main() {
     let load_stable = median((0..5).map(|_| load_rules(&stable).1).collect());
     let load_all = median((0..5).map(|_| load_rules(&all).1).collect());
     println!(
-        "rules load (median of 5): stable {:.1} ms (Falco {FALCO_LOAD_STABLE_MS} ms, ratio {:.2}), all three {:.1} ms (Falco {FALCO_LOAD_ALL_MS} ms, ratio {:.2}; target <= 25 ms)",
+        "rules load (median of 5): stable {:.1} ms (Falco {LOAD_STABLE_MS} ms, ratio {:.2}), all three {:.1} ms (Falco {LOAD_ALL_MS} ms, ratio {:.2}; target <= 25 ms)",
         ms(load_stable),
-        ms(load_stable) / FALCO_LOAD_STABLE_MS,
+        ms(load_stable) / LOAD_STABLE_MS,
         ms(load_all),
-        ms(load_all) / FALCO_LOAD_ALL_MS,
+        ms(load_all) / LOAD_ALL_MS,
     );
 
     for (k, (name, files, falco_evps, falco_rss)) in [
-        ("stable", &stable, FALCO_STABLE_EVPS, FALCO_STABLE_RSS_MIB),
-        ("all three", &all, FALCO_ALL_EVPS, FALCO_ALL_RSS_MIB),
+        ("stable", &stable, REPLAY_STABLE_EVPS, REPLAY_STABLE_RSS_MIB),
+        ("all three", &all, REPLAY_ALL_EVPS, REPLAY_ALL_RSS_MIB),
     ]
     .into_iter()
     .enumerate()

@@ -7,29 +7,16 @@
 //! `FALCO_RS_BENCH_RUNS` sets the number of runs (default 9); the first run of each set warms
 //! the page cache and is not counted.
 
-use std::path::PathBuf;
+mod support;
+
+use support::falco::{LOAD_ALL_MS, LOAD_ALL_RSS_MIB, LOAD_STABLE_MS, LOAD_STABLE_RSS_MIB};
+use support::shared_dir;
+
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Falco 0.44.1 on this machine kind (`shared/bench/README.md`).
-const FALCO_LOAD_STABLE_MS: f64 = 38.0;
-const FALCO_LOAD_ALL_MS: f64 = 123.0;
-const FALCO_STABLE_RSS_MIB: f64 = 24.6;
-const FALCO_ALL_RSS_MIB: f64 = 31.2;
 /// Our target: at most a fifth of Falco's load time.
 const TARGET_RATIO: f64 = 5.0;
-
-fn shared_dir() -> PathBuf {
-    if let Ok(p) = std::env::var("FALCO_RS_SHARED") {
-        return PathBuf::from(p);
-    }
-    let sibling = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared");
-    if sibling.exists() {
-        sibling
-    } else {
-        PathBuf::from("/work/shared")
-    }
-}
 
 /// One whole-process run: wall time, CPU time (user + system) and peak RSS in MiB.
 fn run_once(args: &[String]) -> (Duration, Duration, f64) {
@@ -76,8 +63,8 @@ fn main() {
         (
             "stable",
             &["falco_rules.yaml"],
-            FALCO_LOAD_STABLE_MS,
-            FALCO_STABLE_RSS_MIB,
+            LOAD_STABLE_MS,
+            LOAD_STABLE_RSS_MIB,
         ),
         (
             "all three",
@@ -86,8 +73,8 @@ fn main() {
                 "falco-incubating_rules.yaml",
                 "falco-sandbox_rules.yaml",
             ],
-            FALCO_LOAD_ALL_MS,
-            FALCO_ALL_RSS_MIB,
+            LOAD_ALL_MS,
+            LOAD_ALL_RSS_MIB,
         ),
     ];
     println!("rules load: `falco --dry-run`, whole process, median of {runs} runs");

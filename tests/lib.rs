@@ -1,7 +1,6 @@
 //! Integration tests: one binary, one module per surface.
 
 mod daemon;
-mod goldens;
 mod inspect_sysdig;
 mod live;
 mod live_capture;
