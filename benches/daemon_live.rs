@@ -10,44 +10,12 @@
 mod support;
 
 use support::falco::{GETPID_NS, IDLE_RSS_ALL_MIB, OPEN_CLOSE_NS, ZERO_DROP_EVPS};
-use support::shared_dir;
+use support::{best_of, getpid_loop, open_close_loop, shared_dir};
 
-use std::ffi::CString;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn getpid_loop(n: u64) -> f64 {
-    let t = Instant::now();
-    for _ in 0..n {
-        // SAFETY: raw getpid has no arguments and no side effects.
-        unsafe { libc::syscall(libc::SYS_getpid) };
-    }
-    t.elapsed().as_nanos() as f64 / n as f64
-}
-
-fn open_close_loop(n: u64) -> f64 {
-    let path = CString::new("/etc/hostname").unwrap();
-    let t = Instant::now();
-    for _ in 0..n {
-        // SAFETY: valid NUL-terminated path; the fd is closed right away.
-        unsafe {
-            let fd = libc::syscall(
-                libc::SYS_openat,
-                libc::AT_FDCWD,
-                path.as_ptr(),
-                libc::O_RDONLY,
-            );
-            libc::syscall(libc::SYS_close, fd);
-        }
-    }
-    t.elapsed().as_nanos() as f64 / n as f64
-}
-
-fn best_of(f: impl Fn(u64) -> f64, n: u64) -> f64 {
-    (0..5).map(|_| f(n)).fold(f64::INFINITY, f64::min)
-}
 
 struct Daemon {
     child: Child,

@@ -10,46 +10,16 @@
 
 mod support;
 
+use support::{best_of, getpid_loop, open_close_loop};
+
 use support::falco::{GETPID_NS, OPEN_CLOSE_NS};
 
-use std::ffi::CString;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use falco_rs::driver::{EngineKind, LiveConfig, open_live};
-
-fn getpid_loop(n: u64) -> f64 {
-    let t = Instant::now();
-    for _ in 0..n {
-        // SAFETY: raw getpid has no arguments and no side effects.
-        unsafe { libc::syscall(libc::SYS_getpid) };
-    }
-    t.elapsed().as_nanos() as f64 / n as f64
-}
-
-fn open_close_loop(n: u64) -> f64 {
-    let path = CString::new("/etc/hostname").unwrap();
-    let t = Instant::now();
-    for _ in 0..n {
-        // SAFETY: valid NUL-terminated path; the fd is closed right away.
-        unsafe {
-            let fd = libc::syscall(
-                libc::SYS_openat,
-                libc::AT_FDCWD,
-                path.as_ptr(),
-                libc::O_RDONLY,
-            );
-            libc::syscall(libc::SYS_close, fd);
-        }
-    }
-    t.elapsed().as_nanos() as f64 / n as f64
-}
-
-fn best_of(f: impl Fn(u64) -> f64, n: u64) -> f64 {
-    (0..5).map(|_| f(n)).fold(f64::INFINITY, f64::min)
-}
 
 struct Running {
     stop: Arc<AtomicBool>,

@@ -3,7 +3,9 @@
 //! its ratios against. Each bench includes this module with `mod support;`.
 #![allow(dead_code)]
 
+use std::ffi::CString;
 use std::path::PathBuf;
+use std::time::Instant;
 
 /// `shared/`: `FALCO_RS_SHARED` if set, else `<manifest>/../shared`, else `/work/shared`.
 pub fn shared_dir() -> PathBuf {
@@ -16,6 +18,40 @@ pub fn shared_dir() -> PathBuf {
     } else {
         PathBuf::from("/work/shared")
     }
+}
+
+/// Mean ns per call of `n` raw getpid syscalls (a monitored syscall that no rule needs).
+pub fn getpid_loop(n: u64) -> f64 {
+    let t = Instant::now();
+    for _ in 0..n {
+        // SAFETY: raw getpid has no arguments and no side effects.
+        unsafe { libc::syscall(libc::SYS_getpid) };
+    }
+    t.elapsed().as_nanos() as f64 / n as f64
+}
+
+/// Mean ns per pair of `n` raw openat(/etc/hostname) + close syscalls.
+pub fn open_close_loop(n: u64) -> f64 {
+    let path = CString::new("/etc/hostname").expect("no NUL in the path");
+    let t = Instant::now();
+    for _ in 0..n {
+        // SAFETY: valid NUL-terminated path; the fd is closed right away.
+        unsafe {
+            let fd = libc::syscall(
+                libc::SYS_openat,
+                libc::AT_FDCWD,
+                path.as_ptr(),
+                libc::O_RDONLY,
+            );
+            libc::syscall(libc::SYS_close, fd);
+        }
+    }
+    t.elapsed().as_nanos() as f64 / n as f64
+}
+
+/// The lowest of five runs of a loop (the least disturbed by other work on the machine).
+pub fn best_of(f: impl Fn(u64) -> f64, n: u64) -> f64 {
+    (0..5).map(|_| f(n)).fold(f64::INFINITY, f64::min)
 }
 
 /// Falco 0.44.1's figures (`shared/bench/README.md`, "the figures to beat").
