@@ -10,6 +10,28 @@ use super::abi::RecordHeader;
 use super::tests_support::bpf_available;
 use super::{EngineKind, LiveConfig, open_live};
 
+/// One live scenario as two tests, one per backend; each runs only where BPF is available
+/// (and fails under `CI=true` when it is not, see [`bpf_available`]).
+macro_rules! on_both_backends {
+    ($libbpf:ident, $aya:ident, $scenario:path) => {
+        #[cfg(feature = "libbpf")]
+        #[test]
+        fn $libbpf() {
+            if bpf_available(stringify!($libbpf)) {
+                $scenario(EngineKind::ModernEbpf);
+            }
+        }
+
+        #[cfg(feature = "aya")]
+        #[test]
+        fn $aya() {
+            if bpf_available(stringify!($aya)) {
+                $scenario(EngineKind::Aya);
+            }
+        }
+    };
+}
+
 /// One decoded event: code and parameter values.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Ev {
@@ -208,21 +230,11 @@ fn check_cat_events(kind: EngineKind) {
     assert!(evs.iter().all(|e| e.tid == pid));
 }
 
-#[cfg(feature = "libbpf")]
-#[test]
-fn libbpf_backend_sees_cat_workload() {
-    if bpf_available("libbpf_backend_sees_cat_workload") {
-        check_cat_events(EngineKind::ModernEbpf);
-    }
-}
-
-#[cfg(feature = "aya")]
-#[test]
-fn aya_backend_sees_cat_workload() {
-    if bpf_available("aya_backend_sees_cat_workload") {
-        check_cat_events(EngineKind::Aya);
-    }
-}
+on_both_backends!(
+    libbpf_backend_sees_cat_workload,
+    aya_backend_sees_cat_workload,
+    check_cat_events
+);
 
 /// Parameters that legitimately differ between two runs: ids and memory counters.
 #[cfg(all(feature = "libbpf", feature = "aya"))]
@@ -482,21 +494,11 @@ fn zoo(kind: EngineKind) {
     assert!(evs.iter().any(|e| e.code == 186), "{kind:?}: procexit");
 }
 
-#[cfg(feature = "libbpf")]
-#[test]
-fn libbpf_backend_event_zoo_matches_event_table() {
-    if bpf_available("libbpf_backend_event_zoo_matches_event_table") {
-        zoo(EngineKind::ModernEbpf);
-    }
-}
-
-#[cfg(feature = "aya")]
-#[test]
-fn aya_backend_event_zoo_matches_event_table() {
-    if bpf_available("aya_backend_event_zoo_matches_event_table") {
-        zoo(EngineKind::Aya);
-    }
-}
+on_both_backends!(
+    libbpf_backend_event_zoo_matches_event_table,
+    aya_backend_event_zoo_matches_event_table,
+    zoo
+);
 
 /// Run by [`unprivileged_open_names_the_missing_capability`] under `setpriv` without capabilities.
 #[test]
@@ -590,21 +592,11 @@ fn drops_are_counted_per_category(kind: EngineKind) {
     assert_eq!(st.n_drops, c.n_drops(), "{kind:?}");
 }
 
-#[cfg(feature = "libbpf")]
-#[test]
-fn libbpf_backend_counts_drops_per_category() {
-    if bpf_available("libbpf_backend_counts_drops_per_category") {
-        drops_are_counted_per_category(EngineKind::ModernEbpf);
-    }
-}
-
-#[cfg(feature = "aya")]
-#[test]
-fn aya_backend_counts_drops_per_category() {
-    if bpf_available("aya_backend_counts_drops_per_category") {
-        drops_are_counted_per_category(EngineKind::Aya);
-    }
-}
+on_both_backends!(
+    libbpf_backend_counts_drops_per_category,
+    aya_backend_counts_drops_per_category,
+    drops_are_counted_per_category
+);
 
 /// Rule-relevant conversions: ptrace requests, fcntl commands, memfd, finit_module, prctl,
 /// dup2, pipe2 and a failed execve, as the libs 0.25.4 helpers encode them.
@@ -726,21 +718,11 @@ os.execv("/proc/self/fd/%d" % exe, ["frs-memfd"])
     assert_eq!(mx.params[27], b"memfd:frs-exe\0", "{kind:?}: memfd exepath");
 }
 
-#[cfg(feature = "libbpf")]
-#[test]
-fn libbpf_backend_encodes_process_events_like_libs() {
-    if bpf_available("libbpf_backend_encodes_process_events_like_libs") {
-        zoo_process(EngineKind::ModernEbpf);
-    }
-}
-
-#[cfg(feature = "aya")]
-#[test]
-fn aya_backend_encodes_process_events_like_libs() {
-    if bpf_available("aya_backend_encodes_process_events_like_libs") {
-        zoo_process(EngineKind::Aya);
-    }
-}
+on_both_backends!(
+    libbpf_backend_encodes_process_events_like_libs,
+    aya_backend_encodes_process_events_like_libs,
+    zoo_process
+);
 
 /// Live events feed the shared state engine: seeded from /proc, then `sh -c 'cd /tmp && cat
 /// /etc/hostname'` must show up with its cwd, parent, command line and the opened fd's name.
@@ -791,21 +773,11 @@ fn live_events_drive_state(kind: EngineKind) {
     assert_eq!(fd.as_deref(), Some(&b"/etc/hostname"[..]));
 }
 
-#[cfg(feature = "libbpf")]
-#[test]
-fn libbpf_backend_events_drive_state() {
-    if bpf_available("libbpf_backend_events_drive_state") {
-        live_events_drive_state(EngineKind::ModernEbpf);
-    }
-}
-
-#[cfg(feature = "aya")]
-#[test]
-fn aya_backend_events_drive_state() {
-    if bpf_available("aya_backend_events_drive_state") {
-        live_events_drive_state(EngineKind::Aya);
-    }
-}
+on_both_backends!(
+    libbpf_backend_events_drive_state,
+    aya_backend_events_drive_state,
+    live_events_drive_state
+);
 
 /// procexit's reaper_tid follows the kernel's choice: a parent that exits with a live child
 /// under a PR_SET_CHILD_SUBREAPER ancestor names that ancestor.
@@ -841,21 +813,11 @@ open("{}", "w").write("%d %d" % (m, p))
     assert_eq!(i64p(&exit.params[4]), m, "{kind:?}: reaper_tid");
 }
 
-#[cfg(feature = "libbpf")]
-#[test]
-fn libbpf_backend_reports_the_reaper() {
-    if bpf_available("libbpf_backend_reports_the_reaper") {
-        reaper_is_the_subreaper(EngineKind::ModernEbpf);
-    }
-}
-
-#[cfg(feature = "aya")]
-#[test]
-fn aya_backend_reports_the_reaper() {
-    if bpf_available("aya_backend_reports_the_reaper") {
-        reaper_is_the_subreaper(EngineKind::Aya);
-    }
-}
+on_both_backends!(
+    libbpf_backend_reports_the_reaper,
+    aya_backend_reports_the_reaper,
+    reaper_is_the_subreaper
+);
 
 /// openat enter and exit of a file created with O_CREAT|O_EXCL, mode 0640, then opened again:
 /// flags as libs' open_flags_to_scap with PPM_O_F_CREATED only on the creating exit, the mode
@@ -935,21 +897,11 @@ fn open_exits_identify_the_file(kind: EngineKind) {
     }
 }
 
-#[cfg(feature = "libbpf")]
-#[test]
-fn libbpf_backend_open_exits_identify_the_file() {
-    if bpf_available("libbpf_backend_open_exits_identify_the_file") {
-        open_exits_identify_the_file(EngineKind::ModernEbpf);
-    }
-}
-
-#[cfg(feature = "aya")]
-#[test]
-fn aya_backend_open_exits_identify_the_file() {
-    if bpf_available("aya_backend_open_exits_identify_the_file") {
-        open_exits_identify_the_file(EngineKind::Aya);
-    }
-}
+on_both_backends!(
+    libbpf_backend_open_exits_identify_the_file,
+    aya_backend_open_exits_identify_the_file,
+    open_exits_identify_the_file
+);
 
 /// An IPv4 socket tuple parameter: (source ip, source port, destination ip, destination port).
 fn inet_tuple(p: &[u8]) -> (std::net::Ipv4Addr, u16, std::net::Ipv4Addr, u16) {
@@ -1049,21 +1001,11 @@ b.recvmsg(10, 64)\n";
     );
 }
 
-#[cfg(feature = "libbpf")]
-#[test]
-fn libbpf_backend_udp_messages_carry_addresses_and_data() {
-    if bpf_available("libbpf_backend_udp_messages_carry_addresses_and_data") {
-        udp_messages_carry_addresses_and_data(EngineKind::ModernEbpf);
-    }
-}
-
-#[cfg(feature = "aya")]
-#[test]
-fn aya_backend_udp_messages_carry_addresses_and_data() {
-    if bpf_available("aya_backend_udp_messages_carry_addresses_and_data") {
-        udp_messages_carry_addresses_and_data(EngineKind::Aya);
-    }
-}
+on_both_backends!(
+    libbpf_backend_udp_messages_carry_addresses_and_data,
+    aya_backend_udp_messages_carry_addresses_and_data,
+    udp_messages_carry_addresses_and_data
+);
 
 /// An fd received through SCM_RIGHTS lands in the receiver's fd table, read from /proc while
 /// the receiver is alive (libsinsp's `process_recvmsg_ancillary_data` + `scap_get_fdinfo`).
@@ -1129,21 +1071,11 @@ sys.stdin.read()\n";
     );
 }
 
-#[cfg(feature = "libbpf")]
-#[test]
-fn libbpf_backend_scm_rights_fds_reach_the_state() {
-    if bpf_available("libbpf_backend_scm_rights_fds_reach_the_state") {
-        scm_rights_fds_reach_the_state(EngineKind::ModernEbpf);
-    }
-}
-
-#[cfg(feature = "aya")]
-#[test]
-fn aya_backend_scm_rights_fds_reach_the_state() {
-    if bpf_available("aya_backend_scm_rights_fds_reach_the_state") {
-        scm_rights_fds_reach_the_state(EngineKind::Aya);
-    }
-}
+on_both_backends!(
+    libbpf_backend_scm_rights_fds_reach_the_state,
+    aya_backend_scm_rights_fds_reach_the_state,
+    scm_rights_fds_reach_the_state
+);
 
 /// getsockopt exits as libs 0.25.4's getsockopt_x fills them: SOL_SOCKET (scap level 1),
 /// SO_ERROR (scap 4) as a negative errno behind PPM_SOCKOPT_IDX_ERRNO, SO_TYPE (3) as a u32
@@ -1192,21 +1124,11 @@ s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)\n";
     assert_eq!(tcp.params[4], [0, 0, 0, 0, 0], "{kind:?}: TCP_NODELAY raw");
 }
 
-#[cfg(feature = "libbpf")]
-#[test]
-fn libbpf_backend_getsockopt_values_as_libs() {
-    if bpf_available("libbpf_backend_getsockopt_values_as_libs") {
-        getsockopt_values_as_libs(EngineKind::ModernEbpf);
-    }
-}
-
-#[cfg(feature = "aya")]
-#[test]
-fn aya_backend_getsockopt_values_as_libs() {
-    if bpf_available("aya_backend_getsockopt_values_as_libs") {
-        getsockopt_values_as_libs(EngineKind::Aya);
-    }
-}
+on_both_backends!(
+    libbpf_backend_getsockopt_values_as_libs,
+    aya_backend_getsockopt_values_as_libs,
+    getsockopt_values_as_libs
+);
 
 /// io_uring_setup / io_uring_enter / io_uring_register exits as libs 0.25.4's modern probe
 /// fills them: the params the kernel wrote back (flags and features in scap bits), enter's
@@ -1273,18 +1195,8 @@ open("{}", "w").write("%d %d %d %d" % (fd, p[0], p[1], p[5]))
     assert_eq!(reg.params[4], 0u32.to_le_bytes(), "{kind:?}: nr_args");
 }
 
-#[cfg(feature = "libbpf")]
-#[test]
-fn libbpf_backend_io_uring_exits_as_libs() {
-    if bpf_available("libbpf_backend_io_uring_exits_as_libs") {
-        io_uring_exits_as_libs(EngineKind::ModernEbpf);
-    }
-}
-
-#[cfg(feature = "aya")]
-#[test]
-fn aya_backend_io_uring_exits_as_libs() {
-    if bpf_available("aya_backend_io_uring_exits_as_libs") {
-        io_uring_exits_as_libs(EngineKind::Aya);
-    }
-}
+on_both_backends!(
+    libbpf_backend_io_uring_exits_as_libs,
+    aya_backend_io_uring_exits_as_libs,
+    io_uring_exits_as_libs
+);
