@@ -47,6 +47,19 @@ fn all_syscalls() -> BTreeSet<String> {
         .collect()
 }
 
+/// The live driver `kind` capturing every syscall it knows, and a state seeded from /proc as
+/// the daemon seeds it (not started yet).
+fn open_with_state(kind: EngineKind) -> (Box<dyn super::Driver>, crate::state::State) {
+    let cfg = LiveConfig {
+        syscalls: all_syscalls(),
+        ..LiveConfig::default()
+    };
+    let drv = open_live(kind, &cfg).unwrap_or_else(|e| panic!("open {kind:?}: {e}"));
+    let mut state = crate::state::State::new(262_144);
+    state.seed_capture(&super::proc_scan::metadata(std::path::Path::new("/")).expect("proc scan"));
+    (drv, state)
+}
+
 /// Runs `cat /etc/hostname` under the live driver `kind` and returns the events of its thread.
 fn capture_cat(kind: EngineKind) -> (Vec<Ev>, u64) {
     let cfg = LiveConfig {
@@ -727,13 +740,7 @@ on_both_backends!(
 /// Live events feed the shared state engine: seeded from /proc, then `sh -c 'cd /tmp && cat
 /// /etc/hostname'` must show up with its cwd, parent, command line and the opened fd's name.
 fn live_events_drive_state(kind: EngineKind) {
-    let cfg = LiveConfig {
-        syscalls: all_syscalls(),
-        ..LiveConfig::default()
-    };
-    let mut drv = open_live(kind, &cfg).unwrap_or_else(|e| panic!("open {kind:?}: {e}"));
-    let mut state = crate::state::State::new(262_144);
-    state.seed_capture(&super::proc_scan::metadata(std::path::Path::new("/")).expect("proc scan"));
+    let (mut drv, mut state) = open_with_state(kind);
     drv.start().unwrap();
     let mut child = Command::new("/bin/sh")
         .args(["-c", "cd /tmp && /bin/cat /etc/hostname"])
@@ -1011,13 +1018,7 @@ on_both_backends!(
 /// the receiver is alive (libsinsp's `process_recvmsg_ancillary_data` + `scap_get_fdinfo`).
 fn scm_rights_fds_reach_the_state(kind: EngineKind) {
     use std::io::BufRead;
-    let cfg = LiveConfig {
-        syscalls: all_syscalls(),
-        ..LiveConfig::default()
-    };
-    let mut drv = open_live(kind, &cfg).unwrap_or_else(|e| panic!("open {kind:?}: {e}"));
-    let mut state = crate::state::State::new(262_144);
-    state.seed_capture(&super::proc_scan::metadata(std::path::Path::new("/")).expect("proc scan"));
+    let (mut drv, mut state) = open_with_state(kind);
     state.proc_root = Some(std::path::PathBuf::from("/proc"));
     drv.start().unwrap();
     let py = "import socket, sys\n\
