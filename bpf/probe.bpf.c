@@ -1575,27 +1575,39 @@ static __noinline void push_socktuple(struct ev *ev, struct sock *sk, int local_
 		*(__u16 *)&p[35] = local_first ? rport : lport;
 		ev_len(ev, 37);
 	} else if(family == AF_UNIX) {
+		/* libs 0.25.4's order: outbound (connect, send) the peer's pointer, then ours, and
+		 * the peer's path, or the destination's when unconnected (sendto/sendmsg to a
+		 * datagram socket); inbound (accept, recv) ours, then the peer's, and our path. An
+		 * abstract name drops its leading NUL; an unreadable path is no bytes at all. */
 		struct unix_sock *us = (struct unix_sock *)sk;
 		struct sock *peer = BPF_CORE_READ(us, peer);
 		p[0] = AF_UNIX;
-		*(__u64 *)&p[1] = (__u64)sk;
-		*(__u64 *)&p[9] = (__u64)peer;
-		struct unix_address *addr = BPF_CORE_READ(us, addr);
-		if(peer && !addr) {
-			addr = BPF_CORE_READ((struct unix_sock *)peer, addr);
+		*(__u64 *)&p[1] = local_first ? (__u64)peer : (__u64)sk;
+		*(__u64 *)&p[9] = local_first ? (__u64)sk : (__u64)peer;
+		const char *path = NULL;
+		if(local_first && !peer && uaddr) {
+			/* the destination's sockaddr_un, staged past the parameter's bytes */
+			__u8 *stage = &ev->buf[OFF(ev->pos + 256)];
+			if(bpf_probe_read_user(stage, 110, (void *)uaddr) == 0) {
+				stage[110] = 0;
+				path = (const char *)&stage[2];
+			}
+		} else {
+			struct unix_address *addr = BPF_CORE_READ(local_first ? (struct unix_sock *)peer : us, addr);
+			if(addr) {
+				/* name[0].sun_path by offset: aya rejects CO-RE accesses into flexible
+				 * arrays. */
+				path = (char *)addr + bpf_core_field_offset(struct unix_address, name) +
+				       bpf_core_field_offset(struct sockaddr_un, sun_path);
+			}
 		}
 		long n = 0;
-		if(addr) {
-			/* name[0].sun_path by offset: aya rejects CO-RE accesses into flexible arrays. */
-			char *path = (char *)addr + bpf_core_field_offset(struct unix_address, name) +
-			             bpf_core_field_offset(struct sockaddr_un, sun_path);
-			n = bpf_probe_read_kernel_str(&p[17], 108, path);
+		if(path) {
+			char first = 0;
+			bpf_probe_read_kernel(&first, 1, path);
+			n = bpf_probe_read_kernel_str(&p[17], 108, first ? path : path + 1);
 		}
-		if(n <= 0) {
-			p[17] = 0;
-			n = 1;
-		}
-		ev_len(ev, (__u16)(17 + n));
+		ev_len(ev, (__u16)(17 + (n > 0 ? n : 0)));
 	} else {
 		p[0] = (__u8)family;
 		ev_len(ev, 1);
@@ -1624,12 +1636,16 @@ static __noinline void push_user_sockaddr(struct ev *ev, unsigned long uaddr, un
 		*(__u16 *)&p[17] = __builtin_bswap16(sin6.sin6_port);
 		ev_len(ev, 19);
 	} else if(family == AF_UNIX) {
-		long n = bpf_probe_read_user_str(&p[1], 108, (void *)(uaddr + 2));
-		if(n <= 0) {
-			p[1] = 0;
-			n = 1;
+		/* sun_path from the user's sockaddr_un (at most `len` bytes of it, as libs reads
+		 * them); an abstract name drops its leading NUL, an unreadable one is no bytes. */
+		__u8 *stage = &ev->buf[OFF(ev->pos + 256)];
+		long n = 0;
+		unsigned long l = len < 110 ? len : 110;
+		if(l > 2 && bpf_probe_read_user(stage, l & 127, (void *)uaddr) == 0) {
+			stage[l & 127] = 0;
+			n = bpf_probe_read_kernel_str(&p[1], 108, &stage[stage[2] ? 2 : 3]);
 		}
-		ev_len(ev, (__u16)(1 + n));
+		ev_len(ev, (__u16)(1 + (n > 0 ? n : 0)));
 	} else {
 		ev_len(ev, 1);
 	}

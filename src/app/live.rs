@@ -134,13 +134,22 @@ pub fn run_live(cfg: &Config, ruleset: &Ruleset, ctx: &LoopContext) -> Result<()
     if let Some(d) = &dump {
         ctx.log.info(&d.log_line());
     }
-    let live_cfg = LiveConfig::from_config(cfg, &rules_syscalls(ruleset));
+    let mut live_cfg = LiveConfig::from_config(cfg, &rules_syscalls(ruleset));
+    live_cfg.toctou_enter =
+        driver::toctou_from_env(std::env::var(driver::TOCTOU_ENV).ok().as_deref())
+            .map_err(AppError::Fatal)?;
     ctx.log
         .info("Opening 'syscall' source with modern BPF probe.");
     ctx.log.info(&format!(
         "One ring buffer every '{}' CPUs.",
         cfg.engine.buffers.cpus_for_each_buffer
     ));
+    if live_cfg.toctou_enter {
+        ctx.log.info(&format!(
+            "{}: TOCTOU enter events of open, openat, openat2, creat and connect on.",
+            driver::TOCTOU_ENV
+        ));
+    }
     let mut drv = driver::open_live(kind, &live_cfg)
         .map_err(|e| AppError::Fatal(format!("Unable to open the engine: {e}")))?;
 

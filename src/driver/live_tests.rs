@@ -60,10 +60,12 @@ fn open_with_state(kind: EngineKind) -> (Box<dyn super::Driver>, crate::state::S
     (drv, state)
 }
 
-/// Runs `cat /etc/hostname` under the live driver `kind` and returns the events of its thread.
-fn capture_cat(kind: EngineKind) -> (Vec<Ev>, u64) {
+/// Runs `cat /etc/hostname` under the live driver `kind` (with or without the TOCTOU enter
+/// events) and returns the events of its thread.
+fn capture_cat(kind: EngineKind, toctou_enter: bool) -> (Vec<Ev>, u64) {
     let cfg = LiveConfig {
         syscalls: all_syscalls(),
+        toctou_enter,
         ..LiveConfig::default()
     };
     let mut drv = open_live(kind, &cfg).unwrap_or_else(|e| panic!("open {kind:?}: {e}"));
@@ -117,7 +119,7 @@ fn i64p(p: &[u8]) -> i64 {
 }
 
 fn check_cat_events(kind: EngineKind) {
-    let (evs, pid) = capture_cat(kind);
+    let (evs, pid) = capture_cat(kind, true);
     // execve exit (PPME_SYSCALL_EXECVE_19_X, 31 params)
     // execvp tries each PATH entry: failed attempts (res < 0) come first
     assert!(
@@ -243,6 +245,33 @@ fn check_cat_events(kind: EngineKind) {
     assert!(evs.iter().all(|e| e.tid == pid));
 }
 
+/// The default (`FALCO_RS_TOCTOU_MITIGATION` unset): no sys_enter program is attached, so the
+/// open family has its exit events only, with the path read at exit.
+fn default_has_no_toctou_enter_events(kind: EngineKind) {
+    assert!(!LiveConfig::default().toctou_enter);
+    let (evs, _) = capture_cat(kind, LiveConfig::default().toctou_enter);
+    let enters: Vec<u16> = evs
+        .iter()
+        .map(|e| e.code)
+        .filter(|c| [2, 22, 58, 306, 326].contains(c))
+        .collect();
+    assert!(
+        enters.is_empty(),
+        "{kind:?}: TOCTOU enter events {enters:?}"
+    );
+    assert!(
+        evs.iter()
+            .any(|e| e.code == 307 && e.params[2] == b"/etc/hostname\0"),
+        "{kind:?}: no openat exit for /etc/hostname"
+    );
+}
+
+on_both_backends!(
+    libbpf_backend_has_no_toctou_enter_events_by_default,
+    aya_backend_has_no_toctou_enter_events_by_default,
+    default_has_no_toctou_enter_events
+);
+
 on_both_backends!(
     libbpf_backend_sees_cat_workload,
     aya_backend_sees_cat_workload,
@@ -282,8 +311,8 @@ fn both_backends_decode_identical_streams() {
     if !bpf_available("both_backends_decode_identical_streams") {
         return;
     }
-    let (a, _) = capture_cat(EngineKind::ModernEbpf);
-    let (b, _) = capture_cat(EngineKind::Aya);
+    let (a, _) = capture_cat(EngineKind::ModernEbpf, true);
+    let (b, _) = capture_cat(EngineKind::Aya, true);
     // Before the exec the child runs with a copy of the test process's fd table, whose fd
     // numbers depend on what other tests hold open: compare from the successful execve on.
     let from_exec = |v: &[Ev]| -> Vec<Ev> {
@@ -305,8 +334,14 @@ fn both_backends_decode_identical_streams() {
 /// Captures every event of the process tree of `sh -c script` (descendants found from the
 /// clone exits), decoded with the shared decoder.
 fn capture_tree(kind: EngineKind, script: &str) -> Vec<Ev> {
+    capture_tree_with(kind, script, LiveConfig::default().toctou_enter)
+}
+
+/// [`capture_tree`] with the TOCTOU enter events on or off.
+fn capture_tree_with(kind: EngineKind, script: &str, toctou_enter: bool) -> Vec<Ev> {
     let cfg = LiveConfig {
         syscalls: all_syscalls(),
+        toctou_enter,
         ..LiveConfig::default()
     };
     let mut drv = open_live(kind, &cfg).unwrap_or_else(|e| panic!("open {kind:?}: {e}"));
@@ -564,6 +599,7 @@ fn drops_are_counted_per_category(kind: EngineKind) {
     let cfg = LiveConfig {
         buf_size_preset: 1,
         syscalls: all_syscalls(),
+        toctou_enter: true,
         ..LiveConfig::default()
     };
     let mut drv = open_live(kind, &cfg).unwrap_or_else(|e| panic!("open {kind:?}: {e}"));
@@ -842,7 +878,7 @@ fn open_exits_identify_the_file(kind: EngineKind) {
         "import os\nfd = os.open(\"{p}\", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)\n\
          os.close(fd)\nos.close(os.open(\"{p}\", os.O_RDONLY))\n"
     );
-    let evs = capture_tree(kind, &format!("/usr/bin/python3 -c '{py}'"));
+    let evs = capture_tree_with(kind, &format!("/usr/bin/python3 -c '{py}'"), true);
     let meta = std::fs::metadata(&path).expect("created file");
     let name = format!("{p}\0").into_bytes();
     let u32p = |b: &[u8]| u32::from_le_bytes(b.try_into().expect("4-byte parameter"));
@@ -1012,6 +1048,83 @@ on_both_backends!(
     libbpf_backend_udp_messages_carry_addresses_and_data,
     aya_backend_udp_messages_carry_addresses_and_data,
     udp_messages_carry_addresses_and_data
+);
+
+/// AF_UNIX tuples in libs 0.25.4's order (`auxmap__store_socktuple_param`): outbound (connect,
+/// sendto) the peer's socket, then ours, with the peer's path, or the destination's when the
+/// socket is unconnected (an abstract name without its leading NUL); inbound (accept) ours,
+/// then the peer's, with our path. So a connect and the accept it pairs with carry the same
+/// two pointers in the same order.
+fn unix_tuples_as_libs(kind: EngineKind) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("srv.sock");
+    let p = path.display();
+    let py = format!(
+        "import socket\n\
+l = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)\n\
+l.bind(\"{p}\")\n\
+l.listen(1)\n\
+c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)\n\
+c.connect(\"{p}\")\n\
+a, _ = l.accept()\n\
+r = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\n\
+r.bind(\"\\0frs-abstract\")\n\
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\n\
+s.sendto(b\"frs-unix\", \"\\0frs-abstract\")\n"
+    );
+    let evs = capture_tree(kind, &format!("/usr/bin/python3 -c '{py}'"));
+    // the AF_UNIX `tuple` parameters of the exits named `names`
+    let tuples = |names: &[&str]| -> Vec<(u64, u64, Vec<u8>)> {
+        evs.iter()
+            .filter_map(|e| {
+                let info = crate::event::table::by_code(e.code)?;
+                if !names.contains(&info.name) || e.code.is_multiple_of(2) {
+                    return None;
+                }
+                let t = &e.params[info.param_index("tuple")?];
+                (t.len() >= 17 && t[0] == 1).then(|| {
+                    (
+                        u64::from_le_bytes(t[1..9].try_into().unwrap()),
+                        u64::from_le_bytes(t[9..17].try_into().unwrap()),
+                        t[17..].to_vec(),
+                    )
+                })
+            })
+            .collect()
+    };
+    let name = format!("{p}\0").into_bytes();
+    let conn = tuples(&["connect"]);
+    assert_eq!(conn.len(), 1, "{kind:?}: AF_UNIX connect exits {conn:?}");
+    let acc = tuples(&["accept", "accept4"]);
+    assert_eq!(acc.len(), 1, "{kind:?}: AF_UNIX accept exits {acc:?}");
+    let (c_first, c_second, c_path) = &conn[0];
+    let (a_first, a_second, a_path) = &acc[0];
+    assert!(
+        *c_first != 0 && *c_second != 0,
+        "{kind:?}: connect tuple {conn:?}"
+    );
+    assert_eq!(
+        (c_first, c_second),
+        (a_first, a_second),
+        "{kind:?}: connect (peer, local) = accept (local, peer)"
+    );
+    assert_eq!(c_path, &name, "{kind:?}: connect path (the peer's)");
+    assert_eq!(a_path, &name, "{kind:?}: accept path (ours)");
+    let sent = tuples(&["sendto"]);
+    assert_eq!(sent.len(), 1, "{kind:?}: AF_UNIX sendto exits {sent:?}");
+    let (s_first, s_second, s_path) = &sent[0];
+    assert_eq!(*s_first, 0, "{kind:?}: unconnected: no peer socket");
+    assert!(*s_second != 0, "{kind:?}: the sender's socket");
+    assert_eq!(
+        s_path, b"frs-abstract\0",
+        "{kind:?}: the destination's abstract name"
+    );
+}
+
+on_both_backends!(
+    libbpf_backend_unix_tuples_as_libs,
+    aya_backend_unix_tuples_as_libs,
+    unix_tuples_as_libs
 );
 
 /// An fd received through SCM_RIGHTS lands in the receiver's fd table, read from /proc while
