@@ -6,6 +6,7 @@
 //! [`EventCtx`]; output is [`Value`]s through the [`Extract`] trait.
 
 use std::borrow::Cow;
+use std::cell::OnceCell;
 use std::net::IpAddr;
 
 use crate::event::Event;
@@ -29,6 +30,10 @@ pub struct Extractor<'a, 'e> {
     pub ctx: &'a EventCtx,
     /// `evt.hostname`: the machine's host name (FALCO_HOSTNAME or gethostname()).
     pub hostname: &'a str,
+    /// The event's thread and fd, looked up once per event (libsinsp keeps `m_tinfo` and
+    /// `m_fdinfo` on the event): every field of a rule reads them.
+    thread: OnceCell<Option<&'a ThreadInfo>>,
+    fd: OnceCell<Option<&'a FdInfo>>,
 }
 
 fn s(v: impl Into<Vec<u8>>) -> Value<'static> {
@@ -226,15 +231,42 @@ pub fn buffer_to_dots(data: &[u8]) -> Vec<u8> {
 }
 
 impl<'a, 'e> Extractor<'a, 'e> {
-    fn thread(&self) -> Option<&'a ThreadInfo> {
-        self.state.threads.get(self.ctx.tid?)
+    /// The extractor of `ev`, which left `state` and `ctx` behind.
+    pub fn new(
+        state: &'a State,
+        ev: &'a Event<'e>,
+        ctx: &'a EventCtx,
+        hostname: &'a str,
+    ) -> Extractor<'a, 'e> {
+        Extractor {
+            state,
+            ev,
+            ctx,
+            hostname,
+            thread: OnceCell::new(),
+            fd: OnceCell::new(),
+        }
     }
 
+    fn thread(&self) -> Option<&'a ThreadInfo> {
+        *self
+            .thread
+            .get_or_init(|| self.ctx.tid.and_then(|tid| self.state.threads.get(tid)))
+    }
+
+    /// The event's fd (its thread's last event fd), if the event uses one and it is in the
+    /// table.
     fn fd(&self) -> Option<&'a FdInfo> {
         if !self.ctx.fd_event {
             return None;
         }
-        self.state.event_fd(self.ctx.tid?)
+        *self.fd.get_or_init(|| {
+            let t = self.thread()?;
+            if t.lastevent_fd == -1 {
+                return None;
+            }
+            self.state.threads.fd(t, t.lastevent_fd)
+        })
     }
 
     fn container_id(&self) -> &'a str {
@@ -953,9 +985,7 @@ impl<'a, 'e> Extractor<'a, 'e> {
         };
         let f = match arg {
             Some(FieldArg::Index(n)) => self.state.threads.fd(t, *n),
-            // `self.fd()` without looking the thread up again.
-            _ if t.lastevent_fd == -1 => None,
-            _ => self.state.threads.fd(t, t.lastevent_fd),
+            _ => self.fd(),
         };
         let v = match name {
             "fd.cip.name" | "fd.sip.name" | "fd.lip.name" | "fd.rip.name" => {
@@ -999,7 +1029,7 @@ impl<'a, 'e> Extractor<'a, 'e> {
                         None => return false,
                     },
                 };
-                if memchr::memmem::find(&n, b"//").is_some() {
+                if n.windows(2).any(|w| w == b"//") {
                     let mut n = n.into_owned();
                     n.dedup_by(|a, b| *a == b'/' && *b == b'/');
                     s(n)
@@ -1055,8 +1085,8 @@ impl<'a, 'e> Extractor<'a, 'e> {
                 };
                 let n = &f.name;
                 match n.iter().rposition(|c| *c == b'/') {
-                    Some(pos) if pos < n.len() - 1 => s(&n[pos + 1..]),
-                    Some(_) => s(n.clone()),
+                    Some(pos) if pos < n.len() - 1 => sb(&n[pos + 1..]),
+                    Some(_) => sb(n),
                     None => st("/"),
                 }
             }

@@ -70,12 +70,7 @@ pub(crate) fn replay(path: &std::path::Path, fields: &[&str]) -> Vec<Row> {
         let ev = Event::decode(&record).expect("decodes");
         let mut ctx = state.process(&ev);
         ctx.cpu = meta.cpuid;
-        let mut ex = Extractor {
-            state: &state,
-            ev: &ev,
-            ctx: &ctx,
-            hostname: "golden",
-        };
+        let mut ex = Extractor::new(&state, &ev, &ctx, "golden");
         let mut values = Vec::new();
         for r in &refs {
             let mut out = Vec::new();
@@ -496,12 +491,7 @@ fn replay_alerts(trace_path: &std::path::Path, rules: &[PathBuf], all: bool) -> 
         if meta.flags & 1 != 0 || ctx.filtered_out {
             continue; // parsed, never evaluated
         }
-        let mut ex = Extractor {
-            state: &state,
-            ev: &ev,
-            ctx: &ctx,
-            hostname: "golden",
-        };
+        let mut ex = Extractor::new(&state, &ev, &ctx, "golden");
         matched.clear();
         ruleset.matches(&mut ex, &mut scratch, mode, &mut matched);
         for &i in &matched {
@@ -750,12 +740,7 @@ mod built {
         for r in records {
             let ev = Event::decode(r).unwrap();
             let ctx = state.process(&ev);
-            let mut ex = Extractor {
-                state,
-                ev: &ev,
-                ctx: &ctx,
-                hostname: "h",
-            };
+            let mut ex = Extractor::new(state, &ev, &ctx, "h");
             last = fields
                 .iter()
                 .map(|f| {
@@ -1149,12 +1134,7 @@ fn conditions_and_outputs(
     }
     let ev = Event::decode(last).unwrap();
     let ctx = state.process(&ev);
-    let mut ex = Extractor {
-        state,
-        ev: &ev,
-        ctx: &ctx,
-        hostname: "h",
-    };
+    let mut ex = Extractor::new(state, &ev, &ctx, "h");
     let matched = conditions
         .iter()
         .map(|c| {

@@ -124,12 +124,7 @@ pub fn run(args: &[String], out: &mut impl Write) -> Result<(), InspectError> {
         if !super::rules_see(&rev.event, &ctx, rev.state_only()) {
             continue;
         }
-        let mut ex = Extractor {
-            state: &state,
-            ev: &rev.event,
-            ctx: &ctx,
-            hostname: "",
-        };
+        let mut ex = Extractor::new(&state, &rev.event, &ctx, "");
         if let Some(f) = &filter
             && !f.matches(&mut ex, &mut scratch)
         {

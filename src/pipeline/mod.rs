@@ -183,12 +183,7 @@ impl<R: Borrow<Ruleset>> Worker<R> {
         }
         self.summary.evaluated += 1;
         self.matched.clear();
-        let mut ex = Extractor {
-            state: &self.state,
-            ev,
-            ctx: &ctx,
-            hostname: &self.settings.hostname,
-        };
+        let mut ex = Extractor::new(&self.state, ev, &ctx, &self.settings.hostname);
         let ruleset = self.ruleset.borrow();
         ruleset.matches(
             &mut ex,

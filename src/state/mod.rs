@@ -10,7 +10,7 @@
 //!     let mut ctx = state.process(&event);        // parse first (libsinsp order)
 //!     ctx.cpu = block.cpuid;
 //!     if ctx.filtered_out || block is SCAP_DF_STATE_ONLY { continue }  // never reach rules
-//!     rules see fields::extract::Extractor { state: &state, ev: &event, ctx: &ctx, hostname }
+//!     rules see fields::extract::Extractor::new(&state, &event, &ctx, hostname)
 //! }
 //! ```
 //!

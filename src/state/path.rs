@@ -106,6 +106,19 @@ pub fn concatenate_paths(base: &[u8], path: &[u8]) -> Vec<u8> {
         return b"/DIR_TOO_LONG/FILENAME_TOO_LONG".to_vec();
     }
     let mut out = Vec::with_capacity(base.len() + path.len());
+    // Fast path: a path with nothing to normalise or sanitise is copied as it is (what
+    // `copy_and_sanitize` would produce, without its byte-by-byte walk).
+    if base.len() + path.len() < MAX_PATH_SIZE - 2 && is_plain(path) {
+        if path[0] == b'/' {
+            out.extend_from_slice(path);
+            return out;
+        }
+        if path[0] != b'.' && base.last() == Some(&b'/') && memchr::memchr(0, base).is_none() {
+            out.extend_from_slice(base);
+            out.extend_from_slice(path);
+            return out;
+        }
+    }
     if !path.is_empty() && path[0] != b'/' {
         let base = match memchr::memchr(0, base) {
             Some(nul) => &base[..nul],
@@ -117,6 +130,19 @@ pub fn concatenate_paths(base: &[u8], path: &[u8]) -> Vec<u8> {
         copy_and_sanitize(&mut out, path, true);
     }
     out
+}
+
+/// True when `path` is non-empty printable ASCII without `//`, without a component starting
+/// with `.` and without a trailing `/`: `copy_and_sanitize` would copy it unchanged.
+fn is_plain(path: &[u8]) -> bool {
+    let mut prev = 0u8;
+    for &c in path {
+        if !(0x20..0x7F).contains(&c) || (prev == b'/' && (c == b'/' || c == b'.')) {
+            return false;
+        }
+        prev = c;
+    }
+    !path.is_empty() && prev != b'/'
 }
 
 /// `copy_and_sanitize_path`: appends `path` to `out`, whose existing content is the base.
@@ -227,6 +253,57 @@ mod tests {
     fn invalid_bytes_are_replaced() {
         let out = concatenate_paths(b"/", b"/tmp/\x01\xffa");
         assert_eq!(String::from_utf8(out).unwrap(), "/tmp/\u{FFFD}\u{FFFD}a");
+    }
+
+    /// `concatenate_paths` without its fast path.
+    fn walked(base: &[u8], path: &[u8]) -> Vec<u8> {
+        if MAX_PATH_SIZE < base.len() + path.len() + 1 {
+            return b"/DIR_TOO_LONG/FILENAME_TOO_LONG".to_vec();
+        }
+        let absolute = path.first() == Some(&b'/');
+        let mut out = if absolute { Vec::new() } else { base.to_vec() };
+        copy_and_sanitize(&mut out, path, absolute);
+        out
+    }
+
+    #[test]
+    fn plain_paths_take_the_fast_path_unchanged() {
+        let cases: &[(&[u8], &[u8])] = &[
+            (b"/home/user/", b"/etc/hostname"),
+            (b"/home/user/", b"file"),
+            (b"/home/user/", b"dir/sub/file.txt"),
+            (b"/home/user/", b"a.b/c..d/e."),
+            (b"/", b"/"),
+            (b"/x/", b"/a/.hidden"),
+            (b"/x/", b".hidden"),
+            (b"/x/", b"a//b"),
+            (b"/x/", b"a/"),
+            (b"/x/", b"a b/\x7f"),
+            (b"/x/", "caf\u{e9}".as_bytes()),
+            (b"./", b"rel"),
+        ];
+        for (base, path) in cases {
+            assert!(base.last() == Some(&b'/'));
+            assert_eq!(
+                concatenate_paths(base, path),
+                walked(base, path),
+                "{:?} + {:?}",
+                String::from_utf8_lossy(base),
+                String::from_utf8_lossy(path)
+            );
+        }
+        for n in 1015..1025 {
+            let long = format!("/{}", "a".repeat(n));
+            assert_eq!(
+                concatenate_paths(b"/x/", long.as_bytes()),
+                walked(b"/x/", long.as_bytes())
+            );
+            let rel = "a".repeat(n);
+            assert_eq!(
+                concatenate_paths(b"/x/", rel.as_bytes()),
+                walked(b"/x/", rel.as_bytes())
+            );
+        }
     }
 
     #[test]
