@@ -744,13 +744,7 @@ pub fn resolve_field(
             return Err(bad());
         }
         let value = FieldArg::Key(info.desc.to_string());
-        return Ok((
-            FieldRef {
-                info: info.name,
-                arg: Some(value),
-            },
-            info,
-        ));
+        return Ok((FieldRef::new(info.name, Some(value)), info));
     }
     if matches!(info.name, "evt.arg" | "evt.rawarg") {
         return match arg {
@@ -763,21 +757,14 @@ pub fn resolve_field(
                     .parse::<i32>()
                     .map_err(|_| format!("{a} is not a valid number"))?;
                 Ok((
-                    FieldRef {
-                        info: info.name,
-                        arg: Some(FieldArg::Index(i64::from(i))),
-                    },
+                    FieldRef::new(info.name, Some(FieldArg::Index(i64::from(i)))),
                     info,
                 ))
             }
             Some(a) => match longest_evt_param(&a) {
-                Some(p) if p.name == a => Ok((
-                    FieldRef {
-                        info: info.name,
-                        arg: Some(FieldArg::Key(a)),
-                    },
-                    info,
-                )),
+                Some(p) if p.name == a => {
+                    Ok((FieldRef::new(info.name, Some(FieldArg::Key(a))), info))
+                }
                 Some(_) => Err(bad()),
                 None => Err(format!("unknown event argument {a}")),
             },
@@ -812,13 +799,7 @@ pub fn resolve_field(
             },
         }),
     };
-    Ok((
-        FieldRef {
-            info: info.name,
-            arg,
-        },
-        info,
-    ))
+    Ok((FieldRef::new(info.name, arg), info))
 }
 
 fn transformer_from(name: &str) -> Option<Transformer> {
@@ -980,10 +961,7 @@ fn compile_operand(e: &Expr, lookup: impl FieldLookup) -> CResult<Operand> {
                 );
             }
             Ok(Operand {
-                field: FieldRef {
-                    info: MULTI_RESULT.name,
-                    arg: None,
-                },
+                field: FieldRef::new(MULTI_RESULT.name, None),
                 info: &MULTI_RESULT,
                 transformers: Vec::new(),
                 ftype: FieldType::Charbuf,

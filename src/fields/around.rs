@@ -30,10 +30,10 @@ pub fn window(field: &FieldRef, delta_ms: &str) -> Result<FieldRef, String> {
         None => return Err("evt.around requires an argument".into()),
     };
     let delta_ns = parse_u64(delta_ms)?.wrapping_mul(1_000_000);
-    Ok(FieldRef {
-        info: field.info,
-        arg: Some(FieldArg::Key(format!("{t},{delta_ns}"))),
-    })
+    Ok(FieldRef::new(
+        field.info,
+        Some(FieldArg::Key(format!("{t},{delta_ns}"))),
+    ))
 }
 
 /// Whether an event at `ts` is inside the window of `arg` (made by [`window`]): libsinsp's

@@ -157,6 +157,58 @@ pub struct FieldInfo {
 pub struct FieldRef {
     pub info: &'static str,
     pub arg: Option<FieldArg>,
+    /// `info` as a [`Hot`] field, resolved once by [`FieldRef::new`].
+    hot: Hot,
+}
+
+impl FieldRef {
+    pub fn new(info: &'static str, arg: Option<FieldArg>) -> FieldRef {
+        FieldRef {
+            info,
+            arg,
+            hot: Hot::of(info),
+        }
+    }
+
+    /// The field as a [`Hot`] field ([`Hot::None`] for every other field).
+    pub fn hot(&self) -> Hot {
+        self.hot
+    }
+}
+
+/// The fields the stable rules read on every file open (`open_read`, `open_write`,
+/// `sensitive_files`, `directory_traversal`, ...) and `proc.name`: the extractor dispatches
+/// them on this tag instead of comparing field names, the rest by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Hot {
+    #[default]
+    None,
+    FdName,
+    FdNum,
+    FdTypechar,
+    FdDirectory,
+    FdContainerDirectory,
+    FdNameraw,
+    EvtIsOpenRead,
+    EvtIsOpenWrite,
+    ProcName,
+}
+
+impl Hot {
+    pub fn of(name: &str) -> Hot {
+        match name {
+            "fd.name" => Hot::FdName,
+            "fd.num" => Hot::FdNum,
+            "fd.typechar" => Hot::FdTypechar,
+            "fd.directory" => Hot::FdDirectory,
+            "fd.containerdirectory" => Hot::FdContainerDirectory,
+            "fd.nameraw" => Hot::FdNameraw,
+            "evt.is_open_read" => Hot::EvtIsOpenRead,
+            "evt.is_open_write" => Hot::EvtIsOpenWrite,
+            "proc.name" => Hot::ProcName,
+            _ => Hot::None,
+        }
+    }
 }
 
 /// The argument of a field reference.

@@ -30,10 +30,7 @@ pub(crate) fn field(spec: &str) -> FieldRef {
         Ok(n) => FieldArg::Index(n),
         Err(_) => FieldArg::Key(a.to_owned()),
     });
-    FieldRef {
-        info: info.name,
-        arg,
-    }
+    FieldRef::new(info.name, arg)
 }
 
 /// (ts, tid, type name, direction char) of an event.
