@@ -1850,6 +1850,17 @@ impl Check {
                 return bc.holds.contains(code);
             }
         }
+        // Single-valued fields the extractor serves without a vector: the general path
+        // below with one value or none.
+        if self.left.multi.is_none()
+            && self.left.transformers.is_empty()
+            && !matches!(self.rhs, Rhs::Field(_))
+            && let Some(v) = ex.extract_single(&self.left.field)
+        {
+            return v.is_some_and(|v| {
+                self.op == CmpOp::Exists || self.matches_values(std::slice::from_ref(&v), &[])
+            });
+        }
         let buf = std::mem::take(&mut scratch.values);
         let mut vals: Vec<Value<'_>> = relife(buf);
         let present = match &self.left.multi {

@@ -973,34 +973,22 @@ impl<'a, 'e> Extractor<'a, 'e> {
         }
     }
 
-    /// The `fd.*` field `name` (`hot`: the same field as a [`Hot`] tag, or [`Hot::None`]).
-    fn extract_fd<'o>(
-        &self,
-        hot: Hot,
-        name: &str,
-        arg: Option<&FieldArg>,
-        out: &mut Vec<Value<'o>>,
-    ) -> bool
-    where
-        'a: 'o,
-    {
+    /// The [`Hot`] `fd.*` field `hot` (`name`: its name).
+    fn fd_hot(&self, hot: Hot, arg: Option<&FieldArg>) -> Option<Value<'a>> {
         if !self.ctx.fd_event {
-            return false;
+            return None;
         }
-        let Some(t) = self.thread() else {
-            return false;
-        };
+        let t = self.thread()?;
         let f = match arg {
             Some(FieldArg::Index(n)) => self.state.threads.fd(t, *n),
             _ => self.fd(),
         };
-        let v = match hot {
-            // The hot fields first: their tags are compared before any name.
+        Some(match hot {
             Hot::FdName => match f {
                 Some(f) => sb(&f.name),
                 None => match self.fdname_from_event(false) {
                     Some(n) => s(n),
-                    None => return false,
+                    None => return None,
                 },
             },
             Hot::FdNum => i(t.lastevent_fd),
@@ -1009,13 +997,13 @@ impl<'a, 'e> Extractor<'a, 'e> {
             )),
             Hot::FdDirectory | Hot::FdContainerDirectory => {
                 // Borrowed from the fd table where possible (no allocation per event).
-                let (mut n, is_file): (Cow<'o, [u8]>, bool) = match f {
+                let (mut n, is_file): (Cow<'a, [u8]>, bool) = match f {
                     Some(f) if f.ty.is_file() => (Cow::Borrowed(&f.name), true),
                     Some(f) if f.ty == FdType::Directory => (Cow::Borrowed(&f.name), false),
-                    Some(_) => return false,
+                    Some(_) => return None,
                     None => match self.fdname_from_event(false) {
                         Some(n) => (Cow::Owned(n), true),
-                        None => return false,
+                        None => return None,
                     },
                 };
                 if is_file {
@@ -1043,11 +1031,11 @@ impl<'a, 'e> Extractor<'a, 'e> {
                 Value::Str(n)
             }
             Hot::FdNameraw => {
-                let n: Cow<'o, [u8]> = match f {
+                let n: Cow<'a, [u8]> = match f {
                     Some(f) => Cow::Borrowed(&f.name_raw),
                     None => match self.fdname_from_event(true) {
                         Some(n) => Cow::Owned(n),
-                        None => return false,
+                        None => return None,
                     },
                 };
                 if n.windows(2).any(|w| w == b"//") {
@@ -1058,232 +1046,249 @@ impl<'a, 'e> Extractor<'a, 'e> {
                     Value::Str(n)
                 }
             }
-            _ => match name {
-                "fd.cip.name" | "fd.sip.name" | "fd.lip.name" | "fd.rip.name" => {
-                    let Some(f) = f else {
-                        return false;
-                    };
-                    let local = matches!(name, "fd.lip.name" | "fd.rip.name")
-                        && f.ty.is_ip_socket()
-                        && self.is_local(f);
-                    match super::dns::extract(&self.state.dns, name, f, local, arg) {
-                        Some(text) => s(text),
-                        None => return false,
-                    }
-                }
-                "fd.containername" => {
-                    let n = match f {
-                        Some(f) => f.name.clone(),
-                        None => match self.fdname_from_event(false) {
-                            Some(n) => n,
-                            None => return false,
-                        },
-                    };
-                    let mut o = t.container_id.as_bytes().to_vec();
-                    o.push(b':');
-                    o.extend_from_slice(&n);
-                    s(o)
-                }
-                "fd.type" => match f {
-                    Some(f) => st(f.ty.type_string()),
+            _ => return None,
+        })
+    }
+
+    fn extract_fd<'o>(&self, name: &str, arg: Option<&FieldArg>, out: &mut Vec<Value<'o>>) -> bool
+    where
+        'a: 'o,
+    {
+        if !self.ctx.fd_event {
+            return false;
+        }
+        let Some(t) = self.thread() else {
+            return false;
+        };
+        let f = match arg {
+            Some(FieldArg::Index(n)) => self.state.threads.fd(t, *n),
+            _ => self.fd(),
+        };
+        let v = match name {
+            "fd.cip.name" | "fd.sip.name" | "fd.lip.name" | "fd.rip.name" => {
+                let Some(f) = f else {
+                    return false;
+                };
+                let local = matches!(name, "fd.lip.name" | "fd.rip.name")
+                    && f.ty.is_ip_socket()
+                    && self.is_local(f);
+                match super::dns::extract(&self.state.dns, name, f, local, arg) {
+                    Some(text) => s(text),
                     None => return false,
-                },
-                "fd.filename" => {
-                    let Some(f) = f.filter(|f| f.ty.is_file()) else {
-                        return false;
-                    };
-                    let n = &f.name;
-                    match n.iter().rposition(|c| *c == b'/') {
-                        Some(pos) if pos < n.len() - 1 => sb(&n[pos + 1..]),
-                        Some(_) => sb(n),
-                        None => st("/"),
-                    }
                 }
-                "fd.ip" | "fd.net" | "fd.port" | "fd.proto" => {
-                    // Filter-only fields: both endpoints (any matches `=`, all must differ `!=`).
-                    let Some(f) = f else {
-                        return false;
-                    };
-                    let port = name == "fd.port" || name == "fd.proto";
-                    let vals: Vec<Value<'a>> = match f.ty {
-                        FdType::Ipv4Sock | FdType::Ipv6Sock if port => {
-                            vec![u(u64::from(f.sock.sport)), u(u64::from(f.sock.dport))]
-                        }
-                        FdType::Ipv4Sock | FdType::Ipv6Sock => {
-                            vec![Value::Ip(f.sock.sip), Value::Ip(f.sock.dip)]
-                        }
-                        FdType::Ipv4ServSock | FdType::Ipv6ServSock if port => {
-                            vec![u(u64::from(f.sock.sport))]
-                        }
-                        FdType::Ipv4ServSock | FdType::Ipv6ServSock => vec![Value::Ip(f.sock.sip)],
-                        _ => return false,
-                    };
-                    let vals = if name == "fd.proto" {
-                        vals.into_iter()
-                            .map(|v| match v {
-                                Value::Uint(p) => s(p.to_string()),
-                                other => other,
-                            })
-                            .collect()
+            }
+            "fd.containername" => {
+                let n = match f {
+                    Some(f) => f.name.clone(),
+                    None => match self.fdname_from_event(false) {
+                        Some(n) => n,
+                        None => return false,
+                    },
+                };
+                let mut o = t.container_id.as_bytes().to_vec();
+                o.push(b':');
+                o.extend_from_slice(&n);
+                s(o)
+            }
+            "fd.type" => match f {
+                Some(f) => st(f.ty.type_string()),
+                None => return false,
+            },
+            "fd.filename" => {
+                let Some(f) = f.filter(|f| f.ty.is_file()) else {
+                    return false;
+                };
+                let n = &f.name;
+                match n.iter().rposition(|c| *c == b'/') {
+                    Some(pos) if pos < n.len() - 1 => sb(&n[pos + 1..]),
+                    Some(_) => sb(n),
+                    None => st("/"),
+                }
+            }
+            "fd.ip" | "fd.net" | "fd.port" | "fd.proto" => {
+                // Filter-only fields: both endpoints (any matches `=`, all must differ `!=`).
+                let Some(f) = f else {
+                    return false;
+                };
+                let port = name == "fd.port" || name == "fd.proto";
+                let vals: Vec<Value<'a>> = match f.ty {
+                    FdType::Ipv4Sock | FdType::Ipv6Sock if port => {
+                        vec![u(u64::from(f.sock.sport)), u(u64::from(f.sock.dport))]
+                    }
+                    FdType::Ipv4Sock | FdType::Ipv6Sock => {
+                        vec![Value::Ip(f.sock.sip), Value::Ip(f.sock.dip)]
+                    }
+                    FdType::Ipv4ServSock | FdType::Ipv6ServSock if port => {
+                        vec![u(u64::from(f.sock.sport))]
+                    }
+                    FdType::Ipv4ServSock | FdType::Ipv6ServSock => vec![Value::Ip(f.sock.sip)],
+                    _ => return false,
+                };
+                let vals = if name == "fd.proto" {
+                    vals.into_iter()
+                        .map(|v| match v {
+                            Value::Uint(p) => s(p.to_string()),
+                            other => other,
+                        })
+                        .collect()
+                } else {
+                    vals
+                };
+                out.extend(vals);
+                return true;
+            }
+            "fd.cip" | "fd.cnet" => {
+                let Some(f) = f.filter(|f| !f.is_role_none() && f.ty.is_ip_socket()) else {
+                    return false;
+                };
+                Value::Ip(f.sock.sip)
+            }
+            "fd.sip" | "fd.snet" => {
+                let Some(f) = f.filter(|f| !f.is_role_none()) else {
+                    return false;
+                };
+                match f.ty {
+                    FdType::Ipv4Sock | FdType::Ipv6Sock => Value::Ip(f.sock.dip),
+                    FdType::Ipv4ServSock | FdType::Ipv6ServSock => Value::Ip(f.sock.sip),
+                    _ => return false,
+                }
+            }
+            "fd.lip" | "fd.rip" | "fd.lnet" | "fd.rnet" | "fd.lport" | "fd.rport" => {
+                let Some(f) = f.filter(|f| f.ty.is_ip_socket() && !f.is_role_none()) else {
+                    return false;
+                };
+                let local = self.is_local(f);
+                let client_side = matches!(name, "fd.lip" | "fd.lnet" | "fd.lport") == local;
+                match name {
+                    "fd.lport" | "fd.rport" => u(u64::from(if client_side {
+                        f.sock.sport
                     } else {
-                        vals
-                    };
-                    out.extend(vals);
-                    return true;
+                        f.sock.dport
+                    })),
+                    _ => Value::Ip(if client_side { f.sock.sip } else { f.sock.dip }),
                 }
-                "fd.cip" | "fd.cnet" => {
-                    let Some(f) = f.filter(|f| !f.is_role_none() && f.ty.is_ip_socket()) else {
-                        return false;
-                    };
-                    Value::Ip(f.sock.sip)
-                }
-                "fd.sip" | "fd.snet" => {
-                    let Some(f) = f.filter(|f| !f.is_role_none()) else {
-                        return false;
-                    };
-                    match f.ty {
-                        FdType::Ipv4Sock | FdType::Ipv6Sock => Value::Ip(f.sock.dip),
-                        FdType::Ipv4ServSock | FdType::Ipv6ServSock => Value::Ip(f.sock.sip),
-                        _ => return false,
+            }
+            "fd.cport" => {
+                let Some(f) = f.filter(|f| !f.is_role_none() && f.ty.is_ip_socket()) else {
+                    return false;
+                };
+                u(u64::from(f.sock.sport))
+            }
+            "fd.sport" => {
+                let Some(f) = f else {
+                    return false;
+                };
+                match f.ty {
+                    FdType::Ipv4Sock | FdType::Ipv6Sock if !f.is_role_none() => {
+                        u(u64::from(f.sock.dport))
                     }
+                    FdType::Ipv4ServSock | FdType::Ipv6ServSock => u(u64::from(f.sock.sport)),
+                    _ => return false,
                 }
-                "fd.lip" | "fd.rip" | "fd.lnet" | "fd.rnet" | "fd.lport" | "fd.rport" => {
-                    let Some(f) = f.filter(|f| f.ty.is_ip_socket() && !f.is_role_none()) else {
-                        return false;
-                    };
-                    let local = self.is_local(f);
-                    let client_side = matches!(name, "fd.lip" | "fd.lnet" | "fd.lport") == local;
-                    match name {
-                        "fd.lport" | "fd.rport" => u(u64::from(if client_side {
+            }
+            "fd.cproto" | "fd.sproto" | "fd.lproto" | "fd.rproto" => {
+                // Port names are not resolved (Falco disables it): the number as text.
+                let Some(f) = f else {
+                    return false;
+                };
+                let port = match name {
+                    "fd.cproto" if f.ty.is_ip_socket() && !f.is_role_none() => f.sock.sport,
+                    "fd.sproto" if f.ty.is_ip_socket() && !f.is_role_none() => f.sock.dport,
+                    "fd.sproto" if f.ty.is_ip_server_socket() => return out_str(out, ""),
+                    "fd.lproto" | "fd.rproto" if f.ty.is_ip_socket() && !f.is_role_none() => {
+                        let client_side = (name == "fd.lproto") == self.is_local(f);
+                        if client_side {
                             f.sock.sport
                         } else {
                             f.sock.dport
-                        })),
-                        _ => Value::Ip(if client_side { f.sock.sip } else { f.sock.dip }),
+                        }
                     }
-                }
-                "fd.cport" => {
-                    let Some(f) = f.filter(|f| !f.is_role_none() && f.ty.is_ip_socket()) else {
-                        return false;
-                    };
-                    u(u64::from(f.sock.sport))
-                }
-                "fd.sport" => {
-                    let Some(f) = f else {
-                        return false;
-                    };
-                    match f.ty {
-                        FdType::Ipv4Sock | FdType::Ipv6Sock if !f.is_role_none() => {
-                            u(u64::from(f.sock.dport))
-                        }
-                        FdType::Ipv4ServSock | FdType::Ipv6ServSock => u(u64::from(f.sock.sport)),
-                        _ => return false,
-                    }
-                }
-                "fd.cproto" | "fd.sproto" | "fd.lproto" | "fd.rproto" => {
-                    // Port names are not resolved (Falco disables it): the number as text.
-                    let Some(f) = f else {
-                        return false;
-                    };
-                    let port = match name {
-                        "fd.cproto" if f.ty.is_ip_socket() && !f.is_role_none() => f.sock.sport,
-                        "fd.sproto" if f.ty.is_ip_socket() && !f.is_role_none() => f.sock.dport,
-                        "fd.sproto" if f.ty.is_ip_server_socket() => return out_str(out, ""),
-                        "fd.lproto" | "fd.rproto" if f.ty.is_ip_socket() && !f.is_role_none() => {
-                            let client_side = (name == "fd.lproto") == self.is_local(f);
-                            if client_side {
-                                f.sock.sport
-                            } else {
-                                f.sock.dport
-                            }
-                        }
-                        _ => return false,
-                    };
-                    s(port.to_string())
-                }
-                "fd.l4proto" => match f {
-                    Some(f) => st(f.sock.l4proto.name()),
-                    None => return false,
-                },
-                "fd.is_server" => {
-                    let Some(f) = f else {
-                        return false;
-                    };
-                    b(match f.ty {
-                        FdType::Ipv4ServSock | FdType::Ipv6ServSock => true,
-                        FdType::Ipv4Sock | FdType::Ipv6Sock => {
-                            let mut g = f.clone();
-                            g.sock.sip = f.sock.dip;
-                            self.is_local(&g)
-                        }
-                        _ => false,
-                    })
-                }
-                "fd.sockfamily" => match f.map(|f| f.ty) {
-                    Some(
-                        FdType::Ipv4Sock
-                        | FdType::Ipv6Sock
-                        | FdType::Ipv4ServSock
-                        | FdType::Ipv6ServSock,
-                    ) => st("ip"),
-                    Some(FdType::UnixSock) => st("unix"),
                     _ => return false,
-                },
-                "fd.uid" => s(format!("{}{}", t.tid, t.lastevent_fd)),
-                "fd.connected" => match f {
-                    Some(f) => b(f.is_socket_connected()),
-                    None => return false,
-                },
-                "fd.name_changed" => match f {
-                    Some(_) => b(self.ctx.fd_name_changed),
-                    None => return false,
-                },
-                "fd.dev" => match f {
-                    Some(f) => u(u64::from(f.dev)),
-                    None => return false,
-                },
-                "fd.dev.major" => match f {
-                    Some(f) => u(u64::from((f.dev & 0xfff00) >> 8)),
-                    None => return false,
-                },
-                "fd.dev.minor" => match f {
-                    Some(f) => u(u64::from((f.dev & 0xff) | ((f.dev >> 12) & 0xfff00))),
-                    None => return false,
-                },
-                "fd.ino" => match f {
-                    Some(f) => u(f.ino),
-                    None => return false,
-                },
-                "fd.is_upper_layer" => match f {
-                    Some(f) => b(f.flags & crate::state::fd::flags::OVERLAY_UPPER != 0),
-                    None => return false,
-                },
-                "fd.is_lower_layer" => match f {
-                    Some(f) => b(f.flags & crate::state::fd::flags::OVERLAY_LOWER != 0),
-                    None => return false,
-                },
-                "fd.types" => {
-                    if let Some(FieldArg::Index(_)) = arg {
-                        match f {
-                            Some(f) => st(f.ty.type_string()),
-                            None => return false,
-                        }
-                    } else {
-                        let mut seen: Vec<&str> = Vec::new();
-                        for (_, fdi) in self.state.threads.fd_table(t).iter() {
-                            let ts = fdi.ty.type_string();
-                            if !seen.contains(&ts) {
-                                seen.push(ts);
-                            }
-                        }
-                        for ts in seen {
-                            out.push(s(ts));
-                        }
-                        return true;
+                };
+                s(port.to_string())
+            }
+            "fd.l4proto" => match f {
+                Some(f) => st(f.sock.l4proto.name()),
+                None => return false,
+            },
+            "fd.is_server" => {
+                let Some(f) = f else {
+                    return false;
+                };
+                b(match f.ty {
+                    FdType::Ipv4ServSock | FdType::Ipv6ServSock => true,
+                    FdType::Ipv4Sock | FdType::Ipv6Sock => {
+                        let mut g = f.clone();
+                        g.sock.sip = f.sock.dip;
+                        self.is_local(&g)
                     }
-                }
+                    _ => false,
+                })
+            }
+            "fd.sockfamily" => match f.map(|f| f.ty) {
+                Some(
+                    FdType::Ipv4Sock
+                    | FdType::Ipv6Sock
+                    | FdType::Ipv4ServSock
+                    | FdType::Ipv6ServSock,
+                ) => st("ip"),
+                Some(FdType::UnixSock) => st("unix"),
                 _ => return false,
             },
+            "fd.uid" => s(format!("{}{}", t.tid, t.lastevent_fd)),
+            "fd.connected" => match f {
+                Some(f) => b(f.is_socket_connected()),
+                None => return false,
+            },
+            "fd.name_changed" => match f {
+                Some(_) => b(self.ctx.fd_name_changed),
+                None => return false,
+            },
+            "fd.dev" => match f {
+                Some(f) => u(u64::from(f.dev)),
+                None => return false,
+            },
+            "fd.dev.major" => match f {
+                Some(f) => u(u64::from((f.dev & 0xfff00) >> 8)),
+                None => return false,
+            },
+            "fd.dev.minor" => match f {
+                Some(f) => u(u64::from((f.dev & 0xff) | ((f.dev >> 12) & 0xfff00))),
+                None => return false,
+            },
+            "fd.ino" => match f {
+                Some(f) => u(f.ino),
+                None => return false,
+            },
+            "fd.is_upper_layer" => match f {
+                Some(f) => b(f.flags & crate::state::fd::flags::OVERLAY_UPPER != 0),
+                None => return false,
+            },
+            "fd.is_lower_layer" => match f {
+                Some(f) => b(f.flags & crate::state::fd::flags::OVERLAY_LOWER != 0),
+                None => return false,
+            },
+            "fd.types" => {
+                if let Some(FieldArg::Index(_)) = arg {
+                    match f {
+                        Some(f) => st(f.ty.type_string()),
+                        None => return false,
+                    }
+                } else {
+                    let mut seen: Vec<&str> = Vec::new();
+                    for (_, fdi) in self.state.threads.fd_table(t).iter() {
+                        let ts = fdi.ty.type_string();
+                        if !seen.contains(&ts) {
+                            seen.push(ts);
+                        }
+                    }
+                    for ts in seen {
+                        out.push(s(ts));
+                    }
+                    return true;
+                }
+            }
+            _ => return false,
         };
         out.push(v);
         true
@@ -2282,31 +2287,42 @@ fn category_name(info: &table::EventInfo, fd: Option<&FdInfo>) -> &'static str {
     }
 }
 
+impl<'a> Extractor<'a, '_> {
+    /// The value of a [`Hot`] field (at most one), None when missing.
+    fn hot_value(&self, field: &FieldRef) -> Option<Value<'a>> {
+        let name = field.info;
+        match field.hot() {
+            Hot::EvtIsOpenRead | Hot::EvtIsOpenWrite => {
+                Some(b(self.is_open(name, return_value(self.ev))))
+            }
+            Hot::ProcName => self.thread().map(|t| sb(&t.comm)),
+            Hot::None => None,
+            hot => self.fd_hot(hot, field.arg.as_ref()),
+        }
+    }
+}
+
 impl Extract for Extractor<'_, '_> {
     fn evt_type(&self) -> u16 {
         self.ev.event_type()
     }
 
+    fn extract_single<'s>(&'s mut self, field: &FieldRef) -> Option<Option<Value<'s>>> {
+        (field.hot() != Hot::None).then(|| self.hot_value(field))
+    }
+
     fn extract<'s>(&'s mut self, field: &FieldRef, out: &mut Vec<Value<'s>>) -> bool {
         let name = field.info;
         let arg = field.arg.as_ref();
-        // The hot fields skip the dispatch by name (same code paths as below).
-        match field.hot() {
-            Hot::None => {}
-            Hot::EvtIsOpenRead | Hot::EvtIsOpenWrite => {
-                out.push(b(self.is_open(name, return_value(self.ev))));
-                return true;
-            }
-            Hot::ProcName => {
-                return match self.thread() {
-                    Some(t) => {
-                        out.push(sb(&t.comm));
-                        true
-                    }
-                    None => false,
-                };
-            }
-            hot => return self.extract_fd(hot, name, arg, out),
+        // The hot fields skip the dispatch by name.
+        if field.hot() != Hot::None {
+            return match self.hot_value(field) {
+                Some(v) => {
+                    out.push(v);
+                    true
+                }
+                None => false,
+            };
         }
         let class = name
             .bytes()
@@ -2333,7 +2349,7 @@ impl Extract for Extractor<'_, '_> {
             }
             "proc" | "thread" => self.extract_proc(name, arg, out),
             "user" | "group" => self.extract_user(name, out),
-            "fd" => self.extract_fd(Hot::None, name, arg, out),
+            "fd" => self.extract_fd(name, arg, out),
             "fs" => self.extract_fspath(name, out),
             "container" | "k8s" => self.extract_container(name, arg, out),
             // `static.<key>`: the configured value travels as the key argument

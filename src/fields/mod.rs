@@ -260,4 +260,11 @@ pub trait Extract {
     /// Appends the values of `field` to `out` and returns true, or returns false when the
     /// field is missing for this event (comparisons are then false, outputs print `<NA>`).
     fn extract<'s>(&'s mut self, field: &FieldRef, out: &mut Vec<Value<'s>>) -> bool;
+
+    /// A fast path for fields with at most one value: `Some(Some(v))` is what
+    /// [`Extract::extract`] would append (alone), `Some(None)` that the field is missing;
+    /// `None` when the extractor has no fast path for `field` (call [`Extract::extract`]).
+    fn extract_single<'s>(&'s mut self, _field: &FieldRef) -> Option<Option<Value<'s>>> {
+        None
+    }
 }
