@@ -1655,7 +1655,13 @@ fn as_bytes<'v>(v: &'v Value<'_>) -> Option<&'v [u8]> {
 
 /// C-string view: strings compare up to the first NUL.
 fn cstr(b: &[u8]) -> &[u8] {
-    match memchr::memchr(0, b) {
+    // Most values are short: a plain scan costs less than memchr's set-up there.
+    let nul = if b.len() <= 32 {
+        b.iter().position(|&c| c == 0)
+    } else {
+        memchr::memchr(0, b)
+    };
+    match nul {
         Some(i) => &b[..i],
         None => b,
     }

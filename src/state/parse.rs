@@ -3,6 +3,7 @@
 //! Fd removal on close and thread removal on procexit are deferred to the next event, so that
 //! the event that closes or exits still sees them.
 
+use std::borrow::Cow;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::event::Event;
@@ -910,19 +911,19 @@ impl State {
             self.attach_container_id(tid);
         }
 
-        if self.threads.contains(tid) {
+        if let Some(t) = self.threads.get(tid) {
             ctx.tid = Some(tid);
-        }
-        if has_thread
-            && fd_event
-            && let Some(t) = self.threads.get(tid)
-            && let Some(f) = self.event_fd(tid)
-        {
-            ctx.fd_name_changed = match old_fd {
-                Some(fd) if fd == t.lastevent_fd => old_name.is_some_and(|old| f.name != old),
-                _ if matches!(kind, Kind::Dup | Kind::Fcntl) => false,
-                _ => !f.name.is_empty(),
-            };
+            if has_thread
+                && fd_event
+                && t.lastevent_fd != -1
+                && let Some(f) = self.threads.fd(t, t.lastevent_fd)
+            {
+                ctx.fd_name_changed = match old_fd {
+                    Some(fd) if fd == t.lastevent_fd => old_name.is_some_and(|old| f.name != old),
+                    _ if matches!(kind, Kind::Dup | Kind::Fcntl) => false,
+                    _ => !f.name.is_empty(),
+                };
+            }
         }
         if let Some(t) = self.threads.get_mut(tid) {
             // `event_cleanup`: a stored enter event lives until the next exit event.
@@ -1082,6 +1083,15 @@ impl State {
 
     /// `sinsp_threadinfo::add_fd`: adds to the process table and sets the last event fd.
     fn add_fd(&mut self, tid: i64, fd: i64, info: FdInfo) {
+        // A main thread owns its table: one look-up.
+        if let Some(t) = self.threads.get_mut(tid)
+            && t.is_main_thread()
+        {
+            t.fds.insert(fd, info);
+            t.lastevent_fd = fd;
+            self.parser.counters.added_fds += 1;
+            return;
+        }
         if let Some(table) = self.threads.fd_table_mut(tid) {
             table.insert(fd, info);
             self.parser.counters.added_fds += 1;
@@ -1144,7 +1154,7 @@ impl State {
         let fd = res.unwrap_or(-1);
         let mut dev = 0u32;
         let mut ino = 0u64;
-        let (name, flags, sdir): (Vec<u8>, u32, Vec<u8>) = match ppme {
+        let (name, flags, sdir): (Vec<u8>, u32, Cow<'static, [u8]>) = match ppme {
             "SYSCALL_OPEN_X" => {
                 let mut name = p_str(ev, 1).to_vec();
                 let mut flags = p_u32(ev, 2).unwrap_or(0);
@@ -1159,7 +1169,7 @@ impl State {
                         flags = p_u32(e, 1).unwrap_or(0) | (flags & !(PPM_O_F_CREATED - 1));
                     }
                 }
-                (name, flags, self.cwd_of(tid))
+                (name, flags, Cow::Owned(self.cwd_of(tid)))
             }
             "SYSCALL_CREAT_X" => {
                 let mut name = p_str(ev, 1).to_vec();
@@ -1183,7 +1193,7 @@ impl State {
                         name = en.to_vec();
                     }
                 }
-                (name, flags, self.cwd_of(tid))
+                (name, flags, Cow::Owned(self.cwd_of(tid)))
             }
             "SYSCALL_OPENAT_2_X" | "SYSCALL_OPENAT2_X" => {
                 let mut name = if param(ev, 2).is_some() {
@@ -1211,10 +1221,13 @@ impl State {
                     }
                 }
                 let sdir = match dirfd {
-                    Some(d) => self
-                        .dirfd_base(tid, &name, d)
-                        .unwrap_or_else(|| b"<UNKNOWN>".to_vec()),
-                    None => Vec::new(),
+                    // `dirfd_base` of an absolute name, without allocating.
+                    Some(_) if name.first() == Some(&b'/') => Cow::Borrowed(&b"."[..]),
+                    Some(d) => Cow::Owned(
+                        self.dirfd_base(tid, &name, d)
+                            .unwrap_or_else(|| b"<UNKNOWN>".to_vec()),
+                    ),
+                    None => Cow::Borrowed(&b""[..]),
                 };
                 (name, flags, sdir)
             }
@@ -1223,7 +1236,7 @@ impl State {
                 let name = p_str(ev, 3).to_vec();
                 dev = p_u32(ev, 4).unwrap_or(0);
                 ino = p_u64(ev, 5).unwrap_or(0);
-                (name, flags, Vec::new())
+                (name, flags, Cow::Borrowed(&b""[..]))
             }
             _ => return,
         };
