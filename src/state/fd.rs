@@ -304,44 +304,96 @@ impl FdInfo {
     }
 }
 
+/// Fds below this number live in a vector indexed by fd (no hashing): most fds of most
+/// processes, and every fd of the workloads that open and close files in a loop.
+const LOW_FDS: i64 = 64;
+
 /// The fds of one process (shared by its threads).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct FdTable {
-    fds: super::thread::IdMap<FdInfo>,
+    /// Fds `0..LOW_FDS`, by number (the vector only grows as far as the highest one added).
+    low: Vec<Option<FdInfo>>,
+    /// The other fds (negative ones included).
+    high: super::thread::IdMap<FdInfo>,
+    /// Number of fds in `low`.
+    n_low: usize,
 }
+
+impl PartialEq for FdTable {
+    fn eq(&self, other: &FdTable) -> bool {
+        self.len() == other.len() && self.iter().all(|(fd, f)| other.get(fd) == Some(f))
+    }
+}
+
+impl Eq for FdTable {}
 
 impl FdTable {
     pub fn get(&self, fd: i64) -> Option<&FdInfo> {
-        self.fds.get(&fd)
+        if (0..LOW_FDS).contains(&fd) {
+            return self.low.get(fd as usize)?.as_ref();
+        }
+        self.high.get(&fd)
     }
 
     pub fn get_mut(&mut self, fd: i64) -> Option<&mut FdInfo> {
-        self.fds.get_mut(&fd)
+        if (0..LOW_FDS).contains(&fd) {
+            return self.low.get_mut(fd as usize)?.as_mut();
+        }
+        self.high.get_mut(&fd)
     }
 
     pub fn insert(&mut self, fd: i64, info: FdInfo) {
-        self.fds.insert(fd, info);
+        if (0..LOW_FDS).contains(&fd) {
+            let i = fd as usize;
+            if self.low.len() <= i {
+                self.low.resize_with(i + 1, || None);
+            }
+            if self.low[i].replace(info).is_none() {
+                self.n_low += 1;
+            }
+            return;
+        }
+        self.high.insert(fd, info);
     }
 
     pub fn remove(&mut self, fd: i64) -> Option<FdInfo> {
-        self.fds.remove(&fd)
+        if (0..LOW_FDS).contains(&fd) {
+            let removed = self.low.get_mut(fd as usize)?.take();
+            if removed.is_some() {
+                self.n_low -= 1;
+            }
+            return removed;
+        }
+        self.high.remove(&fd)
     }
 
     pub fn len(&self) -> usize {
-        self.fds.len()
+        self.n_low + self.high.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.fds.is_empty()
+        self.len() == 0
     }
 
+    /// Every fd: the low ones in ascending order, then the others.
     pub fn iter(&self) -> impl Iterator<Item = (i64, &FdInfo)> {
-        self.fds.iter().map(|(k, v)| (*k, v))
+        let low = self
+            .low
+            .iter()
+            .enumerate()
+            .filter_map(|(i, f)| Some((i as i64, f.as_ref()?)));
+        low.chain(self.high.iter().map(|(k, v)| (*k, v)))
     }
 
     /// Drops every fd with close-on-exec set (execve success).
     pub fn close_cloexec(&mut self) {
-        self.fds.retain(|_, fd| !fd.is_cloexec());
+        for slot in &mut self.low {
+            if slot.as_ref().is_some_and(FdInfo::is_cloexec) {
+                *slot = None;
+                self.n_low -= 1;
+            }
+        }
+        self.high.retain(|_, fd| !fd.is_cloexec());
     }
 }
 
@@ -414,5 +466,29 @@ mod tests {
         t.insert(4, FdInfo::new(FdType::File, b"/b".to_vec()));
         t.close_cloexec();
         assert!(t.get(3).is_none() && t.get(4).is_some());
+        assert_eq!(t.len(), 1);
+    }
+
+    #[test]
+    fn low_and_high_fds() {
+        let mut t = FdTable::default();
+        for fd in [5, 0, 63, 64, 1000, -1] {
+            t.insert(fd, FdInfo::new(FdType::File, fd.to_string().into_bytes()));
+        }
+        t.insert(5, FdInfo::new(FdType::Directory, b"/five".to_vec()));
+        assert_eq!(t.len(), 6);
+        assert_eq!(t.get(5).map(|f| f.ty), Some(FdType::Directory));
+        assert_eq!(t.get(64).map(|f| f.name.as_slice()), Some(&b"64"[..]));
+        assert!(t.get(6).is_none() && t.get(100).is_none() && t.get(-2).is_none());
+        let mut fds: Vec<i64> = t.iter().map(|(fd, _)| fd).collect();
+        fds.sort_unstable();
+        assert_eq!(fds, [-1, 0, 5, 63, 64, 1000]);
+        assert!(t.remove(63).is_some() && t.remove(63).is_none() && t.remove(1000).is_some());
+        assert_eq!(t.len(), 4);
+        let mut u = FdTable::default();
+        for fd in [-1, 0, 5, 64] {
+            u.insert(fd, t.get(fd).cloned().unwrap());
+        }
+        assert_eq!(t, u);
     }
 }
