@@ -12,7 +12,7 @@ use crate::event::table::{self, EF_CREATES_FD, EF_DESTROYS_FD, EF_USES_FD, Event
 use super::State;
 use super::container::{ContainerInfo, Mount};
 use super::fd::{FdInfo, FdType, L4Proto, SockInfo, flags as fdflags, sockinfo_text};
-use super::path::concatenate_paths;
+use super::path::{concatenate_paths, concatenate_paths_into};
 use super::thread::{ThreadInfo, clone_flags as cl, split_nul};
 use super::users::{GroupInfo, UserInfo};
 
@@ -294,6 +294,9 @@ fn bits_of(info: &EventInfo) -> u8 {
     b
 }
 
+/// How many name buffers of removed fds the parser keeps for reuse.
+const SPARE_NAMES: usize = 16;
+
 /// Per-code dispatch data, computed once per [`Parser`].
 #[derive(Debug, Clone)]
 pub struct Parser {
@@ -310,6 +313,8 @@ pub struct Parser {
     fds_to_remove: Option<(i64, Vec<i64>)>,
     /// The emptied vector of the last `fds_to_remove`, reused.
     fds_buf: Vec<i64>,
+    /// Name buffers of removed fds, reused by the next opens (at most [`SPARE_NAMES`]).
+    spare_names: Vec<Vec<u8>>,
     /// Table activity for the `state_counters` metrics.
     pub counters: StateCounters,
 }
@@ -358,6 +363,23 @@ fn tables() -> &'static Tables {
     })
 }
 
+impl Parser {
+    /// Keeps the name buffers of a removed fd for the next opens.
+    fn recycle_names(&mut self, f: FdInfo) {
+        for mut buf in [f.name, f.name_raw] {
+            if self.spare_names.len() < SPARE_NAMES && buf.capacity() != 0 {
+                buf.clear();
+                self.spare_names.push(buf);
+            }
+        }
+    }
+
+    /// An empty buffer for an fd name (a recycled one when there is one).
+    fn name_buf(&mut self) -> Vec<u8> {
+        self.spare_names.pop().unwrap_or_default()
+    }
+}
+
 impl Default for Parser {
     fn default() -> Parser {
         Parser {
@@ -369,6 +391,7 @@ impl Default for Parser {
             tid_to_remove: None,
             fds_to_remove: None,
             fds_buf: Vec::new(),
+            spare_names: Vec::new(),
             counters: StateCounters::default(),
         }
     }
@@ -948,8 +971,9 @@ impl State {
         if let Some((tid, fds)) = self.parser.fds_to_remove.take() {
             if let Some(table) = self.threads.fd_table_mut(tid) {
                 for &fd in &fds {
-                    if table.remove(fd).is_some() {
+                    if let Some(f) = table.remove(fd) {
                         self.parser.counters.removed_fds += 1;
+                        self.parser.recycle_names(f);
                     }
                 }
             }
@@ -1197,7 +1221,9 @@ impl State {
             }
             "SYSCALL_OPENAT_2_X" | "SYSCALL_OPENAT2_X" => {
                 let mut name = if param(ev, 2).is_some() {
-                    p_str(ev, 2).to_vec()
+                    let mut n = self.parser.name_buf();
+                    n.extend_from_slice(p_str(ev, 2));
+                    n
                 } else {
                     b"<NA>".to_vec()
                 };
@@ -1241,8 +1267,9 @@ impl State {
             _ => return,
         };
         self.recycle_enter(tid, enter_bytes);
-        let fullpath = concatenate_paths(&sdir, &name);
         if fd >= 0 {
+            let mut fullpath = self.parser.name_buf();
+            concatenate_paths_into(&mut fullpath, &sdir, &name);
             let ty = if flags & PPM_O_DIRECTORY != 0 {
                 FdType::Directory
             } else {

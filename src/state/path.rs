@@ -98,25 +98,34 @@ pub fn is_clean(s: &[u8]) -> bool {
 /// `./` dropped, `..` pops a component (never above `/`), a trailing `/` removed, invalid or
 /// non-printable UTF-8 in `path` replaced by U+FFFD. Too long → `/DIR_TOO_LONG/FILENAME_TOO_LONG`.
 pub fn concatenate_paths(base: &[u8], path: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    concatenate_paths_into(&mut out, base, path);
+    out
+}
+
+/// [`concatenate_paths`] into `out` (cleared first), reusing its allocation.
+pub fn concatenate_paths_into(out: &mut Vec<u8>, base: &[u8], path: &[u8]) {
+    out.clear();
     let path = match memchr::memchr(0, path) {
         Some(nul) => &path[..nul],
         None => path,
     };
     if MAX_PATH_SIZE < base.len() + path.len() + 1 {
-        return b"/DIR_TOO_LONG/FILENAME_TOO_LONG".to_vec();
+        out.extend_from_slice(b"/DIR_TOO_LONG/FILENAME_TOO_LONG");
+        return;
     }
-    let mut out = Vec::with_capacity(base.len() + path.len());
+    out.reserve(base.len() + path.len());
     // Fast path: a path with nothing to normalise or sanitise is copied as it is (what
     // `copy_and_sanitize` would produce, without its byte-by-byte walk).
     if base.len() + path.len() < MAX_PATH_SIZE - 2 && is_plain(path) {
         if path[0] == b'/' {
             out.extend_from_slice(path);
-            return out;
+            return;
         }
         if path[0] != b'.' && base.last() == Some(&b'/') && memchr::memchr(0, base).is_none() {
             out.extend_from_slice(base);
             out.extend_from_slice(path);
-            return out;
+            return;
         }
     }
     if !path.is_empty() && path[0] != b'/' {
@@ -125,11 +134,10 @@ pub fn concatenate_paths(base: &[u8], path: &[u8]) -> Vec<u8> {
             None => base,
         };
         out.extend_from_slice(base);
-        copy_and_sanitize(&mut out, path, false);
+        copy_and_sanitize(out, path, false);
     } else {
-        copy_and_sanitize(&mut out, path, true);
+        copy_and_sanitize(out, path, true);
     }
-    out
 }
 
 /// True when `path` is non-empty printable ASCII without `//`, without a component starting
