@@ -973,7 +973,8 @@ impl<'a, 'e> Extractor<'a, 'e> {
         }
     }
 
-    /// The [`Hot`] `fd.*` field `hot` (`name`: its name).
+    /// The [`Hot`] `fd.*` field `hot`.
+    #[inline]
     fn fd_hot(&self, hot: Hot, arg: Option<&FieldArg>) -> Option<Value<'a>> {
         if !self.ctx.fd_event {
             return None;
@@ -2288,7 +2289,9 @@ fn category_name(info: &table::EventInfo, fd: Option<&FdInfo>) -> &'static str {
 }
 
 impl<'a> Extractor<'a, '_> {
-    /// The value of a [`Hot`] field (at most one), None when missing.
+    /// The value of a [`Hot`] field (at most one), None when missing. Inlined into the
+    /// engine's comparison: returning the value through memory costs more than making it.
+    #[inline]
     fn hot_value(&self, field: &FieldRef) -> Option<Value<'a>> {
         let name = field.info;
         match field.hot() {
@@ -2307,6 +2310,7 @@ impl Extract for Extractor<'_, '_> {
         self.ev.event_type()
     }
 
+    #[inline]
     fn extract_single<'s>(&'s mut self, field: &FieldRef) -> Option<Option<Value<'s>>> {
         (field.hot() != Hot::None).then(|| self.hot_value(field))
     }
