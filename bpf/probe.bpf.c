@@ -2307,21 +2307,51 @@ static __always_inline __u8 *scratch_buf(void) {
 	return s->data;
 }
 
-/* A user string at `b + off` (NUL included), its length or 0 when unreadable or NULL. */
+/* A user string at `b + off` (`off` a constant; NUL included), its length or 0 when
+ * unreadable or NULL. `b` may be a ring slot: the string fits in the slot's element. */
 static __always_inline __u32 read_user_str_at(__u8 *b, __u32 off, unsigned long ptr) {
 	long n = 0;
 	if(ptr) {
-		n = bpf_probe_read_user_str(&b[OFF(off)], MAX_PATH, (void *)ptr);
+		n = bpf_probe_read_user_str(&b[off], MAX_PATH, (void *)ptr);
 	}
 	return n > 0 ? (__u32)n & (2 * MAX_PATH - 1) : 0;
 }
 
-/* openat exit (PPME_SYSCALL_OPENAT_2_X), the most frequent variable-size event, written at
- * fixed offsets (only the parameters after the name move): res, dirfd, name, flags
- * (| PPM_O_F_CREATED), mode, dev, ino. */
+/* The current CPU's ring slot for a record built in place, or NULL after counting the drop
+ * under the category of `type`. */
+static __always_inline __u8 *ring_begin(const struct frs_settings *st, struct frs_counters *c,
+                                        struct ring_slot *slot, __u16 type) {
+	if(ring_reserve(st, slot)) {
+		c->n_drops_buffer++;
+		counters_category_drop(c, type);
+		return NULL;
+	}
+	return slot->at;
+}
+
+/* Header and publication of a `len`-byte record built in place by ring_begin's caller. */
+static __always_inline int ring_end(const struct frs_settings *st, struct frs_counters *c,
+                                    struct ring_slot *slot, __u32 len, __u16 type,
+                                    __u32 nparams) {
+	rec_header(slot->at, st, len, type, nparams);
+	ring_commit(slot, len);
+	c->n_evts++;
+	return 0;
+}
+
+/* openat exit (PPME_SYSCALL_OPENAT_2_X), the most frequent variable-size event, written in
+ * place in the ring at fixed offsets (only the parameters after the name move): res, dirfd,
+ * name, flags (| PPM_O_F_CREATED), mode, dev, ino. */
 #define OPENAT_X_VALUES (FRS_EVT_HDR_SIZE + 7 * 2)
-static __always_inline int emit_openat_exit(struct pt_regs *regs, long ret) {
-	__u8 *b = scratch_buf();
+static __always_inline int emit_openat_exit(const struct frs_settings *st, struct pt_regs *regs,
+                                            long ret) {
+	struct frs_counters *c = get_counters();
+	__u8 *stage = scratch_buf();
+	if(!c || !stage) {
+		return 0;
+	}
+	struct ring_slot slot;
+	__u8 *b = ring_begin(st, c, &slot, PPME_SYSCALL_OPENAT_2_X);
 	if(!b) {
 		return 0;
 	}
@@ -2330,7 +2360,7 @@ static __always_inline int emit_openat_exit(struct pt_regs *regs, long ret) {
 	if(ret >= 0) {
 		struct file *file = fd_to_file(bpf_get_current_task_btf(), ret);
 		if(file) {
-			file_identity(&b[FILE_STAGE], file, &fid);
+			file_identity(&stage[FILE_STAGE], file, &fid);
 		}
 	}
 	*(__u64 *)&b[OPENAT_X_VALUES] = (__u64)ret;
@@ -2349,8 +2379,7 @@ static __always_inline int emit_openat_exit(struct pt_regs *regs, long ret) {
 	lens[4] = 4;
 	lens[5] = 4;
 	lens[6] = 8;
-	return rec_submit(b, o + 20, PPME_SYSCALL_OPENAT_2_X, 7,
-	                  bpf_get_current_pid_tgid() & 0xffffffff);
+	return ring_end(st, c, &slot, o + 20, PPME_SYSCALL_OPENAT_2_X, 7);
 }
 
 static __always_inline int is_interesting(__u32 nr) {
@@ -2375,7 +2404,7 @@ int BPF_PROG(frs_sys_exit, struct pt_regs *regs, long ret) {
 		return emit_close_exit(st, ret, regs->di);
 	}
 	if(nr == NR_openat) {
-		return emit_openat_exit(regs, ret);
+		return emit_openat_exit(st, regs, ret);
 	}
 	struct task_struct *task = bpf_get_current_task_btf();
 	__u16 clone_type = 0;
@@ -2509,7 +2538,13 @@ int frs_enter_openat(struct trace_event_raw_sys_enter *ctx) {
 	if(!is_interesting(NR_openat)) {
 		return 0;
 	}
-	__u8 *b = scratch_buf();
+	struct frs_counters *c = get_counters();
+	struct frs_settings *st = get_settings();
+	if(!c || !st) {
+		return 0;
+	}
+	struct ring_slot slot;
+	__u8 *b = ring_begin(st, c, &slot, PPME_SYSCALL_OPENAT_2_E);
 	if(!b) {
 		return 0;
 	}
@@ -2524,8 +2559,7 @@ int frs_enter_openat(struct trace_event_raw_sys_enter *ctx) {
 	lens[1] = (__u16)n;
 	lens[2] = 4;
 	lens[3] = 4;
-	return rec_submit(b, o + 8, PPME_SYSCALL_OPENAT_2_E, 4,
-	                  bpf_get_current_pid_tgid() & 0xffffffff);
+	return ring_end(st, c, &slot, o + 8, PPME_SYSCALL_OPENAT_2_E, 4);
 }
 
 TOCTOU_PROG(openat2, 4)
