@@ -327,6 +327,30 @@ fn startup_failures() {
         err.ends_with("Runtime error: an error occurred while starting webserver. Exiting.\n"),
         "{err}"
     );
+    // A live engine with a FALCO_RS_TOCTOU_MITIGATION that is not a boolean: exit 1, before
+    // the probe is opened.
+    let out = crate::util::run_falco(
+        &[
+            "-c".to_string(),
+            cfg.to_string_lossy().into_owned(),
+            "-o".into(),
+            "engine.kind=modern_ebpf".into(),
+            "-o".into(),
+            "webserver.enabled=false".into(),
+            "-r".into(),
+            rules.to_string_lossy().into_owned(),
+        ],
+        &[("FALCO_RS_TOCTOU_MITIGATION".into(), "maybe".into())],
+        Duration::from_secs(60),
+    );
+    assert_eq!(out.code, 1);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.ends_with(
+            "Error: FALCO_RS_TOCTOU_MITIGATION: 'maybe' is not a boolean (expected true or false)\n"
+        ),
+        "{err}"
+    );
     // An unwritable pidfile: exit 255.
     let out = run(&[
         "-o",
