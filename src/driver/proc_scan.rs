@@ -724,20 +724,9 @@ mod tests {
     #[test]
     fn fds_are_typed_by_file_mode_as_libscap() {
         use crate::capture::records::{FdInfo, fd_type};
-        use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+        use std::os::fd::AsRawFd;
         let dir = tempfile::tempdir().unwrap();
-        let fifo = dir.path().join("fifo");
-        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
-        let fifo_f = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&fifo)
-            .unwrap();
-        // SAFETY: eventfd(2) returns a new fd we own (checked below).
-        let raw = unsafe { libc::eventfd(0, 0) };
-        assert!(raw >= 0);
-        // SAFETY: `raw` is a fresh, open fd owned by nothing else.
-        let event_f = unsafe { OwnedFd::from_raw_fd(raw) };
+        let (fifo, fifo_f, event_f) = crate::test_support::open_fifo_and_eventfd(dir.path());
         let exe = std::fs::File::open(std::env::current_exe().unwrap()).unwrap();
         let me = std::process::id() as i64;
         let procs = scan(Path::new("/")).unwrap();

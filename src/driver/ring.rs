@@ -112,15 +112,20 @@ impl Rings {
         let pos_len = (cpus * abi::RING_POS_SIZE).div_ceil(PAGE) * PAGE;
         let data = Mapping::new(rings, data_len.div_ceil(PAGE) * PAGE, false)?;
         let pos = Mapping::new(ring_pos, pos_len, true)?;
+        Ok(Rings::over(Backing::Mapped { data, pos }, cpus, chunks))
+    }
+
+    /// The rings in `backing`, every CPU's positions reset.
+    fn over(backing: Backing, cpus: usize, chunks: u32) -> Rings {
         let r = Rings {
-            backing: Backing::Mapped { data, pos },
+            backing,
             cpus,
             chunks,
             cursors: vec![Cursor::default(); cpus],
             n_corrupt: 0,
         };
         r.reset();
-        Ok(r)
+        r
     }
 
     fn data(&self) -> *const u8 {
@@ -268,15 +273,7 @@ mod tests {
     fn memory_rings(cpus: usize, chunks: u32) -> Rings {
         let data = vec![0u64; cpus * chunks as usize * abi::RING_ELEM / 8].into_boxed_slice();
         let pos = vec![0u64; cpus * abi::RING_POS_SIZE / 8].into_boxed_slice();
-        let r = Rings {
-            backing: Backing::Memory { data, pos },
-            cpus,
-            chunks,
-            cursors: vec![Cursor::default(); cpus],
-            n_corrupt: 0,
-        };
-        r.reset();
-        r
+        Rings::over(Backing::Memory { data, pos }, cpus, chunks)
     }
 
     fn record(ts: u64, len: u32) -> Vec<u8> {

@@ -147,23 +147,17 @@ fn fd_from_link(link: &[u8], target: &Path, sockets: &HashMap<u64, NetSocket>) -
                 }) => {
                     let v6 = matches!(local.0, IpAddr::V6(_));
                     f.sock.l4proto = *l4proto;
+                    f.sock.sip = local.0;
+                    f.sock.sport = local.1;
+                    f.ty = match (*listening, v6) {
+                        (true, true) => FdType::Ipv6ServSock,
+                        (true, false) => FdType::Ipv4ServSock,
+                        (false, true) => FdType::Ipv6Sock,
+                        (false, false) => FdType::Ipv4Sock,
+                    };
                     if *listening {
-                        f.ty = if v6 {
-                            FdType::Ipv6ServSock
-                        } else {
-                            FdType::Ipv4ServSock
-                        };
-                        f.sock.sip = local.0;
-                        f.sock.sport = local.1;
                         f.name = format!("{}:{}", local.0, local.1).into_bytes();
                     } else {
-                        f.ty = if v6 {
-                            FdType::Ipv6Sock
-                        } else {
-                            FdType::Ipv4Sock
-                        };
-                        f.sock.sip = local.0;
-                        f.sock.sport = local.1;
                         f.sock.dip = remote.0;
                         f.sock.dport = remote.1;
                         if *l4proto == L4Proto::Tcp {
@@ -471,25 +465,13 @@ mod tests {
     /// goes through the same lookup, and a closed one is not added.
     #[test]
     fn proc_fds_are_typed_by_file_mode_as_libscap() {
-        use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+        use std::os::fd::AsRawFd;
         let dir = tempfile::tempdir().unwrap();
-        let fifo = dir.path().join("fifo");
-        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
-        // read-write: opening a FIFO this way does not wait for a peer
-        let fifo_f = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&fifo)
-            .unwrap();
+        let (fifo, fifo_f, event_f) = crate::test_support::open_fifo_and_eventfd(dir.path());
         let file = dir.path().join("file");
         std::fs::write(&file, b"x").unwrap();
         let file_f = std::fs::File::open(&file).unwrap();
         let dir_f = std::fs::File::open(dir.path()).unwrap();
-        // SAFETY: eventfd(2) returns a new fd we own (checked below).
-        let raw = unsafe { libc::eventfd(0, 0) };
-        assert!(raw >= 0);
-        // SAFETY: `raw` is a fresh, open fd owned by nothing else.
-        let event_f = unsafe { OwnedFd::from_raw_fd(raw) };
 
         let mut s = State::new(1 << 16);
         s.users.use_host_db = false;
