@@ -3,8 +3,12 @@
 //! attached and drained by a consumer thread, against Falco 0.44.1's figures in
 //! ../shared/bench/README.md (+28 ns per getpid, +582 ns per openat+close pair).
 //!
+//! Each backend runs twice: as configured by default, and with the TOCTOU enter events
+//! (`FALCO_RS_TOCTOU_MITIGATION=true`). The baseline is measured right before and right after
+//! each attached run and averaged, so drift of the machine between runs does not count.
+//!
 //! Run as root: `cargo bench --bench driver_overhead` (FRS_BENCH_ITERS: loop count;
-//! FRS_BENCH_NO_ENTER=1: without the TOCTOU enter events; FRS_BENCH_PROG_STATS=1 with
+//! FRS_BENCH_PROG_STATS=1 with
 //! `sysctl kernel.bpf_stats_enabled=1`: per-program run time; FRS_BENCH_HOLD_SECS: keep each
 //! driver attached that long for an external workload).
 
@@ -76,48 +80,52 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000_000);
-    let base_getpid = best_of(getpid_loop, n);
-    let base_open = best_of(open_close_loop, n / 4);
-    println!("baseline: getpid {base_getpid:.0} ns/call, openat+close {base_open:.0} ns/pair");
-    // FRS_BENCH_NO_ENTER=1: without the TOCTOU enter events (sys_enter not attached)
-    let toctou_enter = std::env::var_os("FRS_BENCH_NO_ENTER").is_none();
-    for kind in [EngineKind::ModernEbpf, EngineKind::Aya] {
-        let Some(r) = run_driver(kind, toctou_enter) else {
-            continue;
-        };
-        if let Some(secs) = std::env::var("FRS_BENCH_HOLD_SECS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-        {
-            // keep the driver attached for an external workload
-            println!("{kind:?}: attached for {secs} s");
-            std::thread::sleep(Duration::from_secs(secs));
-        }
-        let g = best_of(getpid_loop, n);
-        let o = best_of(open_close_loop, n / 4);
-        if std::env::var_os("FRS_BENCH_PROG_STATS").is_some() {
-            // with `sysctl kernel.bpf_stats_enabled=1`: per-program run time and count
-            if let Ok(out) = std::process::Command::new("bpftool")
-                .args(["prog", "show"])
-                .output()
+    let baseline = || (best_of(getpid_loop, n), best_of(open_close_loop, n / 4));
+    for (toctou_enter, label) in [
+        (LiveConfig::default().toctou_enter, "default"),
+        (true, "TOCTOU enter events on"),
+    ] {
+        for kind in [EngineKind::ModernEbpf, EngineKind::Aya] {
+            let (g0, o0) = baseline();
+            let Some(r) = run_driver(kind, toctou_enter) else {
+                continue;
+            };
+            if let Some(secs) = std::env::var("FRS_BENCH_HOLD_SECS")
+                .ok()
+                .and_then(|v| v.parse().ok())
             {
-                for line in String::from_utf8_lossy(&out.stdout).lines() {
-                    if line.contains("frs_") {
-                        println!("  {}", line.trim());
+                // keep the driver attached for an external workload
+                println!("{kind:?}: attached for {secs} s");
+                std::thread::sleep(Duration::from_secs(secs));
+            }
+            let g = best_of(getpid_loop, n);
+            let o = best_of(open_close_loop, n / 4);
+            if std::env::var_os("FRS_BENCH_PROG_STATS").is_some() {
+                // with `sysctl kernel.bpf_stats_enabled=1`: per-program run time and count
+                if let Ok(out) = std::process::Command::new("bpftool")
+                    .args(["prog", "show"])
+                    .output()
+                {
+                    for line in String::from_utf8_lossy(&out.stdout).lines() {
+                        if line.contains("frs_") {
+                            println!("  {}", line.trim());
+                        }
                     }
                 }
             }
+            r.stop.store(true, Ordering::Relaxed);
+            let (kernel_evts, drops) = r.handle.join().unwrap_or((0, 0));
+            let (g1, o1) = baseline();
+            let (bg, bo) = ((g0 + g1) / 2.0, (o0 + o1) / 2.0);
+            let (dg, doc) = (g - bg, o - bo);
+            println!(
+                "{kind:?} ({label}): getpid {bg:.0} -> {g:.0} ns (+{dg:.0} ns, Falco +{GETPID_NS:.0} ns, ratio {:.2}); \
+                 openat+close {bo:.0} -> {o:.0} ns (+{doc:.0} ns, Falco +{OPEN_CLOSE_NS:.0} ns, ratio {:.2}); \
+                 {} events drained, {kernel_evts} in kernel, {drops} drops",
+                dg / GETPID_NS,
+                doc / OPEN_CLOSE_NS,
+                r.events.load(Ordering::Relaxed),
+            );
         }
-        r.stop.store(true, Ordering::Relaxed);
-        let (kernel_evts, drops) = r.handle.join().unwrap_or((0, 0));
-        let (dg, doc) = (g - base_getpid, o - base_open);
-        println!(
-            "{kind:?}: getpid {g:.0} ns (+{dg:.0} ns, Falco +{GETPID_NS:.0} ns, ratio {:.2}); \
-             openat+close {o:.0} ns (+{doc:.0} ns, Falco +{OPEN_CLOSE_NS:.0} ns, ratio {:.2}); \
-             {} events drained, {kernel_evts} in kernel, {drops} drops",
-            dg / GETPID_NS,
-            doc / OPEN_CLOSE_NS,
-            r.events.load(Ordering::Relaxed),
-        );
     }
 }

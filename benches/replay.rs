@@ -6,7 +6,9 @@
 //! The capture: `FALCO_RS_BENCH_CAPTURE=<file>` if set; else, as root with BPF, one is
 //! recorded at bench start into `target/bench-capture/` (the daemon live with
 //! `capture.mode=all_rules`, opened by a trigger rule of its own and kept open for the run,
-//! while `workload -m mix` runs; the drop counter must stay 0); else
+//! while `workload -m mix` runs; the drop counter must stay 0; with
+//! `FALCO_RS_TOCTOU_MITIGATION=true`, so that the capture holds the same event mix as one
+//! recorded by Falco, whose live driver emits the open-family enter events); else
 //! the 16 public traces are looped. The first line says which was used.
 //!
 //! Two figures per rule set:
@@ -273,6 +275,7 @@ fn record_mix(shared: &Path, secs: u32) -> Result<(PathBuf, String), String> {
     let log = dir.join("daemon.log");
     let log_file = std::fs::File::create(&log).map_err(|e| e.to_string())?;
     let mut child = Command::new(daemon())
+        .env("FALCO_RS_TOCTOU_MITIGATION", "true")
         .arg("-c")
         .arg(shared.join("upstream/falco-0.44.1/falco.yaml"))
         .args(["-o", "load_plugins[]=container", "-r"])

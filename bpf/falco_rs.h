@@ -13,9 +13,14 @@
 /* Size of the packed `ppm_evt_hdr`. */
 #define FRS_EVT_HDR_SIZE 26
 
-/* Ring buffers declared in the probe (rb_0 .. rb_{FRS_MAX_RINGBUFS-1}); unused ones are shrunk
- * to one page by userspace before load. */
-#define FRS_MAX_RINGBUFS 16
+/* Per-CPU event rings. Each element of the mmapable `rings` array is one chunk; CPU c owns
+ * elements [c * k, (c + 1) * k) (k = settings.ring_chunks). Records start below FRS_RING_CHUNK
+ * in a chunk (8-byte aligned) and may run into its tail of FRS_MAX_EVENT_SIZE bytes; once the
+ * write offset reaches FRS_RING_CHUNK the writer moves to the next chunk, unless userspace
+ * still reads it (then the event is a drop). Each CPU has one writer (the probe runs with
+ * preemption off, so no lock) and one reader (src/driver/ring.rs). */
+#define FRS_RING_CHUNK (128 * 1024)
+#define FRS_RING_ELEM (FRS_RING_CHUNK + FRS_MAX_EVENT_SIZE)
 
 /* Syscall numbers (x86-64) covered by the interesting-syscall table. */
 #define FRS_SYSCALL_TABLE_SIZE 512
@@ -35,13 +40,25 @@
 struct frs_settings {
 	/* Added to bpf_ktime_get_boot_ns() to get nanoseconds since the epoch. */
 	unsigned long long boot_time_ns;
-	/* Ring buffer of a CPU = cpu / cpus_per_buffer; 0 = every CPU writes ring buffer 0. */
-	unsigned int cpus_per_buffer;
-	/* Number of ring buffers in use (1..FRS_MAX_RINGBUFS). */
-	unsigned int n_buffers;
+	/* Chunks of the `rings` map per CPU (>= 2). */
+	unsigned int ring_chunks;
+	/* Possible CPUs: the `rings` map has n_cpus * ring_chunks elements. */
+	unsigned int n_cpus;
 	/* Bytes of I/O buffers copied into `data` parameters (falco_libs.snaplen). */
 	unsigned int snaplen;
 	unsigned int flags;
+};
+
+/* Positions of one CPU's ring (one entry of the mmapable `ring_pos` array): `head` is written
+ * by the probe only, `tail` by userspace only, each on its own cache line. Both are
+ * (chunk sequence << 32 | byte offset in that chunk); chunk sequence s lives in element
+ * cpu * ring_chunks + s % ring_chunks. `cur` (probe-private) is the element of head's chunk. */
+struct frs_ring_pos {
+	unsigned long long head;
+	unsigned long long cur;
+	unsigned long long _pad0[6];
+	unsigned long long tail;
+	unsigned long long _pad1[7];
 };
 
 /* Per-CPU counters (one entry of the `counters` percpu array); userspace sums them. The

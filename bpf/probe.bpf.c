@@ -12,8 +12,8 @@
  *   sys_exit); tp_btf/sched_process_exit: PROCEXIT_1_E; tp_btf/sched_process_fork: the child's
  *   clone exit where FRS_FLAG_FORK_FROM_TRACEPOINT asks for it.
  *
- * Records are written to per-CPU-group ring buffers with BPF_RB_NO_WAKEUP; userspace drains
- * them on a short timer. Tail-call tables are not used (aya cannot parse typed PROG_ARRAYs).
+ * Records are written to per-CPU rings in an mmapable array (one writer per CPU, no locks,
+ * no wake-ups: see falco_rs.h); userspace drains them on a short timer. Tail-call tables are not used (aya cannot parse typed PROG_ARRAYs).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -63,28 +63,27 @@ struct {
 	__type(value, struct scratch_area);
 } scratch SEC(".maps");
 
-#define RINGBUF(n)                                                                                 \
-	struct {                                                                                   \
-		__uint(type, BPF_MAP_TYPE_RINGBUF);                                                \
-		__uint(max_entries, 4096);                                                         \
-	} rb_##n SEC(".maps")
+/* The per-CPU event rings and their positions (layout in falco_rs.h); userspace sets both
+ * max_entries before load and maps both. */
+struct ring_elem {
+	__u8 data[FRS_RING_ELEM];
+};
 
-RINGBUF(0);
-RINGBUF(1);
-RINGBUF(2);
-RINGBUF(3);
-RINGBUF(4);
-RINGBUF(5);
-RINGBUF(6);
-RINGBUF(7);
-RINGBUF(8);
-RINGBUF(9);
-RINGBUF(10);
-RINGBUF(11);
-RINGBUF(12);
-RINGBUF(13);
-RINGBUF(14);
-RINGBUF(15);
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, struct ring_elem);
+} rings SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct frs_ring_pos);
+} ring_pos SEC(".maps");
 
 /* ------------------------------------------------------------------------------------------ */
 /* Constants (uapi values not in vmlinux.h)                                                    */
@@ -704,43 +703,52 @@ static __always_inline __u8 counters_category_drop(struct frs_counters *c, __u16
 	return 0;
 }
 
-/* The ring buffer of the current CPU: cpu / cpus_per_buffer (no division when one buffer serves
- * every CPU, the default on small machines). */
-static __always_inline __u32 rb_index(const struct frs_settings *st) {
-	__u32 per = st->cpus_per_buffer;
-	if(st->n_buffers <= 1 || per == 0) {
-		return 0;
+/* Where the current CPU's next record of at most FRS_MAX_EVENT_SIZE bytes goes: the
+ * producer side of the per-CPU rings (falco_rs.h). No atomics: each CPU's ring has this one
+ * writer, running with preemption off, and userspace only moves `tail`. */
+struct ring_slot {
+	struct frs_ring_pos *pos;
+	__u8 *at;
+	__u64 head; /* head before the record */
+};
+
+static __always_inline int ring_reserve(const struct frs_settings *st, struct ring_slot *slot) {
+	__u32 cpu = bpf_get_smp_processor_id();
+	struct frs_ring_pos *pos = bpf_map_lookup_elem(&ring_pos, &cpu);
+	if(!pos) {
+		return -1;
 	}
-	__u32 idx = bpf_get_smp_processor_id() / per;
-	return idx < st->n_buffers ? idx : 0;
+	__u64 head = pos->head;
+	__u32 cur = (__u32)pos->cur;
+	if((__u32)head >= FRS_RING_CHUNK) {
+		/* this chunk is full: the next one, unless userspace still reads it */
+		__u32 seq = (__u32)(head >> 32) + 1;
+		__u32 tail_seq = (__u32)(*(volatile __u64 *)&pos->tail >> 32);
+		__u32 k = st->ring_chunks;
+		if(k < 2 || seq - tail_seq >= k) {
+			return -1;
+		}
+		head = (__u64)seq << 32;
+		cur = cpu * k + seq % k;
+		pos->cur = cur;
+	}
+	__u8 *elem = bpf_map_lookup_elem(&rings, &cur);
+	if(!elem) {
+		return -1;
+	}
+	slot->pos = pos;
+	slot->head = head;
+	/* the mask is what the verifier needs to bound the record (it is a no-op here) */
+	__u64 off = (__u32)head;
+	asm volatile("%[x] &= %[m]" : [x] "+r"(off) : [m] "i"(FRS_RING_CHUNK - 1));
+	slot->at = elem + off;
+	return 0;
 }
 
-#define RB_RESERVE_CASE(n)                                                                         \
-	case n:                                                                                    \
-		return bpf_ringbuf_reserve(&rb_##n, size, 0)
-
-/* Reserves `size` bytes (a constant at every call site) in ring buffer `idx`. */
-static __always_inline void *rb_reserve(__u32 idx, __u64 size) {
-	switch(idx) {
-		RB_RESERVE_CASE(0);
-		RB_RESERVE_CASE(1);
-		RB_RESERVE_CASE(2);
-		RB_RESERVE_CASE(3);
-		RB_RESERVE_CASE(4);
-		RB_RESERVE_CASE(5);
-		RB_RESERVE_CASE(6);
-		RB_RESERVE_CASE(7);
-		RB_RESERVE_CASE(8);
-		RB_RESERVE_CASE(9);
-		RB_RESERVE_CASE(10);
-		RB_RESERVE_CASE(11);
-		RB_RESERVE_CASE(12);
-		RB_RESERVE_CASE(13);
-		RB_RESERVE_CASE(14);
-		RB_RESERVE_CASE(15);
-	default:
-		return NULL;
-	}
+/* Publishes the `len`-byte record written at slot->at (records stay 8-byte aligned). */
+static __always_inline void ring_commit(struct ring_slot *slot, __u32 len) {
+	asm volatile("" ::: "memory");
+	slot->pos->head = slot->head + ((len + 7) & ~7u);
 }
 
 /* Header of a record written in place in the ring buffer (fixed-size events). */
@@ -752,11 +760,6 @@ static __always_inline void rec_header(__u8 *r, const struct frs_settings *st, _
 	*(__u16 *)&r[20] = type;
 	*(__u32 *)&r[22] = nparams;
 }
-
-#define RB_CASE(n)                                                                                 \
-	case n:                                                                                    \
-		err = bpf_ringbuf_output(&rb_##n, data, len, BPF_RB_NO_WAKEUP);                    \
-		break
 
 /* Writes the header of the record of `len` bytes built in `data` (scratch) and hands it to
  * the CPU's ring buffer, counting it or its drop. */
@@ -773,31 +776,17 @@ static __always_inline int rec_submit(__u8 *data, __u32 len, __u16 type, __u32 n
 	*(__u16 *)&data[20] = type;
 	*(__u32 *)&data[22] = nparams;
 
-	__u32 idx = rb_index(st);
 	len &= (HALF - 1);
 	if(len < FRS_EVT_HDR_SIZE) {
 		return 0;
 	}
-	long err = -1;
-	switch(idx) {
-		RB_CASE(0);
-		RB_CASE(1);
-		RB_CASE(2);
-		RB_CASE(3);
-		RB_CASE(4);
-		RB_CASE(5);
-		RB_CASE(6);
-		RB_CASE(7);
-		RB_CASE(8);
-		RB_CASE(9);
-		RB_CASE(10);
-		RB_CASE(11);
-		RB_CASE(12);
-		RB_CASE(13);
-		RB_CASE(14);
-		RB_CASE(15);
-	default:
-		break;
+	struct ring_slot slot;
+	long err = ring_reserve(st, &slot);
+	if(!err) {
+		err = bpf_probe_read_kernel(slot.at, len, data);
+		if(!err) {
+			ring_commit(&slot, len);
+		}
 	}
 	if(err) {
 		c->n_drops_buffer++;
@@ -2287,18 +2276,19 @@ static __always_inline int emit_close_exit(const struct frs_settings *st, long r
 	if(!c) {
 		return 0;
 	}
-	__u8 *r = rb_reserve(rb_index(st), CLOSE_X_SIZE);
-	if(!r) {
+	struct ring_slot slot;
+	if(ring_reserve(st, &slot)) {
 		c->n_drops_buffer++;
 		c->n_drops_buffer_close_exit++;
 		return 0;
 	}
+	__u8 *r = slot.at;
 	*(__u16 *)&r[FRS_EVT_HDR_SIZE] = 8;
 	*(__u16 *)&r[FRS_EVT_HDR_SIZE + 2] = 8;
 	*(__u64 *)&r[FRS_EVT_HDR_SIZE + 4] = (__u64)ret;
 	*(__u64 *)&r[FRS_EVT_HDR_SIZE + 12] = (__u64)(__s64)(int)fd;
 	rec_header(r, st, CLOSE_X_SIZE, PPME_SYSCALL_CLOSE_X, 2);
-	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
+	ring_commit(&slot, CLOSE_X_SIZE);
 	c->n_evts++;
 	return 0;
 }
@@ -2317,21 +2307,51 @@ static __always_inline __u8 *scratch_buf(void) {
 	return s->data;
 }
 
-/* A user string at `b + off` (NUL included), its length or 0 when unreadable or NULL. */
+/* A user string at `b + off` (`off` a constant; NUL included), its length or 0 when
+ * unreadable or NULL. `b` may be a ring slot: the string fits in the slot's element. */
 static __always_inline __u32 read_user_str_at(__u8 *b, __u32 off, unsigned long ptr) {
 	long n = 0;
 	if(ptr) {
-		n = bpf_probe_read_user_str(&b[OFF(off)], MAX_PATH, (void *)ptr);
+		n = bpf_probe_read_user_str(&b[off], MAX_PATH, (void *)ptr);
 	}
 	return n > 0 ? (__u32)n & (2 * MAX_PATH - 1) : 0;
 }
 
-/* openat exit (PPME_SYSCALL_OPENAT_2_X), the most frequent variable-size event, written at
- * fixed offsets (only the parameters after the name move): res, dirfd, name, flags
- * (| PPM_O_F_CREATED), mode, dev, ino. */
+/* The current CPU's ring slot for a record built in place, or NULL after counting the drop
+ * under the category of `type`. */
+static __always_inline __u8 *ring_begin(const struct frs_settings *st, struct frs_counters *c,
+                                        struct ring_slot *slot, __u16 type) {
+	if(ring_reserve(st, slot)) {
+		c->n_drops_buffer++;
+		counters_category_drop(c, type);
+		return NULL;
+	}
+	return slot->at;
+}
+
+/* Header and publication of a `len`-byte record built in place by ring_begin's caller. */
+static __always_inline int ring_end(const struct frs_settings *st, struct frs_counters *c,
+                                    struct ring_slot *slot, __u32 len, __u16 type,
+                                    __u32 nparams) {
+	rec_header(slot->at, st, len, type, nparams);
+	ring_commit(slot, len);
+	c->n_evts++;
+	return 0;
+}
+
+/* openat exit (PPME_SYSCALL_OPENAT_2_X), the most frequent variable-size event, written in
+ * place in the ring at fixed offsets (only the parameters after the name move): res, dirfd,
+ * name, flags (| PPM_O_F_CREATED), mode, dev, ino. */
 #define OPENAT_X_VALUES (FRS_EVT_HDR_SIZE + 7 * 2)
-static __always_inline int emit_openat_exit(struct pt_regs *regs, long ret) {
-	__u8 *b = scratch_buf();
+static __always_inline int emit_openat_exit(const struct frs_settings *st, struct pt_regs *regs,
+                                            long ret) {
+	struct frs_counters *c = get_counters();
+	__u8 *stage = scratch_buf();
+	if(!c || !stage) {
+		return 0;
+	}
+	struct ring_slot slot;
+	__u8 *b = ring_begin(st, c, &slot, PPME_SYSCALL_OPENAT_2_X);
 	if(!b) {
 		return 0;
 	}
@@ -2340,7 +2360,7 @@ static __always_inline int emit_openat_exit(struct pt_regs *regs, long ret) {
 	if(ret >= 0) {
 		struct file *file = fd_to_file(bpf_get_current_task_btf(), ret);
 		if(file) {
-			file_identity(&b[FILE_STAGE], file, &fid);
+			file_identity(&stage[FILE_STAGE], file, &fid);
 		}
 	}
 	*(__u64 *)&b[OPENAT_X_VALUES] = (__u64)ret;
@@ -2359,8 +2379,7 @@ static __always_inline int emit_openat_exit(struct pt_regs *regs, long ret) {
 	lens[4] = 4;
 	lens[5] = 4;
 	lens[6] = 8;
-	return rec_submit(b, o + 20, PPME_SYSCALL_OPENAT_2_X, 7,
-	                  bpf_get_current_pid_tgid() & 0xffffffff);
+	return ring_end(st, c, &slot, o + 20, PPME_SYSCALL_OPENAT_2_X, 7);
 }
 
 static __always_inline int is_interesting(__u32 nr) {
@@ -2385,7 +2404,7 @@ int BPF_PROG(frs_sys_exit, struct pt_regs *regs, long ret) {
 		return emit_close_exit(st, ret, regs->di);
 	}
 	if(nr == NR_openat) {
-		return emit_openat_exit(regs, ret);
+		return emit_openat_exit(st, regs, ret);
 	}
 	struct task_struct *task = bpf_get_current_task_btf();
 	__u16 clone_type = 0;
@@ -2519,7 +2538,13 @@ int frs_enter_openat(struct trace_event_raw_sys_enter *ctx) {
 	if(!is_interesting(NR_openat)) {
 		return 0;
 	}
-	__u8 *b = scratch_buf();
+	struct frs_counters *c = get_counters();
+	struct frs_settings *st = get_settings();
+	if(!c || !st) {
+		return 0;
+	}
+	struct ring_slot slot;
+	__u8 *b = ring_begin(st, c, &slot, PPME_SYSCALL_OPENAT_2_E);
 	if(!b) {
 		return 0;
 	}
@@ -2534,8 +2559,7 @@ int frs_enter_openat(struct trace_event_raw_sys_enter *ctx) {
 	lens[1] = (__u16)n;
 	lens[2] = 4;
 	lens[3] = 4;
-	return rec_submit(b, o + 8, PPME_SYSCALL_OPENAT_2_E, 4,
-	                  bpf_get_current_pid_tgid() & 0xffffffff);
+	return ring_end(st, c, &slot, o + 8, PPME_SYSCALL_OPENAT_2_E, 4);
 }
 
 TOCTOU_PROG(openat2, 4)

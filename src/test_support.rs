@@ -1,7 +1,9 @@
 //! Helpers shared by the unit tests of every module: where the read-only `shared/` facts
-//! (specs, Falco's recorded goldens, upstream files and traces) are.
+//! (specs, Falco's recorded goldens, upstream files and traces) are, and fds of the kinds the
+//! /proc scans must tell apart.
 
-use std::path::PathBuf;
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
 
 /// `shared/`: `FALCO_RS_SHARED` if set, else `<manifest>/../shared`, else `/work/shared`.
 pub(crate) fn shared_dir() -> PathBuf {
@@ -13,4 +15,22 @@ pub(crate) fn shared_dir() -> PathBuf {
         return sibling;
     }
     PathBuf::from("/work/shared")
+}
+
+/// A named FIFO `fifo` created in `dir` and opened (read-write, so the open does not wait for a
+/// peer), and an eventfd: its path and both fds.
+pub(crate) fn open_fifo_and_eventfd(dir: &Path) -> (PathBuf, std::fs::File, OwnedFd) {
+    let fifo = dir.join("fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).expect("mkfifo");
+    let fifo_f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&fifo)
+        .expect("open the FIFO");
+    // SAFETY: eventfd(2) returns a new fd or -1 (checked below).
+    let raw = unsafe { libc::eventfd(0, 0) };
+    assert!(raw >= 0, "eventfd");
+    // SAFETY: `raw` is a fresh, open fd owned by nothing else.
+    let event_f = unsafe { OwnedFd::from_raw_fd(raw) };
+    (fifo, fifo_f, event_f)
 }

@@ -282,11 +282,12 @@ fn sighup_is_ignored_without_watch_config_files() {
 #[test]
 fn startup_failures() {
     let cfg = shared_dir().join("upstream/falco-0.44.1/falco.yaml");
-    let run = |extra: &[&str]| {
+    let run_env = |extra: &[&str], env: &[(String, String)]| {
         let mut args = vec!["-c".to_string(), cfg.to_string_lossy().into_owned()];
         args.extend(extra.iter().map(|s| s.to_string()));
-        crate::util::run_falco(&args, &[], Duration::from_secs(60))
+        crate::util::run_falco(&args, env, Duration::from_secs(60))
     };
+    let run = |extra: &[&str]| run_env(extra, &[]);
     let dir = tempfile::tempdir().unwrap();
     let rules = dir.path().join("r.yaml");
     std::fs::write(&rules, RULE).unwrap();
@@ -325,6 +326,27 @@ fn startup_failures() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.ends_with("Runtime error: an error occurred while starting webserver. Exiting.\n"),
+        "{err}"
+    );
+    // A live engine with a FALCO_RS_TOCTOU_MITIGATION that is not a boolean: exit 1, before
+    // the probe is opened.
+    let out = run_env(
+        &[
+            "-o",
+            "engine.kind=modern_ebpf",
+            "-o",
+            "webserver.enabled=false",
+            "-r",
+            rules.to_str().unwrap(),
+        ],
+        &[("FALCO_RS_TOCTOU_MITIGATION".into(), "maybe".into())],
+    );
+    assert_eq!(out.code, 1);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.ends_with(
+            "Error: FALCO_RS_TOCTOU_MITIGATION: 'maybe' is not a boolean (expected true or false)\n"
+        ),
         "{err}"
     );
     // An unwritable pidfile: exit 255.
@@ -522,11 +544,12 @@ fn support_report() {
 #[test]
 fn plugin_info() {
     let cfg = shared_dir().join("upstream/falco-0.44.1/falco.yaml");
-    let run = |extra: &[&str]| {
+    let run_env = |extra: &[&str], env: &[(String, String)]| {
         let mut args = vec!["-c".to_string(), cfg.to_string_lossy().into_owned()];
         args.extend(extra.iter().map(|s| s.to_string()));
-        crate::util::run_falco(&args, &[], Duration::from_secs(60))
+        crate::util::run_falco(&args, env, Duration::from_secs(60))
     };
+    let run = |extra: &[&str]| run_env(extra, &[]);
     let golden =
         std::fs::read_to_string(shared_dir().join("conformance/goldens/cli/list-plugins/stdout"))
             .unwrap();

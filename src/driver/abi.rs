@@ -6,8 +6,18 @@ use std::mem::{offset_of, size_of};
 
 /// Size of the packed `ppm_evt_hdr` (`FRS_EVT_HDR_SIZE`).
 pub const EVT_HDR_SIZE: usize = 26;
-/// Ring buffers declared by the probe (`FRS_MAX_RINGBUFS`).
-pub const MAX_RINGBUFS: usize = 16;
+/// Largest record the probe writes (`FRS_MAX_EVENT_SIZE`).
+pub const MAX_EVENT_SIZE: usize = 32768;
+/// Bytes of a ring chunk in which records start (`FRS_RING_CHUNK`).
+pub const RING_CHUNK: u32 = 128 * 1024;
+/// Bytes of one `rings` element: a chunk plus room for the record that crosses its end
+/// (`FRS_RING_ELEM`).
+pub const RING_ELEM: usize = RING_CHUNK as usize + MAX_EVENT_SIZE;
+/// `struct frs_ring_pos`: size and the byte offsets of `head`, `cur` and `tail`.
+pub const RING_POS_SIZE: usize = 128;
+pub const RING_POS_HEAD: usize = 0;
+pub const RING_POS_CUR: usize = 8;
+pub const RING_POS_TAIL: usize = 64;
 /// Entries of the interesting-syscall table (`FRS_SYSCALL_TABLE_SIZE`).
 pub const SYSCALL_TABLE_SIZE: usize = 512;
 
@@ -21,6 +31,8 @@ pub const MAP_SETTINGS: &str = "settings";
 pub const MAP_INTERESTING: &str = "interesting";
 pub const MAP_COUNTERS: &str = "counters";
 pub const MAP_SCRATCH: &str = "scratch";
+pub const MAP_RINGS: &str = "rings";
+pub const MAP_RING_POS: &str = "ring_pos";
 /// (program name, tp_btf tracepoint) pairs, always attached.
 pub const PROGRAMS: [(&str, &str); 4] = [
     ("frs_sys_exit", "sys_exit"),
@@ -39,15 +51,6 @@ pub const TOCTOU_PROGRAMS: [(&str, &str); 5] = [
     ("frs_enter_connect", "connect"),
 ];
 
-/// Name of ring buffer map `i`.
-pub fn ringbuf_name(i: usize) -> &'static str {
-    const NAMES: [&str; MAX_RINGBUFS] = [
-        "rb_0", "rb_1", "rb_2", "rb_3", "rb_4", "rb_5", "rb_6", "rb_7", "rb_8", "rb_9", "rb_10",
-        "rb_11", "rb_12", "rb_13", "rb_14", "rb_15",
-    ];
-    NAMES[i]
-}
-
 /// The compiled probe (built by build.rs from bpf/probe.bpf.c).
 #[cfg(any(feature = "libbpf", feature = "aya"))]
 pub static PROBE_OBJECT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/probe.bpf.o"));
@@ -57,8 +60,10 @@ pub static PROBE_OBJECT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/probe
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Settings {
     pub boot_time_ns: u64,
-    pub cpus_per_buffer: u32,
-    pub n_buffers: u32,
+    /// Ring chunks per CPU (>= 2).
+    pub ring_chunks: u32,
+    /// Possible CPUs (the `rings` map has `n_cpus * ring_chunks` elements).
+    pub n_cpus: u32,
     pub snaplen: u32,
     pub flags: u32,
 }
@@ -66,8 +71,8 @@ pub struct Settings {
 const _: () = {
     assert!(size_of::<Settings>() == 24);
     assert!(offset_of!(Settings, boot_time_ns) == 0);
-    assert!(offset_of!(Settings, cpus_per_buffer) == 8);
-    assert!(offset_of!(Settings, n_buffers) == 12);
+    assert!(offset_of!(Settings, ring_chunks) == 8);
+    assert!(offset_of!(Settings, n_cpus) == 12);
     assert!(offset_of!(Settings, snaplen) == 16);
     assert!(offset_of!(Settings, flags) == 20);
 };
@@ -172,8 +177,8 @@ impl Settings {
     pub fn to_bytes(self) -> [u8; 24] {
         let mut b = [0u8; 24];
         b[0..8].copy_from_slice(&self.boot_time_ns.to_ne_bytes());
-        b[8..12].copy_from_slice(&self.cpus_per_buffer.to_ne_bytes());
-        b[12..16].copy_from_slice(&self.n_buffers.to_ne_bytes());
+        b[8..12].copy_from_slice(&self.ring_chunks.to_ne_bytes());
+        b[12..16].copy_from_slice(&self.n_cpus.to_ne_bytes());
         b[16..20].copy_from_slice(&self.snaplen.to_ne_bytes());
         b[20..24].copy_from_slice(&self.flags.to_ne_bytes());
         b

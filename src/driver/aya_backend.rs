@@ -1,25 +1,26 @@
 //! The `aya` live driver: loads the same probe object through aya (pure Rust, no C library at
-//! run time), attaches its tp_btf programs and drains the ring buffers on a short timer.
+//! run time), attaches its tp_btf programs and drains the per-CPU rings on a short timer.
 
+use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
-use aya::maps::{Array, MapData, PerCpuArray, RingBuf};
+use aya::maps::{Array, Map, MapData, PerCpuArray};
 use aya::programs::tp_btf::BtfTracePointLinkId;
 use aya::programs::{BtfTracePoint, TracePoint};
 use aya::{Btf, Ebpf, EbpfLoader};
 
 use super::abi::{self, Counters, Settings};
-use super::live::{self, RecordBatch};
+use super::live;
+use super::ring::Rings;
 use super::{Batch, Driver, DriverError, DriverStats, LiveConfig, RawEvent};
 
 /// The aya backend (engine.kind `aya`).
 pub struct AyaDriver {
-    rings: Vec<RingBuf<MapData>>,
+    rings: Rings,
     counters: PerCpuArray<MapData, Counters>,
     links: Vec<(&'static str, BtfTracePointLinkId)>,
     toctou_links: Vec<(&'static str, aya::programs::trace_point::TracePointLinkId)>,
     ebpf: Ebpf,
-    batch: RecordBatch,
     toctou: Vec<(&'static str, String)>,
     drain_interval: Duration,
 }
@@ -57,14 +58,8 @@ impl AyaDriver {
 
         let mut loader = EbpfLoader::new();
         loader.btf(Some(&btf));
-        for i in 0..abi::MAX_RINGBUFS {
-            let size = if (i as u32) < layout.n_buffers {
-                layout.bytes
-            } else {
-                4096
-            };
-            loader.map_max_entries(abi::ringbuf_name(i), size);
-        }
+        loader.map_max_entries(abi::MAP_RINGS, cpus * layout.chunks_per_cpu);
+        loader.map_max_entries(abi::MAP_RING_POS, cpus);
         loader.map_max_entries(abi::MAP_SCRATCH, cpus);
         let mut ebpf = loader.load(abi::PROBE_OBJECT).map_err(detailed)?;
 
@@ -114,13 +109,17 @@ impl AyaDriver {
             .ok_or_else(|| DriverError::Load("map counters missing".into()))?;
         let counters = PerCpuArray::try_from(counters_map).map_err(detailed)?;
 
-        let mut rings = Vec::new();
-        for i in 0..layout.n_buffers as usize {
-            let map = ebpf.take_map(abi::ringbuf_name(i)).ok_or_else(|| {
-                DriverError::Load(format!("map {} missing", abi::ringbuf_name(i)))
-            })?;
-            rings.push(RingBuf::try_from(map).map_err(detailed)?);
-        }
+        let map_fd = |name: &str| match ebpf.map(name) {
+            Some(Map::Array(data)) => Ok(data.fd().as_fd()),
+            _ => Err(DriverError::Load(format!("array map {name} missing"))),
+        };
+        let rings = Rings::map(
+            map_fd(abi::MAP_RINGS)?,
+            map_fd(abi::MAP_RING_POS)?,
+            cpus,
+            layout.chunks_per_cpu,
+        )
+        .map_err(|e| DriverError::RingBuffer(format!("cannot map the rings: {e}")))?;
 
         Ok(AyaDriver {
             rings,
@@ -128,18 +127,9 @@ impl AyaDriver {
             links: Vec::new(),
             toctou_links: Vec::new(),
             ebpf,
-            batch: RecordBatch::default(),
             toctou,
             drain_interval: cfg.drain_interval,
         })
-    }
-
-    fn drain(&mut self) {
-        for (i, ring) in self.rings.iter_mut().enumerate() {
-            while let Some(item) = ring.next() {
-                self.batch.push(i as u16, &item);
-            }
-        }
     }
 }
 
@@ -197,9 +187,9 @@ impl Driver for AyaDriver {
     ) -> Result<Batch, DriverError> {
         let deadline = Instant::now() + timeout;
         loop {
-            self.drain();
-            if !self.batch.is_empty() {
-                return Ok(Batch::Events(self.batch.deliver(sink)));
+            let n = self.rings.drain(sink);
+            if n > 0 {
+                return Ok(Batch::Events(n));
             }
             let now = Instant::now();
             if now >= deadline {

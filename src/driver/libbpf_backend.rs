@@ -1,24 +1,23 @@
 //! The `modern_ebpf` live driver: loads the probe through libbpf-rs (vendored libbpf),
-//! attaches its tp_btf programs and drains the ring buffers on a short timer.
+//! attaches its tp_btf programs and drains the per-CPU rings on a short timer.
 
-use std::cell::RefCell;
-use std::rc::Rc;
+use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
-use libbpf_rs::{Link, MapCore, MapFlags, MapHandle, Object, ObjectBuilder, RingBuffer};
+use libbpf_rs::{Link, MapCore, MapFlags, MapHandle, Object, ObjectBuilder};
 
 use super::abi::{self, Counters};
-use super::live::{self, RecordBatch};
+use super::live;
+use super::ring::Rings;
 use super::{Batch, Driver, DriverError, DriverStats, LiveConfig, RawEvent};
 
 /// The libbpf-rs backend (engine.kind `modern_ebpf` / `libbpf`).
 pub struct LibbpfDriver {
-    // Field order is drop order: the ring buffer and links go before the object.
-    ring: RingBuffer<'static>,
+    // Field order is drop order: the rings and links go before the object.
+    rings: Rings,
     links: Vec<Link>,
     counters: MapHandle,
     obj: Object,
-    batch: Rc<RefCell<RecordBatch>>,
     toctou: Vec<(&'static str, String)>,
     drain_interval: Duration,
 }
@@ -45,14 +44,10 @@ impl LibbpfDriver {
             .map_err(load_err)?;
         for mut map in open.maps_mut() {
             let name = map.name().to_string_lossy().into_owned();
-            if let Some(i) = name.strip_prefix("rb_").and_then(|i| i.parse::<u32>().ok()) {
-                let size = if i < layout.n_buffers {
-                    layout.bytes
-                } else {
-                    4096
-                };
-                map.set_max_entries(size).map_err(load_err)?;
-            } else if name == abi::MAP_SCRATCH {
+            if name == abi::MAP_RINGS {
+                map.set_max_entries(cpus * layout.chunks_per_cpu)
+                    .map_err(load_err)?;
+            } else if name == abi::MAP_RING_POS || name == abi::MAP_SCRATCH {
                 map.set_max_entries(cpus).map_err(load_err)?;
             }
         }
@@ -90,39 +85,22 @@ impl LibbpfDriver {
         }
         let counters = handle(abi::MAP_COUNTERS)?;
 
-        let batch = Rc::new(RefCell::new(RecordBatch::default()));
-        let mut builder = libbpf_rs::RingBufferBuilder::new();
-        let rbs: Vec<MapHandle> = (0..layout.n_buffers as usize)
-            .map(|i| handle(abi::ringbuf_name(i)))
-            .collect::<Result<_, _>>()?;
-        for (i, rb) in rbs.iter().enumerate() {
-            let b = Rc::clone(&batch);
-            builder
-                .add(rb, move |rec: &[u8]| {
-                    b.borrow_mut().push(i as u16, rec);
-                    0
-                })
-                .map_err(|e| DriverError::RingBuffer(format!("{e:#}")))?;
-        }
-        let ring = builder
-            .build()
-            .map_err(|e| DriverError::RingBuffer(format!("{e:#}")))?;
+        let rings = Rings::map(
+            handle(abi::MAP_RINGS)?.as_fd(),
+            handle(abi::MAP_RING_POS)?.as_fd(),
+            cpus,
+            layout.chunks_per_cpu,
+        )
+        .map_err(|e| DriverError::RingBuffer(format!("cannot map the rings: {e}")))?;
 
         Ok(LibbpfDriver {
-            ring,
+            rings,
             links: Vec::new(),
             counters,
             obj,
-            batch,
             toctou,
             drain_interval: cfg.drain_interval,
         })
-    }
-
-    fn drain(&mut self) -> Result<(), DriverError> {
-        self.ring
-            .consume()
-            .map_err(|e| DriverError::RingBuffer(format!("{e:#}")))
     }
 }
 
@@ -172,9 +150,9 @@ impl Driver for LibbpfDriver {
     ) -> Result<Batch, DriverError> {
         let deadline = Instant::now() + timeout;
         loop {
-            self.drain()?;
-            if !self.batch.borrow().is_empty() {
-                return Ok(Batch::Events(self.batch.borrow_mut().deliver(sink)));
+            let n = self.rings.drain(sink);
+            if n > 0 {
+                return Ok(Batch::Events(n));
             }
             let now = Instant::now();
             if now >= deadline {

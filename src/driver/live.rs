@@ -131,18 +131,21 @@ pub fn parse_cpu_list(s: &str) -> Option<u32> {
     max.map(|m| m + 1)
 }
 
-/// Ring buffer geometry: bytes per buffer, CPUs per buffer (0 = all share buffer 0), number
-/// of buffers.
+/// Ring geometry. Falco sizes `n_buffers` buffers of `bytes` each (one per
+/// `cpus_for_each_buffer` CPUs); the probe has one ring per CPU (a single writer each, so no
+/// lock), and the same total memory is split evenly into `chunks_per_cpu` chunks of
+/// [`abi::RING_ELEM`] bytes per CPU (at least two).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BufferLayout {
     pub bytes: u32,
     pub cpus_per_buffer: u32,
     pub n_buffers: u32,
+    pub cpus: u32,
+    pub chunks_per_cpu: u32,
 }
 
 /// Falco's sizing: preset 1..=10 → 1 MiB << (preset-1) per buffer; `cpus_for_each_buffer`
-/// larger than the CPU count is clamped (Falco warns). The probe has at most
-/// [`abi::MAX_RINGBUFS`] buffers; more CPUs share a buffer then.
+/// larger than the CPU count is clamped (Falco warns); 0 means one buffer for all CPUs.
 pub fn buffer_layout(
     preset: i64,
     cpus_for_each_buffer: u32,
@@ -161,23 +164,17 @@ pub fn buffer_layout(
         );
         per = cpus;
     }
-    if per == 0 {
-        return Ok(BufferLayout {
-            bytes,
-            cpus_per_buffer: 0,
-            n_buffers: 1,
-        });
-    }
-    let max = abi::MAX_RINGBUFS as u32;
-    if cpus.div_ceil(per) > max {
-        let wider = cpus.div_ceil(max);
-        tracing::warn!("{cpus} CPUs need more than {max} ring buffers: {wider} CPUs per buffer");
-        per = wider;
-    }
+    let n_buffers = if per == 0 { 1 } else { cpus.div_ceil(per) };
+    let per_cpu = u64::from(bytes) * u64::from(n_buffers) / u64::from(cpus);
+    let chunks_per_cpu = u32::try_from(per_cpu / abi::RING_ELEM as u64)
+        .unwrap_or(u32::MAX)
+        .max(2);
     Ok(BufferLayout {
         bytes,
         cpus_per_buffer: per,
-        n_buffers: cpus.div_ceil(per),
+        n_buffers,
+        cpus,
+        chunks_per_cpu,
     })
 }
 
@@ -192,8 +189,8 @@ pub fn settings(cfg: &super::LiveConfig, layout: &BufferLayout) -> Settings {
     }
     Settings {
         boot_time_ns: boot_time_ns(),
-        cpus_per_buffer: layout.cpus_per_buffer,
-        n_buffers: layout.n_buffers,
+        ring_chunks: layout.chunks_per_cpu,
+        n_cpus: layout.cpus,
         snaplen: cfg.snaplen,
         flags,
     }
@@ -223,62 +220,22 @@ pub fn toctou_programs(cfg: &super::LiveConfig) -> Vec<(&'static str, String)> {
         .collect()
 }
 
-/// Records drained from the ring buffers in one pass, delivered in timestamp order.
-#[derive(Debug, Default)]
-pub struct RecordBatch {
-    data: Vec<u8>,
-    index: Vec<(u64, u16, u32, u32)>,
-}
-
-impl RecordBatch {
-    pub fn push(&mut self, cpu: u16, rec: &[u8]) {
-        let Some(h) = abi::RecordHeader::parse(rec) else {
-            return;
-        };
-        let off = self.data.len() as u32;
-        self.data.extend_from_slice(&rec[..h.len as usize]);
-        self.index.push((h.ts, cpu, off, h.len));
-    }
-
-    pub fn len(&self) -> usize {
-        self.index.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.index.is_empty()
-    }
-
-    /// Hands every record to `sink` (stable-sorted by timestamp) and empties the batch.
-    pub fn deliver(&mut self, sink: &mut dyn FnMut(super::RawEvent<'_>)) -> usize {
-        self.index.sort_by_key(|e| e.0);
-        for &(_, cpu, off, len) in &self.index {
-            let data = &self.data[off as usize..(off + len) as usize];
-            sink(super::RawEvent {
-                cpu,
-                flags: 0,
-                data,
-            });
-        }
-        let n = self.index.len();
-        self.index.clear();
-        self.data.clear();
-        n
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn presets_and_clamping_follow_falco() {
+        // Falco's default on 2 CPUs: one 8 MiB buffer, split into two per-CPU rings
         let l = buffer_layout(4, 2, 2).unwrap();
         assert_eq!(
             l,
             BufferLayout {
                 bytes: 8 << 20,
                 cpus_per_buffer: 2,
-                n_buffers: 1
+                n_buffers: 1,
+                cpus: 2,
+                chunks_per_cpu: (4 << 20) / abi::RING_ELEM as u32,
             }
         );
         assert_eq!(buffer_layout(1, 1, 8).unwrap().n_buffers, 8);
@@ -286,9 +243,12 @@ mod tests {
         assert_eq!(buffer_layout(4, 0, 8).unwrap().n_buffers, 1);
         // more CPUs per buffer than CPUs: clamped
         assert_eq!(buffer_layout(4, 64, 2).unwrap().cpus_per_buffer, 2);
-        // 64 CPUs, one buffer each: capped at the probe's 16 buffers
+        // the memory of 64 one-CPU buffers of 8 MiB: 8 MiB per CPU ring
         let wide = buffer_layout(4, 1, 64).unwrap();
-        assert_eq!((wide.cpus_per_buffer, wide.n_buffers), (4, 16));
+        assert_eq!(wide.n_buffers, 64);
+        assert_eq!(wide.chunks_per_cpu, (8 << 20) / abi::RING_ELEM as u32);
+        // 1 MiB for 8 CPUs is less than two chunks each: two chunks each
+        assert_eq!(buffer_layout(1, 0, 8).unwrap().chunks_per_cpu, 2);
         let err = buffer_layout(11, 2, 2).unwrap_err().to_string();
         assert_eq!(
             err,
@@ -314,28 +274,5 @@ mod tests {
             None
         );
         assert_eq!(missing_capability(1 << CAP_SYS_ADMIN), None);
-    }
-
-    #[test]
-    fn batch_orders_by_timestamp() {
-        let rec = |ts: u64| {
-            let mut b = Vec::new();
-            b.extend_from_slice(&ts.to_le_bytes());
-            b.extend_from_slice(&1u64.to_le_bytes());
-            b.extend_from_slice(&26u32.to_le_bytes());
-            b.extend_from_slice(&186u16.to_le_bytes());
-            b.extend_from_slice(&0u32.to_le_bytes());
-            b
-        };
-        let mut batch = RecordBatch::default();
-        batch.push(1, &rec(30));
-        batch.push(0, &rec(10));
-        batch.push(1, &[1, 2, 3]); // truncated: ignored
-        let mut seen = Vec::new();
-        let n = batch
-            .deliver(&mut |e| seen.push((e.cpu, abi::RecordHeader::parse(e.data).unwrap().ts)));
-        assert_eq!(n, 2);
-        assert_eq!(seen, vec![(0, 10), (1, 30)]);
-        assert!(batch.is_empty());
     }
 }

@@ -786,7 +786,9 @@ fn live_events_drive_state(kind: EngineKind) {
     let sh = child.id() as i64;
     child.wait().unwrap();
     let mut seen = None;
-    let deadline = Instant::now() + Duration::from_secs(3);
+    // every event of the machine goes through the (debug-built) state: a loaded machine
+    // needs more than a few seconds to reach the child's
+    let deadline = Instant::now() + Duration::from_secs(10);
     while seen.is_none() && Instant::now() < deadline {
         drv.next_batch(Duration::from_millis(50), &mut |e| {
             let ev = crate::event::Event::decode(e.data).expect("decode");
@@ -1154,7 +1156,7 @@ sys.stdin.read()\n";
         .unwrap();
     let received: i64 = line.trim().parse().expect("received fd number");
     let mut seen = None;
-    let deadline = Instant::now() + Duration::from_secs(3);
+    let deadline = Instant::now() + Duration::from_secs(10);
     while seen.is_none() && Instant::now() < deadline {
         drv.next_batch(Duration::from_millis(50), &mut |e| {
             let ev = crate::event::Event::decode(e.data).expect("decode");

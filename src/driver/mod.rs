@@ -16,6 +16,8 @@ pub mod syscalls;
 
 #[cfg(any(feature = "libbpf", feature = "aya"))]
 pub mod live;
+#[cfg(any(feature = "libbpf", feature = "aya"))]
+pub mod ring;
 
 #[cfg(feature = "aya")]
 pub mod aya_backend;

@@ -263,31 +263,33 @@ fn scan_thread(dir: &Path, tid: i64, pid: i64) -> Result<ProcEntry, ScanError> {
     Ok(p)
 }
 
-fn classify(target: &str) -> FdKind {
-    if target.starts_with("pipe:") {
-        FdKind::Pipe
-    } else if target.starts_with("socket:") {
-        FdKind::Socket
-    } else if let Some(anon) = target.strip_prefix("anon_inode:") {
-        match anon.trim_matches(|c| c == '[' || c == ']') {
-            "eventfd" => FdKind::EventFd,
-            "signalfd" => FdKind::SignalFd,
-            "eventpoll" => FdKind::EventPoll,
-            "inotify" => FdKind::Inotify,
-            "timerfd" => FdKind::TimerFd,
-            a if a.starts_with("bpf") => FdKind::Bpf,
-            _ => FdKind::Other,
+/// libscap's `handle_file`: an fd's kind is the type of the file it refers to (the mode of
+/// `stat` on /proc/PID/fd/N); the link text only tells memfds among files and the kinds of
+/// anonymous inodes (whose mode has no file type) apart.
+fn classify(mode: u32, target: &str) -> FdKind {
+    match mode & libc::S_IFMT {
+        libc::S_IFIFO => FdKind::Pipe,
+        libc::S_IFREG | libc::S_IFBLK | libc::S_IFCHR | libc::S_IFLNK => {
+            if target.starts_with("/memfd:") {
+                FdKind::Memfd
+            } else {
+                FdKind::File
+            }
         }
-    } else if target.starts_with("/memfd:") {
-        FdKind::Memfd
-    } else if target.starts_with('/') {
-        if Path::new(target).is_dir() {
-            FdKind::Directory
-        } else {
-            FdKind::File
-        }
-    } else {
-        FdKind::Other
+        libc::S_IFDIR => FdKind::Directory,
+        libc::S_IFSOCK => FdKind::Socket,
+        _ => match target.strip_prefix("anon_inode:") {
+            Some(anon) => match anon.trim_matches(|c| c == '[' || c == ']') {
+                "eventfd" => FdKind::EventFd,
+                "signalfd" => FdKind::SignalFd,
+                "eventpoll" => FdKind::EventPoll,
+                "inotify" => FdKind::Inotify,
+                "timerfd" => FdKind::TimerFd,
+                a if a.starts_with("bpf") => FdKind::Bpf,
+                _ => FdKind::Other,
+            },
+            None => FdKind::Other,
+        },
     }
 }
 
@@ -298,6 +300,10 @@ fn scan_fds(pdir: &Path) -> Vec<FdEntry> {
     let mut out = Vec::new();
     for e in dir.flatten() {
         let Some(fd) = e.file_name().to_str().and_then(|s| s.parse::<i64>().ok()) else {
+            continue;
+        };
+        // libscap skips an fd it cannot stat (closed during the scan)
+        let Ok(meta) = fs::metadata(e.path()) else {
             continue;
         };
         let name = link(&e.path());
@@ -314,7 +320,7 @@ fn scan_fds(pdir: &Path) -> Vec<FdEntry> {
             });
         out.push(FdEntry {
             fd,
-            kind: classify(&name),
+            kind: classify(std::os::unix::fs::MetadataExt::mode(&meta), &name),
             name,
             ino,
             flags,
@@ -468,11 +474,9 @@ fn socket_table(root: &Path) -> std::collections::HashMap<u64, (u8, FdInfo)> {
 
 fn fd_record(
     e: &FdEntry,
-    pdir: &Path,
     sockets: &std::collections::HashMap<u64, (u8, FdInfo)>,
 ) -> crate::capture::records::FdRecord {
     use crate::capture::records::{FdRecord, fd_type};
-    use std::os::unix::fs::MetadataExt;
     let named = |t: u8| {
         (
             t,
@@ -481,41 +485,40 @@ fn fd_record(
             },
         )
     };
+    let unnamed = |t: u8| {
+        (
+            t,
+            FdInfo::Named {
+                name: String::new(),
+            },
+        )
+    };
     let (fd_type, info) = match e.kind {
-        FdKind::File => {
-            let dev = fs::metadata(pdir.join("fd").join(e.fd.to_string()))
-                .map(|m| {
-                    let d = m.dev();
-                    let (major, minor) = (
-                        ((d >> 8) & 0xfff) as u32,
-                        ((d & 0xff) | ((d >> 12) & 0xfff00)) as u32,
-                    );
-                    (minor & 0xff) | (major << 8) | ((minor & !0xff) << 12)
-                })
-                .unwrap_or(0);
-            (
-                fd_type::FILE_V2,
-                FdInfo::File {
-                    open_flags: open_flags_to_scap(e.flags),
-                    name: e.name.clone(),
-                    dev,
-                },
-            )
-        }
+        // dev 0: libscap reads only the flags and the mount id of a scanned file
+        // (`scap_fd_flags_file`)
+        FdKind::File => (
+            fd_type::FILE_V2,
+            FdInfo::File {
+                open_flags: open_flags_to_scap(e.flags),
+                name: e.name.clone(),
+                dev: 0,
+            },
+        ),
         FdKind::Directory => named(fd_type::DIRECTORY),
         FdKind::Pipe => named(fd_type::FIFO),
         FdKind::Socket => match sockets.get(&e.ino) {
             Some((t, info)) => (*t, info.clone()),
             None => named(fd_type::UNSUPPORTED),
         },
-        FdKind::EventFd => named(fd_type::EVENT),
-        FdKind::SignalFd => named(fd_type::SIGNALFD),
-        FdKind::EventPoll => named(fd_type::EVENTPOLL),
-        FdKind::Inotify => named(fd_type::INOTIFY),
-        FdKind::TimerFd => named(fd_type::TIMERFD),
+        // anonymous inodes and unsupported files have no name in libscap's scan
+        FdKind::EventFd => unnamed(fd_type::EVENT),
+        FdKind::SignalFd => unnamed(fd_type::SIGNALFD),
+        FdKind::EventPoll => unnamed(fd_type::EVENTPOLL),
+        FdKind::Inotify => unnamed(fd_type::INOTIFY),
+        FdKind::TimerFd => unnamed(fd_type::TIMERFD),
         FdKind::Memfd => named(fd_type::MEMFD),
-        FdKind::Bpf => named(fd_type::BPF),
-        FdKind::Other => named(fd_type::UNSUPPORTED),
+        FdKind::Bpf => unnamed(fd_type::BPF),
+        FdKind::Other => unnamed(fd_type::UNSUPPORTED),
     };
     FdRecord {
         fd: e.fd,
@@ -610,7 +613,7 @@ pub fn metadata(root: &Path) -> Result<crate::capture::records::Metadata, ScanEr
             ..ThreadRecord::default()
         });
         for fd in &p.fds {
-            md.fds.push((p.tid as u64, fd_record(fd, &pdir, &sockets)));
+            md.fds.push((p.tid as u64, fd_record(fd, &sockets)));
         }
     }
     if let Ok(passwd) = fs::read_to_string(root.join("etc/passwd")) {
@@ -714,6 +717,49 @@ mod tests {
         assert_eq!(fd.kind, FdKind::File);
         drop(f);
         std::fs::remove_file(&path).unwrap();
+    }
+
+    /// The startup scan types fds as libscap's `handle_file` (by the file's mode): a named
+    /// FIFO is a pipe, an eventfd an unnamed EVENT entry, a file a FILE_V2 with dev 0.
+    #[test]
+    fn fds_are_typed_by_file_mode_as_libscap() {
+        use crate::capture::records::{FdInfo, fd_type};
+        use std::os::fd::AsRawFd;
+        let dir = tempfile::tempdir().unwrap();
+        let (fifo, fifo_f, event_f) = crate::test_support::open_fifo_and_eventfd(dir.path());
+        let exe = std::fs::File::open(std::env::current_exe().unwrap()).unwrap();
+        let me = std::process::id() as i64;
+        let procs = scan(Path::new("/")).unwrap();
+        let p = procs.iter().find(|p| p.tid == me).expect("own process");
+        let entry = |fd: i32| {
+            p.fds
+                .iter()
+                .find(|e| e.fd == i64::from(fd))
+                .expect("fd scanned")
+        };
+        let f = entry(fifo_f.as_raw_fd());
+        assert_eq!(
+            (f.kind.clone(), f.name.as_str()),
+            (FdKind::Pipe, fifo.to_str().unwrap())
+        );
+        let rec = fd_record(f, &Default::default());
+        assert_eq!(rec.fd_type, fd_type::FIFO);
+        let e = entry(event_f.as_raw_fd());
+        assert_eq!(e.kind, FdKind::EventFd);
+        let rec = fd_record(e, &Default::default());
+        assert_eq!(rec.fd_type, fd_type::EVENT);
+        assert_eq!(
+            rec.info,
+            FdInfo::Named {
+                name: String::new()
+            }
+        );
+        let rec = fd_record(entry(exe.as_raw_fd()), &Default::default());
+        assert!(
+            matches!(rec.info, FdInfo::File { dev: 0, .. }),
+            "{:?}",
+            rec.info
+        );
     }
 
     #[test]

@@ -119,102 +119,103 @@ fn net_sockets(net_dir: &Path) -> HashMap<u64, NetSocket> {
     out
 }
 
-/// The fd-table entry of one `/proc/<pid>/fd/<n>` link.
-fn fd_from_link(link: &[u8], target: &Path, sockets: &HashMap<u64, NetSocket>) -> FdInfo {
+/// The fd-table entry of one `/proc/<pid>/fd/<n>` link, typed as libscap's `handle_file` does:
+/// by the mode of the file it refers to (`stat` follows the link), the link text only telling
+/// memfds among files and the kinds of anonymous inodes (whose mode has no file type) apart.
+/// None when the fd cannot be stat'ed (closed meanwhile): libscap skips it.
+fn fd_from_link(link: &[u8], target: &Path, sockets: &HashMap<u64, NetSocket>) -> Option<FdInfo> {
+    let meta = fs::metadata(target).ok()?;
     let bracket_ino = |prefix: &[u8]| -> Option<u64> {
         let rest = link.strip_prefix(prefix)?.strip_suffix(b"]")?;
         std::str::from_utf8(rest).ok()?.parse().ok()
     };
     let mut f = FdInfo::new(FdType::Unknown, link.to_vec());
     f.flags = fdflags::FROM_PROC;
-    if let Some(ino) = bracket_ino(b"socket:[") {
-        f.ino = ino;
-        match sockets.get(&ino) {
-            Some(NetSocket::Tuple {
-                local,
-                remote,
-                l4proto,
-                listening,
-            }) => {
-                let v6 = matches!(local.0, IpAddr::V6(_));
-                f.sock.l4proto = *l4proto;
-                if *listening {
-                    f.ty = if v6 {
-                        FdType::Ipv6ServSock
-                    } else {
-                        FdType::Ipv4ServSock
-                    };
+    match meta.mode() & libc::S_IFMT {
+        libc::S_IFSOCK => {
+            let Some(ino) = bracket_ino(b"socket:[") else {
+                f.ty = FdType::Unsupported;
+                return Some(f);
+            };
+            f.ino = ino;
+            match sockets.get(&ino) {
+                Some(NetSocket::Tuple {
+                    local,
+                    remote,
+                    l4proto,
+                    listening,
+                }) => {
+                    let v6 = matches!(local.0, IpAddr::V6(_));
+                    f.sock.l4proto = *l4proto;
                     f.sock.sip = local.0;
                     f.sock.sport = local.1;
-                    f.name = format!("{}:{}", local.0, local.1).into_bytes();
-                } else {
-                    f.ty = if v6 {
-                        FdType::Ipv6Sock
-                    } else {
-                        FdType::Ipv4Sock
+                    f.ty = match (*listening, v6) {
+                        (true, true) => FdType::Ipv6ServSock,
+                        (true, false) => FdType::Ipv4ServSock,
+                        (false, true) => FdType::Ipv6Sock,
+                        (false, false) => FdType::Ipv4Sock,
                     };
-                    f.sock.sip = local.0;
-                    f.sock.sport = local.1;
-                    f.sock.dip = remote.0;
-                    f.sock.dport = remote.1;
-                    if *l4proto == L4Proto::Tcp {
-                        f.flags |= fdflags::SOCKET_CONNECTED;
+                    if *listening {
+                        f.name = format!("{}:{}", local.0, local.1).into_bytes();
+                    } else {
+                        f.sock.dip = remote.0;
+                        f.sock.dport = remote.1;
+                        if *l4proto == L4Proto::Tcp {
+                            f.flags |= fdflags::SOCKET_CONNECTED;
+                        }
+                        f.name = tuple_text(local.0, local.1, remote.0, remote.1);
                     }
-                    f.name = tuple_text(local.0, local.1, remote.0, remote.1);
                 }
+                Some(NetSocket::Unix { path }) => {
+                    f.ty = FdType::UnixSock;
+                    f.name = path.clone();
+                    f.flags |= if path.is_empty() {
+                        fdflags::ROLE_CLIENT
+                    } else {
+                        fdflags::ROLE_SERVER
+                    };
+                }
+                None => f.ty = FdType::Unsupported,
             }
-            Some(NetSocket::Unix { path }) => {
-                f.ty = FdType::UnixSock;
-                f.name = path.clone();
-                f.flags |= if path.is_empty() {
-                    fdflags::ROLE_CLIENT
-                } else {
-                    fdflags::ROLE_SERVER
-                };
-            }
-            None => f.ty = FdType::Unsupported,
         }
-        return f;
-    }
-    if let Some(ino) = bracket_ino(b"pipe:[") {
-        f.ty = FdType::Fifo;
-        f.ino = ino;
-        return f;
-    }
-    if let Some(kind) = link.strip_prefix(b"anon_inode:") {
-        f.ty = match kind {
-            b"[eventfd]" => FdType::Event,
-            b"[eventpoll]" => FdType::Eventpoll,
-            b"[signalfd]" => FdType::Signalfd,
-            b"[timerfd]" => FdType::Timerfd,
-            b"inotify" => FdType::Inotify,
-            b"[userfaultfd]" => FdType::Userfaultfd,
-            b"[io_uring]" => FdType::IoUring,
-            b"[pidfd]" => FdType::Pidfd,
-            k if k.starts_with(b"bpf") => FdType::Bpf,
-            _ => FdType::Unsupported,
-        };
-        return f;
-    }
-    if link.starts_with(b"/memfd:") {
-        f.ty = FdType::Memfd;
-        return f;
-    }
-    if link.first() == Some(&b'/') {
-        let meta = fs::metadata(target).ok();
-        f.ty = if meta.as_ref().is_some_and(fs::Metadata::is_dir) {
-            FdType::Directory
-        } else {
-            FdType::FileV2
-        };
-        if let Some(m) = meta {
-            f.ino = m.ino();
-            f.dev = m.dev() as u32;
+        libc::S_IFIFO => {
+            // a pipe's link names its inode; a named pipe's is its path
+            f.ty = FdType::Fifo;
+            f.ino = bracket_ino(b"pipe:[").unwrap_or(meta.ino());
         }
-        return f;
+        libc::S_IFREG | libc::S_IFBLK | libc::S_IFCHR | libc::S_IFLNK => {
+            f.ty = if link.starts_with(b"/memfd:") {
+                FdType::Memfd
+            } else {
+                FdType::FileV2
+            };
+            // dev stays 0: libscap reads only the flags and mount id of a scanned file
+            // (`scap_fd_flags_file`)
+            f.ino = meta.ino();
+        }
+        libc::S_IFDIR => {
+            f.ty = FdType::Directory;
+            f.ino = meta.ino();
+        }
+        _ => {
+            f.ino = meta.ino();
+            f.ty = match link.strip_prefix(b"anon_inode:") {
+                Some(b"[eventfd]") => FdType::Event,
+                Some(b"[eventpoll]") => FdType::Eventpoll,
+                Some(b"[signalfd]") => FdType::Signalfd,
+                Some(b"[timerfd]") => FdType::Timerfd,
+                Some(b"inotify") => FdType::Inotify,
+                Some(b"[userfaultfd]") => FdType::Userfaultfd,
+                Some(b"[io_uring]") => FdType::IoUring,
+                Some(b"[pidfd]") => FdType::Pidfd,
+                Some(k) if k.starts_with(b"bpf") => FdType::Bpf,
+                _ => FdType::Unsupported,
+            };
+            // anonymous inodes and unsupported files have no name in libscap's scan
+            f.name.clear();
+        }
     }
-    f.ty = FdType::Unsupported;
-    f
+    Some(f)
 }
 
 /// Fields of `/proc/<tid>/status` libscap reads.
@@ -388,8 +389,10 @@ impl State {
                     else {
                         continue;
                     };
-                    if let Some(link) = read_link(&fd.path()) {
-                        t.fds.insert(n, fd_from_link(&link, &fd.path(), &sockets));
+                    if let Some(info) = read_link(&fd.path())
+                        .and_then(|link| fd_from_link(&link, &fd.path(), &sockets))
+                    {
+                        t.fds.insert(n, info);
                     }
                 }
             }
@@ -416,7 +419,9 @@ impl State {
         } else {
             HashMap::new()
         };
-        let info = fd_from_link(&link, &path, &sockets);
+        let Some(info) = fd_from_link(&link, &path, &sockets) else {
+            return false;
+        };
         let Some(table) = self.threads.fd_table_mut(pid) else {
             return false;
         };
@@ -452,6 +457,55 @@ mod tests {
         assert_eq!(v1[0], (b"cpu".to_vec(), b"/docker/abc".to_vec()));
         assert_eq!(v1[2], (b"systemd".to_vec(), b"/init.scope".to_vec()));
         assert_eq!(parse_cgroups("0::/user.slice\n")[0].1, b"/user.slice");
+    }
+
+    /// libscap types a /proc fd by the mode of its file: a named FIFO is a FIFO (its path the
+    /// name), an anonymous inode has no name, a scanned file has dev 0 (`handle_file`,
+    /// `scap_fd_handle_regular_file`, `scap_fd_flags_file`); an fd received later (SCM_RIGHTS)
+    /// goes through the same lookup, and a closed one is not added.
+    #[test]
+    fn proc_fds_are_typed_by_file_mode_as_libscap() {
+        use std::os::fd::AsRawFd;
+        let dir = tempfile::tempdir().unwrap();
+        let (fifo, fifo_f, event_f) = crate::test_support::open_fifo_and_eventfd(dir.path());
+        let file = dir.path().join("file");
+        std::fs::write(&file, b"x").unwrap();
+        let file_f = std::fs::File::open(&file).unwrap();
+        let dir_f = std::fs::File::open(dir.path()).unwrap();
+
+        let mut s = State::new(1 << 16);
+        s.users.use_host_db = false;
+        let me = i64::from(std::process::id());
+        let proc = Path::new("/proc");
+        assert!(s.lookup_proc(proc, me));
+        let bytes = |p: &Path| p.as_os_str().as_encoded_bytes().to_vec();
+        let check = |s: &State| {
+            let t = s.threads.get(me).expect("the test process");
+            let fd = |n: i32| s.threads.fd(t, i64::from(n)).expect("fd in the table");
+            let f = fd(fifo_f.as_raw_fd());
+            assert_eq!((f.ty, &f.name), (FdType::Fifo, &bytes(&fifo)));
+            assert_eq!(f.ino, std::fs::metadata(&fifo).unwrap().ino());
+            let f = fd(file_f.as_raw_fd());
+            assert_eq!((f.ty, &f.name, f.dev), (FdType::FileV2, &bytes(&file), 0));
+            assert_eq!(f.ino, std::fs::metadata(&file).unwrap().ino());
+            let f = fd(dir_f.as_raw_fd());
+            assert_eq!((f.ty, &f.name), (FdType::Directory, &bytes(dir.path())));
+            let f = fd(event_f.as_raw_fd());
+            assert_eq!((f.ty, f.name.as_slice()), (FdType::Event, &b""[..]));
+        };
+        check(&s);
+        // received through SCM_RIGHTS: the fds are looked up one by one
+        for n in [
+            fifo_f.as_raw_fd(),
+            file_f.as_raw_fd(),
+            dir_f.as_raw_fd(),
+            event_f.as_raw_fd(),
+        ] {
+            s.threads.fd_table_mut(me).unwrap().remove(i64::from(n));
+            assert!(s.lookup_proc_fd(proc, me, i64::from(n)));
+        }
+        check(&s);
+        assert!(!s.lookup_proc_fd(proc, me, i64::from(i32::MAX)));
     }
 
     #[test]
