@@ -5,6 +5,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::capture::records::FdInfo;
+use crate::state::procfs::{ProcFdKind, proc_fd_kind};
 
 /// Errors of the /proc scan.
 #[derive(Debug, thiserror::Error)]
@@ -16,28 +17,11 @@ pub enum ScanError {
     },
 }
 
-/// What an fd refers to, as libscap's proc scan classifies it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FdKind {
-    File,
-    Directory,
-    Pipe,
-    Socket,
-    EventFd,
-    SignalFd,
-    EventPoll,
-    Inotify,
-    TimerFd,
-    Memfd,
-    Bpf,
-    Other,
-}
-
 /// One open fd of a process.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FdEntry {
     pub fd: i64,
-    pub kind: FdKind,
+    pub kind: ProcFdKind,
     /// The link target (`/etc/passwd`, `pipe:[123]`, `socket:[456]`, `anon_inode:[eventfd]`).
     pub name: String,
     pub ino: u64,
@@ -263,36 +247,6 @@ fn scan_thread(dir: &Path, tid: i64, pid: i64) -> Result<ProcEntry, ScanError> {
     Ok(p)
 }
 
-/// libscap's `handle_file`: an fd's kind is the type of the file it refers to (the mode of
-/// `stat` on /proc/PID/fd/N); the link text only tells memfds among files and the kinds of
-/// anonymous inodes (whose mode has no file type) apart.
-fn classify(mode: u32, target: &str) -> FdKind {
-    match mode & libc::S_IFMT {
-        libc::S_IFIFO => FdKind::Pipe,
-        libc::S_IFREG | libc::S_IFBLK | libc::S_IFCHR | libc::S_IFLNK => {
-            if target.starts_with("/memfd:") {
-                FdKind::Memfd
-            } else {
-                FdKind::File
-            }
-        }
-        libc::S_IFDIR => FdKind::Directory,
-        libc::S_IFSOCK => FdKind::Socket,
-        _ => match target.strip_prefix("anon_inode:") {
-            Some(anon) => match anon.trim_matches(|c| c == '[' || c == ']') {
-                "eventfd" => FdKind::EventFd,
-                "signalfd" => FdKind::SignalFd,
-                "eventpoll" => FdKind::EventPoll,
-                "inotify" => FdKind::Inotify,
-                "timerfd" => FdKind::TimerFd,
-                a if a.starts_with("bpf") => FdKind::Bpf,
-                _ => FdKind::Other,
-            },
-            None => FdKind::Other,
-        },
-    }
-}
-
 fn scan_fds(pdir: &Path) -> Vec<FdEntry> {
     let Ok(dir) = fs::read_dir(pdir.join("fd")) else {
         return Vec::new();
@@ -320,7 +274,7 @@ fn scan_fds(pdir: &Path) -> Vec<FdEntry> {
             });
         out.push(FdEntry {
             fd,
-            kind: classify(std::os::unix::fs::MetadataExt::mode(&meta), &name),
+            kind: proc_fd_kind(std::os::unix::fs::MetadataExt::mode(&meta), name.as_bytes()),
             name,
             ino,
             flags,
@@ -485,18 +439,10 @@ fn fd_record(
             },
         )
     };
-    let unnamed = |t: u8| {
-        (
-            t,
-            FdInfo::Named {
-                name: String::new(),
-            },
-        )
-    };
     let (fd_type, info) = match e.kind {
         // dev 0: libscap reads only the flags and the mount id of a scanned file
         // (`scap_fd_flags_file`)
-        FdKind::File => (
+        ProcFdKind::File => (
             fd_type::FILE_V2,
             FdInfo::File {
                 open_flags: open_flags_to_scap(e.flags),
@@ -504,21 +450,20 @@ fn fd_record(
                 dev: 0,
             },
         ),
-        FdKind::Directory => named(fd_type::DIRECTORY),
-        FdKind::Pipe => named(fd_type::FIFO),
-        FdKind::Socket => match sockets.get(&e.ino) {
+        ProcFdKind::Directory => named(fd_type::DIRECTORY),
+        ProcFdKind::Fifo => named(fd_type::FIFO),
+        ProcFdKind::Memfd => named(fd_type::MEMFD),
+        ProcFdKind::Socket => match sockets.get(&e.ino) {
             Some((t, info)) => (*t, info.clone()),
             None => named(fd_type::UNSUPPORTED),
         },
         // anonymous inodes and unsupported files have no name in libscap's scan
-        FdKind::EventFd => unnamed(fd_type::EVENT),
-        FdKind::SignalFd => unnamed(fd_type::SIGNALFD),
-        FdKind::EventPoll => unnamed(fd_type::EVENTPOLL),
-        FdKind::Inotify => unnamed(fd_type::INOTIFY),
-        FdKind::TimerFd => unnamed(fd_type::TIMERFD),
-        FdKind::Memfd => named(fd_type::MEMFD),
-        FdKind::Bpf => unnamed(fd_type::BPF),
-        FdKind::Other => unnamed(fd_type::UNSUPPORTED),
+        ProcFdKind::Anon(ty) => (
+            ty as u8,
+            FdInfo::Named {
+                name: String::new(),
+            },
+        ),
     };
     FdRecord {
         fd: e.fd,
@@ -714,7 +659,7 @@ mod tests {
             .iter()
             .find(|e| e.name == path.to_string_lossy())
             .expect("open fd");
-        assert_eq!(fd.kind, FdKind::File);
+        assert_eq!(fd.kind, ProcFdKind::File);
         drop(f);
         std::fs::remove_file(&path).unwrap();
     }
@@ -739,13 +684,13 @@ mod tests {
         };
         let f = entry(fifo_f.as_raw_fd());
         assert_eq!(
-            (f.kind.clone(), f.name.as_str()),
-            (FdKind::Pipe, fifo.to_str().unwrap())
+            (f.kind, f.name.as_str()),
+            (ProcFdKind::Fifo, fifo.to_str().unwrap())
         );
         let rec = fd_record(f, &Default::default());
         assert_eq!(rec.fd_type, fd_type::FIFO);
         let e = entry(event_f.as_raw_fd());
-        assert_eq!(e.kind, FdKind::EventFd);
+        assert_eq!(e.kind, ProcFdKind::Anon(crate::state::fd::FdType::Event));
         let rec = fd_record(e, &Default::default());
         assert_eq!(rec.fd_type, fd_type::EVENT);
         assert_eq!(

@@ -119,10 +119,52 @@ fn net_sockets(net_dir: &Path) -> HashMap<u64, NetSocket> {
     out
 }
 
-/// The fd-table entry of one `/proc/<pid>/fd/<n>` link, typed as libscap's `handle_file` does:
-/// by the mode of the file it refers to (`stat` follows the link), the link text only telling
-/// memfds among files and the kinds of anonymous inodes (whose mode has no file type) apart.
-/// None when the fd cannot be stat'ed (closed meanwhile): libscap skips it.
+/// What libscap's `handle_file` makes of a /proc fd: the type of the file it refers to (the
+/// mode of `stat` on the link), the link text only telling memfds among files and the kinds of
+/// anonymous inodes (whose mode has no file type) apart. Shared by the startup scan
+/// (`driver::proc_scan`) and the lookups below.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProcFdKind {
+    /// Resolved through `/proc/net` by the inode of its `socket:[ino]` link.
+    Socket,
+    Fifo,
+    File,
+    Memfd,
+    Directory,
+    /// An anonymous inode of this type, or `Unsupported`: no name in libscap's scan.
+    Anon(FdType),
+}
+
+/// [`ProcFdKind`] of an fd whose file has mode `mode` and whose link reads `link`.
+pub fn proc_fd_kind(mode: u32, link: &[u8]) -> ProcFdKind {
+    match mode & libc::S_IFMT {
+        libc::S_IFSOCK => ProcFdKind::Socket,
+        libc::S_IFIFO => ProcFdKind::Fifo,
+        libc::S_IFREG | libc::S_IFBLK | libc::S_IFCHR | libc::S_IFLNK => {
+            if link.starts_with(b"/memfd:") {
+                ProcFdKind::Memfd
+            } else {
+                ProcFdKind::File
+            }
+        }
+        libc::S_IFDIR => ProcFdKind::Directory,
+        _ => ProcFdKind::Anon(match link.strip_prefix(b"anon_inode:") {
+            Some(b"[eventfd]") => FdType::Event,
+            Some(b"[eventpoll]") => FdType::Eventpoll,
+            Some(b"[signalfd]") => FdType::Signalfd,
+            Some(b"[timerfd]") => FdType::Timerfd,
+            Some(b"inotify") => FdType::Inotify,
+            Some(b"[userfaultfd]") => FdType::Userfaultfd,
+            Some(b"[io_uring]") => FdType::IoUring,
+            Some(b"[pidfd]") => FdType::Pidfd,
+            Some(k) if k.starts_with(b"bpf") => FdType::Bpf,
+            _ => FdType::Unsupported,
+        }),
+    }
+}
+
+/// The fd-table entry of one `/proc/<pid>/fd/<n>` link, typed by [`proc_fd_kind`]. None when
+/// the fd cannot be stat'ed (closed meanwhile): libscap skips it.
 fn fd_from_link(link: &[u8], target: &Path, sockets: &HashMap<u64, NetSocket>) -> Option<FdInfo> {
     let meta = fs::metadata(target).ok()?;
     let bracket_ino = |prefix: &[u8]| -> Option<u64> {
@@ -131,8 +173,9 @@ fn fd_from_link(link: &[u8], target: &Path, sockets: &HashMap<u64, NetSocket>) -
     };
     let mut f = FdInfo::new(FdType::Unknown, link.to_vec());
     f.flags = fdflags::FROM_PROC;
-    match meta.mode() & libc::S_IFMT {
-        libc::S_IFSOCK => {
+    f.ino = meta.ino();
+    match proc_fd_kind(meta.mode(), link) {
+        ProcFdKind::Socket => {
             let Some(ino) = bracket_ino(b"socket:[") else {
                 f.ty = FdType::Unsupported;
                 return Some(f);
@@ -178,40 +221,18 @@ fn fd_from_link(link: &[u8], target: &Path, sockets: &HashMap<u64, NetSocket>) -
                 None => f.ty = FdType::Unsupported,
             }
         }
-        libc::S_IFIFO => {
+        ProcFdKind::Fifo => {
             // a pipe's link names its inode; a named pipe's is its path
             f.ty = FdType::Fifo;
             f.ino = bracket_ino(b"pipe:[").unwrap_or(meta.ino());
         }
-        libc::S_IFREG | libc::S_IFBLK | libc::S_IFCHR | libc::S_IFLNK => {
-            f.ty = if link.starts_with(b"/memfd:") {
-                FdType::Memfd
-            } else {
-                FdType::FileV2
-            };
-            // dev stays 0: libscap reads only the flags and mount id of a scanned file
-            // (`scap_fd_flags_file`)
-            f.ino = meta.ino();
-        }
-        libc::S_IFDIR => {
-            f.ty = FdType::Directory;
-            f.ino = meta.ino();
-        }
-        _ => {
-            f.ino = meta.ino();
-            f.ty = match link.strip_prefix(b"anon_inode:") {
-                Some(b"[eventfd]") => FdType::Event,
-                Some(b"[eventpoll]") => FdType::Eventpoll,
-                Some(b"[signalfd]") => FdType::Signalfd,
-                Some(b"[timerfd]") => FdType::Timerfd,
-                Some(b"inotify") => FdType::Inotify,
-                Some(b"[userfaultfd]") => FdType::Userfaultfd,
-                Some(b"[io_uring]") => FdType::IoUring,
-                Some(b"[pidfd]") => FdType::Pidfd,
-                Some(k) if k.starts_with(b"bpf") => FdType::Bpf,
-                _ => FdType::Unsupported,
-            };
-            // anonymous inodes and unsupported files have no name in libscap's scan
+        // dev stays 0: libscap reads only the flags and mount id of a scanned file
+        // (`scap_fd_flags_file`)
+        ProcFdKind::File => f.ty = FdType::FileV2,
+        ProcFdKind::Memfd => f.ty = FdType::Memfd,
+        ProcFdKind::Directory => f.ty = FdType::Directory,
+        ProcFdKind::Anon(ty) => {
+            f.ty = ty;
             f.name.clear();
         }
     }
