@@ -515,6 +515,19 @@ fn code_value(field: &str, code: u16) -> Option<Value<'static>> {
 }
 
 impl Check {
+    /// An `exists` check of `left` (unary operators, `evt.around` windows).
+    fn exists(left: Operand, key: Box<str>) -> Check {
+        Check {
+            left,
+            op: CmpOp::Exists,
+            modifier: Modifier::None,
+            rhs: Rhs::None,
+            ne_all: false,
+            by_code: None,
+            key,
+        }
+    }
+
     /// Precomputes the check per event code when its left side is a plain `evt.type` or
     /// `evt.dir` compared with constants (no transformer, no modifier).
     fn with_code_table(mut self) -> Check {
@@ -679,15 +692,10 @@ pub fn compile(
         ),
         Expr::Unary { left, .. } => {
             let left = condition_operand(compile_operand(left, lookup)?);
-            Ok(Filter::Check(Box::new(Check {
+            Ok(Filter::Check(Box::new(Check::exists(
                 left,
-                op: CmpOp::Exists,
-                modifier: Modifier::None,
-                rhs: Rhs::None,
-                ne_all: false,
-                by_code: None,
-                key: ast.to_string().into(),
-            })))
+                ast.to_string().into(),
+            ))))
         }
         Expr::Binary {
             left,
@@ -1435,15 +1443,7 @@ fn compile_binary(
             _ => return cerr("evt.around supports only '=' comparison operator", pos),
         };
         left.field = window;
-        return Ok(Filter::Check(Box::new(Check {
-            left,
-            op: CmpOp::Exists,
-            modifier: Modifier::None,
-            rhs: Rhs::None,
-            ne_all: false,
-            by_code: None,
-            key,
-        })));
+        return Ok(Filter::Check(Box::new(Check::exists(left, key))));
     }
     if modifier != Modifier::None && matches!(kind_of(left.ftype), Kind::Ip | Kind::Net) {
         return cerr(
