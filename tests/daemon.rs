@@ -279,14 +279,16 @@ fn sighup_is_ignored_without_watch_config_files() {
     assert_eq!(wait_exit(&mut d.child), 0);
 }
 
+/// falco with Falco's default falco.yaml, `extra` arguments and `env`, to its exit.
+fn run_env(extra: &[&str], env: &[(String, String)]) -> crate::util::Output {
+    let cfg = shared_dir().join("upstream/falco-0.44.1/falco.yaml");
+    let mut args = vec!["-c".to_string(), cfg.to_string_lossy().into_owned()];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    crate::util::run_falco(&args, env, Duration::from_secs(60))
+}
+
 #[test]
 fn startup_failures() {
-    let cfg = shared_dir().join("upstream/falco-0.44.1/falco.yaml");
-    let run_env = |extra: &[&str], env: &[(String, String)]| {
-        let mut args = vec!["-c".to_string(), cfg.to_string_lossy().into_owned()];
-        args.extend(extra.iter().map(|s| s.to_string()));
-        crate::util::run_falco(&args, env, Duration::from_secs(60))
-    };
     let run = |extra: &[&str]| run_env(extra, &[]);
     let dir = tempfile::tempdir().unwrap();
     let rules = dir.path().join("r.yaml");
@@ -543,12 +545,6 @@ fn support_report() {
 /// that `load_plugins` did not select is Falco's fatal error.
 #[test]
 fn plugin_info() {
-    let cfg = shared_dir().join("upstream/falco-0.44.1/falco.yaml");
-    let run_env = |extra: &[&str], env: &[(String, String)]| {
-        let mut args = vec!["-c".to_string(), cfg.to_string_lossy().into_owned()];
-        args.extend(extra.iter().map(|s| s.to_string()));
-        crate::util::run_falco(&args, env, Duration::from_secs(60))
-    };
     let run = |extra: &[&str]| run_env(extra, &[]);
     let golden =
         std::fs::read_to_string(shared_dir().join("conformance/goldens/cli/list-plugins/stdout"))
