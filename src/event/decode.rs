@@ -72,7 +72,13 @@ pub struct Event<'a> {
     info: &'static EventInfo,
     nparams: u32,
     large: bool,
+    /// Where parameters `0..=STARTS-1` start (and the one after them ends), noted while the
+    /// lengths are checked, so the common parameters are found without walking the lengths.
+    starts: [u32; STARTS + 1],
 }
+
+/// Parameters whose offsets an [`Event`] keeps (the rest are found by walking the lengths).
+const STARTS: usize = 8;
 
 impl std::fmt::Debug for Event<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -124,13 +130,20 @@ impl<'a> Event<'a> {
                 expected: len - HEADER_LEN,
             })?;
         let mut sum = 0usize;
+        let mut starts = [0u32; STARTS + 1];
         for i in 0..nparams as usize {
+            if let Some(start) = starts.get_mut(i) {
+                *start = (lens_end + sum) as u32;
+            }
             let off = HEADER_LEN + i * width;
             sum += if large {
                 u32_at(record, off) as usize
             } else {
                 usize::from(u16_at(record, off))
             };
+        }
+        if let Some(end) = starts.get_mut(nparams as usize) {
+            *end = (lens_end + sum) as u32;
         }
         if sum != len - lens_end {
             return Err(DecodeError::ParamLengths {
@@ -144,6 +157,7 @@ impl<'a> Event<'a> {
             info,
             nparams,
             large,
+            starts,
         })
     }
 
@@ -198,6 +212,9 @@ impl<'a> Event<'a> {
     pub fn param(&self, i: usize) -> Option<&'a [u8]> {
         if i >= self.nparams() {
             return None;
+        }
+        if i < STARTS {
+            return Some(&self.record[self.starts[i] as usize..self.starts[i + 1] as usize]);
         }
         let mut off = HEADER_LEN + self.nparams() * self.len_width();
         for k in 0..i {
@@ -674,6 +691,28 @@ mod tests {
             Event::decode(&unknown).unwrap_err(),
             DecodeError::UnknownType { event_type: 454 }
         );
+    }
+
+    #[test]
+    fn every_parameter_is_found_past_the_kept_offsets() {
+        // EXECVE_19_X (293) carries more parameters than an event keeps offsets for; empty
+        // ones in between and at the end
+        let params: Vec<Vec<u8>> = (0..STARTS + 5)
+            .map(|i| vec![i as u8; if i % 3 == 1 { 0 } else { i + 1 }])
+            .collect();
+        let refs: Vec<&[u8]> = params.iter().map(Vec::as_slice).collect();
+        let r = encode(1, 2, 293, &refs);
+        let e = Event::decode(&r).unwrap();
+        assert_eq!(e.nparams(), params.len());
+        for (i, p) in params.iter().enumerate() {
+            assert_eq!(e.param(i), Some(p.as_slice()), "parameter {i}");
+        }
+        assert_eq!(e.param(params.len()), None);
+        // and with fewer parameters than kept offsets
+        let r = encode(1, 2, 293, &refs[..3]);
+        let e = Event::decode(&r).unwrap();
+        assert_eq!(e.param(2), Some(params[2].as_slice()));
+        assert_eq!(e.param(3), None);
     }
 
     #[test]
