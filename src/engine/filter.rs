@@ -1979,9 +1979,19 @@ impl Filter {
     /// earlier for this event (since [`Scratch::new_event`]) are reused.
     pub(crate) fn eval<E: Extract>(&self, ex: &mut E, scratch: &mut Scratch) -> bool {
         match self {
-            Filter::And(c) => c.iter().all(|f| f.eval(ex, scratch)),
-            Filter::Or(c) => c.iter().any(|f| f.eval(ex, scratch)),
-            Filter::Not(c) => !c.eval(ex, scratch),
+            Filter::And(c) => c.iter().all(|f| f.eval_node(ex, scratch)),
+            Filter::Or(c) => c.iter().any(|f| f.eval_node(ex, scratch)),
+            Filter::Not(c) => !c.eval_node(ex, scratch),
+            _ => self.eval_node(ex, scratch),
+        }
+    }
+
+    /// One node, with the leaves a walk mostly meets (a check, a shared result already known
+    /// for this event) handled in the parent's frame instead of a call of [`Filter::eval`]
+    /// each.
+    #[inline(always)]
+    fn eval_node<E: Extract>(&self, ex: &mut E, scratch: &mut Scratch) -> bool {
+        match self {
             Filter::Check(c) => c.eval(ex, scratch),
             Filter::Shared(slot, f) => {
                 let slot = *slot as usize;
@@ -1997,6 +2007,7 @@ impl Filter {
                 scratch.shared_val[slot] = v;
                 v
             }
+            _ => self.eval(ex, scratch),
         }
     }
 
