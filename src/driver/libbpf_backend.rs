@@ -2,7 +2,7 @@
 //! attaches its tp_btf programs and drains the per-CPU rings on a short timer.
 
 use std::os::fd::AsFd;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use libbpf_rs::{Link, MapCore, MapFlags, MapHandle, Object, ObjectBuilder};
 
@@ -148,18 +148,7 @@ impl Driver for LibbpfDriver {
         timeout: Duration,
         sink: &mut dyn FnMut(RawEvent<'_>),
     ) -> Result<Batch, DriverError> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let n = self.rings.drain(sink);
-            if n > 0 {
-                return Ok(Batch::Events(n));
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return Ok(Batch::Timeout);
-            }
-            std::thread::sleep(self.drain_interval.min(deadline - now));
-        }
+        Ok(self.rings.next_batch(self.drain_interval, timeout, sink))
     }
 
     fn stats(&self) -> Result<DriverStats, DriverError> {
