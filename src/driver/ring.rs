@@ -90,6 +90,9 @@ struct Cursor {
     head: u64,
     /// The next record: byte offset into `data`, its length and timestamp.
     next: Option<(usize, u32, u64)>,
+    /// The chunk sequence `tail` is in and the byte offset of its element in `data` (worked
+    /// out once per chunk, not per record).
+    chunk: Option<(u32, usize)>,
 }
 
 fn split(p: u64) -> (u32, u32) {
@@ -220,8 +223,15 @@ impl Rings {
                     .store(c.tail, Ordering::Release);
                 continue;
             }
-            let elem = cpu * self.chunks as usize + (ts % self.chunks) as usize;
-            let off = elem * abi::RING_ELEM + to as usize;
+            let base = match c.chunk {
+                Some((seq, base)) if seq == ts => base,
+                _ => {
+                    let elem = cpu * self.chunks as usize + (ts % self.chunks) as usize;
+                    c.chunk = Some((ts, elem * abi::RING_ELEM));
+                    elem * abi::RING_ELEM
+                }
+            };
+            let off = base + to as usize;
             // SAFETY: `off + EVT_HDR_SIZE` lies inside the element (to < RING_CHUNK), written
             // completely by the probe before it published a head past it.
             let (ts_ns, len) = unsafe {
@@ -274,11 +284,8 @@ impl Rings {
         for cpu in 0..self.cpus {
             let head = self.pos(cpu, abi::RING_POS_HEAD).load(Ordering::Acquire);
             let tail = self.pos(cpu, abi::RING_POS_TAIL).load(Ordering::Relaxed);
-            self.cursors[cpu] = Cursor {
-                tail,
-                head,
-                next: None,
-            };
+            let c = &mut self.cursors[cpu];
+            (c.tail, c.head, c.next) = (tail, head, None);
             self.advance(cpu);
         }
         let mut n = 0;
