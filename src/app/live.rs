@@ -162,11 +162,8 @@ pub fn run_live(cfg: &Config, ruleset: &Ruleset, ctx: &LoopContext) -> Result<()
     }
     state.proc_root = Some(host_root.join("proc"));
     worker.set_state(state);
-    // Start-up frees far more than the loop will use again (the aya loader alone parses the
-    // kernel BTF, ~50 MB): hand the free pages of mimalloc, the binary's allocator, back now
-    // rather than keeping them for the daemon's whole life.
-    // SAFETY: mi_collect has no preconditions; it only returns free pages to the OS.
-    unsafe { libmimalloc_sys::mi_collect(true) };
+    // the aya loader alone parses the kernel BTF (~50 MB) and frees it
+    super::release_free_memory();
     drv.start()
         .map_err(|e| AppError::Fatal(format!("Unable to start the engine: {e}")))?;
     ctx.metrics_ready.store(true, Ordering::SeqCst);
