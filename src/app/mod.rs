@@ -55,7 +55,6 @@ enum Flow {
 
 type Step = Result<Flow, AppError>;
 
-/// Runs falco with the process arguments and returns its exit code.
 /// Hands the free pages of mimalloc (the binary's allocator, see main.rs) back to the OS.
 /// Start-up frees far more than the event loop allocates again: called when each part of it
 /// is over, so that the idle daemon does not keep that memory and later peaks do not add to
@@ -65,6 +64,7 @@ pub(crate) fn release_free_memory() {
     unsafe { libmimalloc_sys::mi_collect(true) };
 }
 
+/// Runs falco with the process arguments and returns its exit code.
 pub fn main() -> ExitCode {
     let args: Vec<String> = std::env::args_os()
         .skip(1)
