@@ -216,8 +216,9 @@ impl<'a> Event<'a> {
         if i < STARTS {
             return Some(&self.record[self.starts[i] as usize..self.starts[i + 1] as usize]);
         }
-        let mut off = HEADER_LEN + self.nparams() * self.len_width();
-        for k in 0..i {
+        // past the kept offsets: walk the lengths from the last one
+        let mut off = self.starts[STARTS] as usize;
+        for k in STARTS..i {
             off += self.param_len(k);
         }
         Some(&self.record[off..off + self.param_len(i)])
