@@ -474,6 +474,9 @@ pub struct Check {
     /// For fields whose value is a function of the event code (`evt.type`, `evt.dir`): the
     /// check's result per code, computed once at compile time.
     by_code: Option<Box<ByCode>>,
+    /// For a single-valued field compared with constants: the comparison, decided at compile
+    /// time (see [`Direct`]).
+    direct: Option<Direct>,
     /// The check as libsinsp prints it (`field op value`): equal texts are equal checks,
     /// whatever rule or macro they come from (the ruleset shares their results per event).
     key: Box<str>,
@@ -486,6 +489,24 @@ struct ByCode {
     known: CodeSet,
     /// The known codes on which the check holds.
     holds: CodeSet,
+}
+
+/// How a check of a single-valued field (one the extractor serves without a vector) against
+/// constants compares, worked out once at compile time so that an event's value goes straight
+/// to its comparison. A value of another type than expected takes the general path.
+#[derive(Debug, Clone)]
+enum Direct {
+    /// `=`, `!=`, `startswith`, `bstartswith`, `endswith` with a string value: the constant as
+    /// a string value compares it (up to its first NUL).
+    Str(CmpOp, Box<[u8]>),
+    /// `in` / `intersects` with a string value: the set in [`Rhs::BytesSet`].
+    StrIn,
+    /// `contains` with a string value: the finder in [`Rhs::Substr`].
+    StrContains,
+    /// A comparison of a number (or bool) with a numeric constant.
+    Num(CmpOp, i128),
+    /// `in` / `intersects` with a number: the set in [`Rhs::NumSet`].
+    NumIn,
 }
 
 /// The value of `field` for every event of code `code`, when it is a function of the code
@@ -524,6 +545,7 @@ impl Check {
             rhs: Rhs::None,
             ne_all: false,
             by_code: None,
+            direct: None,
             key,
         }
     }
@@ -551,6 +573,78 @@ impl Check {
         }
         self.by_code = Some(Box::new(ByCode { known, holds }));
         self
+    }
+
+    /// Works out the [`Direct`] comparison of a plain check (no transformer, modifier, list or
+    /// field on the right) of a field the extractor serves as a single value.
+    fn with_direct(mut self) -> Check {
+        let plain = self.left.transformers.is_empty()
+            && self.left.multi.is_none()
+            && !self.left.is_list
+            && self.modifier == Modifier::None
+            && self.left.field.hot() != crate::fields::Hot::None;
+        if !plain {
+            return self;
+        }
+        self.direct = match (&self.rhs, self.op) {
+            (
+                Rhs::One(Const::Bytes(c)),
+                CmpOp::Eq | CmpOp::Ne | CmpOp::StartsWith | CmpOp::BStartsWith | CmpOp::EndsWith,
+            ) => Some(Direct::Str(self.op, cstr(c).into())),
+            (Rhs::BytesSet(_), CmpOp::In | CmpOp::Intersects) => Some(Direct::StrIn),
+            (Rhs::Substr(_), CmpOp::Contains) => Some(Direct::StrContains),
+            (
+                Rhs::One(c @ (Const::Int(_) | Const::Uint(_) | Const::Bool(_))),
+                CmpOp::Eq | CmpOp::Ne | CmpOp::Lt | CmpOp::Le | CmpOp::Gt | CmpOp::Ge,
+            ) => const_num(c).map(|n| Direct::Num(self.op, n)),
+            (Rhs::NumSet(_), CmpOp::In | CmpOp::Intersects) => Some(Direct::NumIn),
+            _ => None,
+        };
+        self
+    }
+
+    /// The [`Direct`] comparison of one value; `None` when the value is not of the type it
+    /// expects.
+    #[inline(always)]
+    fn direct_matches(&self, d: &Direct, v: &Value<'_>) -> Option<bool> {
+        Some(match (d, v) {
+            (Direct::Str(op, c), Value::Str(s)) => {
+                let b = cstr(s);
+                let c: &[u8] = c;
+                match op {
+                    CmpOp::Eq => b == c,
+                    CmpOp::Ne => b != c,
+                    CmpOp::EndsWith => b.ends_with(c),
+                    _ => b.starts_with(c),
+                }
+            }
+            (Direct::StrIn, Value::Str(s)) => match &self.rhs {
+                Rhs::BytesSet(set) => set.contains(cstr(s)),
+                _ => return None,
+            },
+            (Direct::StrContains, Value::Str(s)) => match &self.rhs {
+                Rhs::Substr(f) => f.find(cstr(s)).is_some(),
+                _ => return None,
+            },
+            (Direct::Num(op, n), _) => {
+                let (_, a) = num_of(v)?;
+                match op {
+                    CmpOp::Eq => a == *n,
+                    CmpOp::Ne => a != *n,
+                    CmpOp::Lt => a < *n,
+                    CmpOp::Le => a <= *n,
+                    CmpOp::Gt => a > *n,
+                    _ => a >= *n,
+                }
+            }
+            (Direct::NumIn, _) => match (&self.rhs, v) {
+                (Rhs::NumSet(set), Value::Int(i)) => set.contains(&(*i as u64)),
+                (Rhs::NumSet(set), Value::Uint(u)) => set.contains(u),
+                (Rhs::NumSet(set), Value::Bool(b)) => set.contains(&u64::from(*b)),
+                _ => return None,
+            },
+            _ => return None,
+        })
     }
 }
 
@@ -1558,9 +1652,11 @@ fn compile_binary(
             rhs,
             ne_all,
             by_code: None,
+            direct: None,
             key,
         }
-        .with_code_table(),
+        .with_code_table()
+        .with_direct(),
     )))
 }
 
@@ -1859,6 +1955,14 @@ impl Check {
                 return bc.holds.contains(code);
             }
         }
+        if let Some(d) = &self.direct
+            && let Some(v) = ex.extract_single(&self.left.field)
+        {
+            return v.is_some_and(|v| {
+                self.direct_matches(d, &v)
+                    .unwrap_or_else(|| self.matches_values(std::slice::from_ref(&v), &[]))
+            });
+        }
         // Single-valued fields the extractor serves without a vector: the general path
         // below with one value or none.
         if self.left.multi.is_none()
@@ -2018,6 +2122,17 @@ impl Filter {
             Filter::And(c) | Filter::Or(c) => c.iter_mut().for_each(Filter::strip_code_tables),
             Filter::Not(c) | Filter::Shared(_, c) => c.strip_code_tables(),
             Filter::Check(c) => c.by_code = None,
+        }
+    }
+
+    /// Drops the [`Direct`] comparisons, so every check compares through the general path;
+    /// returns how many there were.
+    #[cfg(test)]
+    pub(crate) fn strip_direct(&mut self) -> usize {
+        match self {
+            Filter::And(c) | Filter::Or(c) => c.iter_mut().map(Filter::strip_direct).sum(),
+            Filter::Not(c) | Filter::Shared(_, c) => c.strip_direct(),
+            Filter::Check(c) => usize::from(c.direct.take().is_some()),
         }
     }
 

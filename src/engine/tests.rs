@@ -784,3 +784,83 @@ fn shared_macros_are_evaluated_once_per_event() {
         assert_eq!(ev.extracted["proc.pname"], 3);
     }
 }
+
+/// An event whose single-valued fields (`fd.name`, `fd.num`, `evt.is_open_read`, ...) are
+/// served through [`Extract::extract_single`], each with the value given.
+struct SingleEvent(Value<'static>);
+
+impl Extract for SingleEvent {
+    fn evt_type(&self) -> u16 {
+        0
+    }
+    fn extract_single<'s>(&'s mut self, _field: &FieldRef) -> Option<Option<Value<'s>>> {
+        Some(Some(self.0.clone()))
+    }
+    fn extract<'s>(&'s mut self, _field: &FieldRef, out: &mut Vec<Value<'s>>) -> bool {
+        out.push(self.0.clone());
+        true
+    }
+}
+
+/// Checks compared through their compile-time [`Direct`](super::filter) comparison give what
+/// the general comparison gives, for values of the expected type (strings cut at a NUL
+/// included) and of other types (which take the general path).
+#[test]
+fn direct_comparisons_agree_with_the_general_path() {
+    let conds = [
+        "fd.name = /etc/hostname",
+        "fd.name != /etc/hostname",
+        "fd.name startswith /etc/",
+        "fd.name endswith hostname",
+        "fd.name contains ../",
+        "fd.name in (/etc/shadow, /etc/hostname, \"\")",
+        "fd.name intersects (/etc/shadow)",
+        "fd.name = \"\"",
+        "fd.num >= 0",
+        "fd.num = -1",
+        "fd.num != 3",
+        "fd.num < 3",
+        "fd.num <= 3",
+        "fd.num > 3",
+        "fd.num in (0, 1, 3)",
+        "evt.is_open_read = true",
+        "evt.is_open_write = false",
+        "fd.typechar = f",
+        "proc.name in (bash, sh)",
+    ];
+    let values = [
+        Value::Str(b"/etc/hostname".to_vec().into()),
+        Value::Str(b"/etc/hostname\0junk".to_vec().into()),
+        Value::Str(b"/etc/shadow".to_vec().into()),
+        Value::Str(b"/home/x/../../etc".to_vec().into()),
+        Value::Str(b"bash".to_vec().into()),
+        Value::Str(b"f".to_vec().into()),
+        Value::Str(b"".to_vec().into()),
+        Value::Str(b"\0".to_vec().into()),
+        Value::Bytes(b"/etc/hostname".to_vec().into()),
+        Value::Int(-1),
+        Value::Int(0),
+        Value::Int(3),
+        Value::Int(i64::MIN),
+        Value::Uint(u64::MAX),
+        Value::Bool(true),
+        Value::Bool(false),
+        Value::Double(2.5),
+    ];
+    for cond in conds {
+        let direct = compile(
+            &parse(cond).unwrap(),
+            crate::fields::lookup,
+            &mut Vec::new(),
+        )
+        .unwrap_or_else(|e| panic!("{cond}: {e}"));
+        let mut general = direct.clone();
+        assert_eq!(general.strip_direct(), 1, "{cond} compares directly");
+        let mut scratch = Scratch::new();
+        for v in &values {
+            let want = general.matches(&mut SingleEvent(v.clone()), &mut scratch);
+            let got = direct.matches(&mut SingleEvent(v.clone()), &mut scratch);
+            assert_eq!(got, want, "{cond} on {v:?}");
+        }
+    }
+}
