@@ -1958,11 +1958,23 @@ impl Check {
         if let Some(d) = &self.direct
             && let Some(v) = ex.extract_single(&self.left.field)
         {
-            return v.is_some_and(|v| {
-                self.direct_matches(d, &v)
-                    .unwrap_or_else(|| self.matches_values(std::slice::from_ref(&v), &[]))
-            });
+            return v.is_some_and(|v| self.eval_direct(d, &v));
         }
+        self.eval_general(ex, scratch)
+    }
+
+    /// A [`Direct`] comparison of the extracted value (its own small frame: the general
+    /// path's is large).
+    #[inline(never)]
+    fn eval_direct(&self, d: &Direct, v: &Value<'_>) -> bool {
+        self.direct_matches(d, v)
+            .unwrap_or_else(|| self.matches_values(std::slice::from_ref(v), &[]))
+    }
+
+    /// Extracts and compares through the general path (lists, transformers, fields on the
+    /// right).
+    #[inline(never)]
+    fn eval_general<E: Extract>(&self, ex: &mut E, scratch: &mut Scratch) -> bool {
         // Single-valued fields the extractor serves without a vector: the general path
         // below with one value or none.
         if self.left.multi.is_none()
