@@ -1956,19 +1956,29 @@ impl Check {
             }
         }
         if let Some(d) = &self.direct
-            && let Some(v) = ex.extract_single(&self.left.field)
+            && let Some(r) = self.eval_direct(d, ex)
         {
-            return v.is_some_and(|v| self.eval_direct(d, &v));
+            return r;
         }
         self.eval_general(ex, scratch)
     }
 
-    /// A [`Direct`] comparison of the extracted value (its own small frame: the general
-    /// path's is large).
+    /// Extracts the single value and makes the [`Direct`] comparison; `None` when the
+    /// extractor has no single value for the field. In a frame of its own (the general
+    /// path's is large), and the value is read where the extractor made it (see
+    /// [`Extract::extract_single`]).
     #[inline(never)]
-    fn eval_direct(&self, d: &Direct, v: &Value<'_>) -> bool {
-        self.direct_matches(d, v)
-            .unwrap_or_else(|| self.matches_values(std::slice::from_ref(v), &[]))
+    fn eval_direct<E: Extract>(&self, d: &Direct, ex: &mut E) -> Option<bool> {
+        let mut got = None;
+        if !ex.extract_single(&self.left.field, &mut got) {
+            return None;
+        }
+        Some(match &got {
+            None => false,
+            Some(v) => self
+                .direct_matches(d, v)
+                .unwrap_or_else(|| self.matches_values(std::slice::from_ref(v), &[])),
+        })
     }
 
     /// Extracts and compares through the general path (lists, transformers, fields on the
@@ -1980,11 +1990,17 @@ impl Check {
         if self.left.multi.is_none()
             && self.left.transformers.is_empty()
             && !matches!(self.rhs, Rhs::Field(_))
-            && let Some(v) = ex.extract_single(&self.left.field)
         {
-            return v.is_some_and(|v| {
-                self.op == CmpOp::Exists || self.matches_values(std::slice::from_ref(&v), &[])
-            });
+            let mut got = None;
+            if ex.extract_single(&self.left.field, &mut got) {
+                return match &got {
+                    Some(v) => {
+                        self.op == CmpOp::Exists
+                            || self.matches_values(std::slice::from_ref(v), &[])
+                    }
+                    None => false,
+                };
+            }
         }
         let buf = std::mem::take(&mut scratch.values);
         let mut vals: Vec<Value<'_>> = relife(buf);

@@ -793,8 +793,9 @@ impl Extract for SingleEvent {
     fn evt_type(&self) -> u16 {
         0
     }
-    fn extract_single<'s>(&'s mut self, _field: &FieldRef) -> Option<Option<Value<'s>>> {
-        Some(Some(self.0.clone()))
+    fn extract_single<'s>(&'s mut self, _field: &FieldRef, out: &mut Option<Value<'s>>) -> bool {
+        *out = Some(self.0.clone());
+        true
     }
     fn extract<'s>(&'s mut self, _field: &FieldRef, out: &mut Vec<Value<'s>>) -> bool {
         out.push(self.0.clone());

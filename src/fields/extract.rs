@@ -2311,8 +2311,12 @@ impl Extract for Extractor<'_, '_> {
     }
 
     #[inline]
-    fn extract_single<'s>(&'s mut self, field: &FieldRef) -> Option<Option<Value<'s>>> {
-        (field.hot() != Hot::None).then(|| self.hot_value(field))
+    fn extract_single<'s>(&'s mut self, field: &FieldRef, out: &mut Option<Value<'s>>) -> bool {
+        if field.hot() == Hot::None {
+            return false;
+        }
+        *out = self.hot_value(field);
+        true
     }
 
     fn extract<'s>(&'s mut self, field: &FieldRef, out: &mut Vec<Value<'s>>) -> bool {
