@@ -23,6 +23,12 @@ pub const PPM_EVENT_MAX: u16 = 454;
 pub const PPME_GENERIC_E: u16 = 0;
 /// Exit of a generic syscall event.
 pub const PPME_GENERIC_X: u16 = 1;
+/// Exits of the open family (the `evt.is_open_*` fields read their flags).
+pub const PPME_SYSCALL_OPEN_X: u16 = 3;
+pub const PPME_SYSCALL_CREAT_X: u16 = 59;
+pub const PPME_SYSCALL_OPENAT_2_X: u16 = 307;
+pub const PPME_SYSCALL_OPENAT2_X: u16 = 327;
+pub const PPME_SYSCALL_OPEN_BY_HANDLE_AT_X: u16 = 337;
 
 // Event flags (`enum ppm_event_flags`).
 /// The event creates an fd (open, socket, ...).
@@ -407,6 +413,24 @@ mod tests {
         assert_eq!(all().len(), usize::from(PPM_EVENT_MAX));
         for (i, ev) in all().iter().enumerate() {
             assert_eq!(usize::from(ev.code), i);
+        }
+    }
+
+    #[test]
+    fn named_codes_are_the_table_codes() {
+        for (code, ppme) in [
+            (PPME_GENERIC_E, "GENERIC_E"),
+            (PPME_GENERIC_X, "GENERIC_X"),
+            (PPME_SYSCALL_OPEN_X, "SYSCALL_OPEN_X"),
+            (PPME_SYSCALL_CREAT_X, "SYSCALL_CREAT_X"),
+            (PPME_SYSCALL_OPENAT_2_X, "SYSCALL_OPENAT_2_X"),
+            (PPME_SYSCALL_OPENAT2_X, "SYSCALL_OPENAT2_X"),
+            (
+                PPME_SYSCALL_OPEN_BY_HANDLE_AT_X,
+                "SYSCALL_OPEN_BY_HANDLE_AT_X",
+            ),
+        ] {
+            assert_eq!(by_code(code).map(|i| i.ppme), Some(ppme), "code {code}");
         }
     }
 

@@ -36,6 +36,15 @@ pub struct Extractor<'a, 'e> {
     fd: OnceCell<Option<&'a FdInfo>>,
 }
 
+/// Which `evt.is_open_*` field [`Extractor::is_open`] computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OpenField {
+    Read,
+    Write,
+    Create,
+    Exec,
+}
+
 fn s(v: impl Into<Vec<u8>>) -> Value<'static> {
     Value::Str(Cow::Owned(v.into()))
 }
@@ -777,8 +786,10 @@ impl<'a, 'e> Extractor<'a, 'e> {
             }
             "evt.count.procinfo" | "evt.count.threadinfo" => u(0),
             "evt.abspath" => return self.abspath(arg, out),
-            "evt.is_open_read" | "evt.is_open_write" | "evt.is_open_exec"
-            | "evt.is_open_create" => b(self.is_open(name, res)),
+            "evt.is_open_read" => b(self.is_open(OpenField::Read, res)),
+            "evt.is_open_write" => b(self.is_open(OpenField::Write, res)),
+            "evt.is_open_exec" => b(self.is_open(OpenField::Exec, res)),
+            "evt.is_open_create" => b(self.is_open(OpenField::Create, res)),
             _ => return false,
         };
         out.push(v);
@@ -872,7 +883,11 @@ impl<'a, 'e> Extractor<'a, 'e> {
         true
     }
 
-    fn is_open(&self, name: &str, res: Option<i64>) -> bool {
+    fn is_open(&self, which: OpenField, res: Option<i64>) -> bool {
+        use table::{
+            PPME_SYSCALL_CREAT_X, PPME_SYSCALL_OPEN_BY_HANDLE_AT_X, PPME_SYSCALL_OPEN_X,
+            PPME_SYSCALL_OPENAT_2_X, PPME_SYSCALL_OPENAT2_X,
+        };
         const PPM_O_RDONLY: u32 = 1;
         const PPM_O_WRONLY: u32 = 2;
         const PPM_O_CREAT: u32 = 1 << 2;
@@ -880,34 +895,34 @@ impl<'a, 'e> Extractor<'a, 'e> {
         const PPM_O_F_CREATED: u32 = 1 << 14;
         const EXEC_MASK: u32 = 0o111;
         let ev = self.ev;
-        let ppme = ev.info().ppme;
+        let code = ev.event_type();
         let u32_at = |idx: usize| {
             ev.param(idx)
                 .and_then(|b| b.get(..4))
                 .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")))
         };
-        match ppme {
-            "SYSCALL_OPEN_X"
-            | "SYSCALL_OPENAT_2_X"
-            | "SYSCALL_OPENAT2_X"
-            | "SYSCALL_OPEN_BY_HANDLE_AT_X" => {
-                let new = ppme != "SYSCALL_OPEN_X" && ppme != "SYSCALL_OPEN_BY_HANDLE_AT_X";
+        match code {
+            PPME_SYSCALL_OPEN_X
+            | PPME_SYSCALL_OPENAT_2_X
+            | PPME_SYSCALL_OPENAT2_X
+            | PPME_SYSCALL_OPEN_BY_HANDLE_AT_X => {
+                let new = code != PPME_SYSCALL_OPEN_X && code != PPME_SYSCALL_OPEN_BY_HANDLE_AT_X;
                 let flags = u32_at(if new { 3 } else { 2 }).unwrap_or(0);
-                match name {
-                    "evt.is_open_read" => flags & PPM_O_RDONLY != 0,
-                    "evt.is_open_write" => flags & PPM_O_WRONLY != 0,
-                    "evt.is_open_create" => {
+                match which {
+                    OpenField::Read => flags & PPM_O_RDONLY != 0,
+                    OpenField::Write => flags & PPM_O_WRONLY != 0,
+                    OpenField::Create => {
                         flags & PPM_O_F_CREATED != 0
                             || (flags & PPM_O_TMPFILE != 0 && res.is_some_and(|r| r >= 0))
                     }
-                    _ => {
+                    OpenField::Exec => {
                         flags & (PPM_O_TMPFILE | PPM_O_CREAT) != 0
-                            && ppme != "SYSCALL_OPEN_BY_HANDLE_AT_X"
+                            && code != PPME_SYSCALL_OPEN_BY_HANDLE_AT_X
                             && u32_at(if new { 4 } else { 3 }).is_some_and(|m| m & EXEC_MASK != 0)
                     }
                 }
             }
-            "SYSCALL_CREAT_X" if name == "evt.is_open_exec" => {
+            PPME_SYSCALL_CREAT_X if which == OpenField::Exec => {
                 u32_at(2).is_some_and(|m| m & EXEC_MASK != 0)
             }
             _ => false,
@@ -2289,15 +2304,13 @@ fn category_name(info: &table::EventInfo, fd: Option<&FdInfo>) -> &'static str {
 }
 
 impl<'a> Extractor<'a, '_> {
-    /// The value of a [`Hot`] field (at most one), None when missing. Inlined into the
-    /// engine's comparison: returning the value through memory costs more than making it.
+    /// The value of a [`Hot`] field (at most one), None when missing; inlined into
+    /// [`Extract::extract_single`], which makes it in the caller's slot.
     #[inline]
     fn hot_value(&self, field: &FieldRef) -> Option<Value<'a>> {
-        let name = field.info;
         match field.hot() {
-            Hot::EvtIsOpenRead | Hot::EvtIsOpenWrite => {
-                Some(b(self.is_open(name, return_value(self.ev))))
-            }
+            Hot::EvtIsOpenRead => Some(b(self.is_open(OpenField::Read, return_value(self.ev)))),
+            Hot::EvtIsOpenWrite => Some(b(self.is_open(OpenField::Write, return_value(self.ev)))),
             Hot::ProcName => self.thread().map(|t| sb(&t.comm)),
             Hot::None => None,
             hot => self.fd_hot(hot, field.arg.as_ref()),
