@@ -1945,9 +1945,9 @@ impl Check {
         values.iter().any(|v| cmp_one(self.op, &self.rhs, v))
     }
 
-    // Kept out of line: inlined, its large frame was set up for every `and`/`or`/shared node
-    // the filter walk visits.
-    #[inline(never)]
+    // Inlined into the filter walk: the per-code table and the dispatch only; the
+    // comparisons, whose frames are large, stay out of line.
+    #[inline(always)]
     fn eval<E: Extract>(&self, ex: &mut E, scratch: &mut Scratch) -> bool {
         if let Some(bc) = &self.by_code {
             let code = ex.evt_type();
