@@ -162,10 +162,11 @@ pub fn run_live(cfg: &Config, ruleset: &Ruleset, ctx: &LoopContext) -> Result<()
     }
     state.proc_root = Some(host_root.join("proc"));
     worker.set_state(state);
-    // the aya loader alone parses the kernel BTF (~50 MB) and frees it
-    super::release_free_memory();
     drv.start()
         .map_err(|e| AppError::Fatal(format!("Unable to start the engine: {e}")))?;
+    // the aya loader parses the kernel BTF (~50 MB) and frees it, and its loaded object is
+    // released once the programs are attached
+    super::release_free_memory();
     ctx.metrics_ready.store(true, Ordering::SeqCst);
 
     let mut last_publish = std::time::Instant::now();

@@ -1316,3 +1316,52 @@ on_both_backends!(
     aya_backend_io_uring_exits_as_libs,
     io_uring_exits_as_libs
 );
+
+fn stop_detaches_the_probe(kind: EngineKind) {
+    let cfg = LiveConfig {
+        syscalls: all_syscalls(),
+        ..LiveConfig::default()
+    };
+    let mut drv = open_live(kind, &cfg).unwrap_or_else(|e| panic!("open {kind:?}: {e}"));
+    drv.start().unwrap();
+    let open_close = || {
+        for _ in 0..1_000 {
+            drop(std::fs::File::open("/etc/hostname").unwrap());
+        }
+    };
+    open_close();
+    let attached = drv.stats().unwrap().n_evts;
+    assert!(
+        attached >= 2_000,
+        "{kind:?}: {attached} events while attached"
+    );
+    drv.stop();
+    // a program already running on another CPU may still count its event
+    std::thread::sleep(Duration::from_millis(50));
+    let stopped = drv.stats().unwrap().n_evts;
+    open_close();
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(
+        drv.stats().unwrap().n_evts,
+        stopped,
+        "{kind:?}: events counted after stop"
+    );
+    if kind == EngineKind::Aya {
+        // the loaded object was released at start: the counters stay readable, a restart fails
+        let again = drv.start().map(|_| ()).map_err(|e| e.to_string());
+        assert_eq!(
+            again,
+            Err(
+                "unable to open the eBPF probe: the probe was released when the driver \
+                 stopped; open it again"
+                    .to_string()
+            )
+        );
+    }
+}
+
+on_both_backends!(
+    libbpf_backend_stop_detaches_the_probe,
+    aya_backend_stop_detaches_the_probe,
+    stop_detaches_the_probe
+);
