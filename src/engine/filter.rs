@@ -603,6 +603,17 @@ impl Check {
         self
     }
 
+    /// Whether the event code alone decides the check for the codes it knows (see
+    /// [`ByCode`]).
+    pub(crate) fn decided_by_code(&self) -> bool {
+        self.by_code.is_some()
+    }
+
+    /// Whether the check compares its value directly (see [`Direct`]).
+    pub(crate) fn is_direct(&self) -> bool {
+        self.direct.is_some()
+    }
+
     /// The [`Direct`] comparison of one value; `None` when the value is not of the type it
     /// expects.
     #[inline(always)]

@@ -5,11 +5,13 @@
 //!   [`Extract`](crate::fields::Extract) with caller-owned [`Scratch`].
 //! - [`evttype`]: the event codes a condition can match.
 //! - [`mod@format`]: output format strings.
+//! - `order`: the evaluation order of `and`/`or` operands (cheap, deciding ones first).
 //! - [`ruleset`]: rules bucketed by event code, `first`/`all` matching, selection.
 
 pub mod evttype;
 pub mod filter;
 pub mod format;
+mod order;
 pub mod ruleset;
 
 pub use filter::{Filter, Scratch};

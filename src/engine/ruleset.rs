@@ -75,8 +75,22 @@ pub struct Ruleset {
 }
 
 impl Ruleset {
-    /// Builds the ruleset; rules less severe than `min_priority` are never added.
+    /// Builds the ruleset; rules less severe than `min_priority` are never added. The
+    /// operands of every `and`/`or` are put in evaluation order (see `engine::order`).
     pub fn new(mut rules: Vec<Rule>, min_priority: Priority) -> Ruleset {
+        for r in &mut rules {
+            super::order::order(&mut r.filter);
+        }
+        Ruleset::build(rules, min_priority)
+    }
+
+    /// [`Ruleset::new`] keeping the written order of the operands.
+    #[cfg(test)]
+    pub(crate) fn in_written_order(rules: Vec<Rule>, min_priority: Priority) -> Ruleset {
+        Ruleset::build(rules, min_priority)
+    }
+
+    fn build(mut rules: Vec<Rule>, min_priority: Priority) -> Ruleset {
         let mut sharing = Sharing::default();
         for r in &rules {
             sharing.count(&r.source, &r.filter);

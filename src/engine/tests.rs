@@ -865,3 +865,34 @@ fn direct_comparisons_agree_with_the_general_path() {
         }
     }
 }
+
+/// An `and` runs its cheap, deciding operands first: a rule written kind-of-event first
+/// (`evt.is_open_read`, `fd.typechar`) is rejected by its file-name check without extracting
+/// the others; in written order the kind is extracted first.
+#[test]
+fn deciding_operands_run_first() {
+    let rules = "- rule: r\n  condition: >\n    evt.type = open and evt.is_open_read = true and fd.typechar = f\n    \
+                 and fd.name in (/etc/shadow) and not proc.cmdline contains ansible\n  \
+                 desc: d\n  output: o\n  priority: INFO\n";
+    let mut loader = crate::rules::RulesLoader::new(crate::rules::LoadOptions::default());
+    let result = loader.load_file("r.yaml", rules);
+    assert!(result.errors.is_empty(), "{result:?}");
+    let open = crate::event::table::codes_for_name("open")[1];
+    let run = |rs: super::Ruleset| {
+        let mut ev = CodeEvent {
+            code: open,
+            extracted: HashMap::new(),
+        };
+        let mut out = Vec::new();
+        rs.matches(&mut ev, &mut Scratch::new(), super::Matching::All, &mut out);
+        assert!(out.is_empty(), "fd.name is never /etc/shadow here");
+        let mut fields: Vec<_> = ev.extracted.into_keys().collect();
+        fields.sort();
+        fields
+    };
+    assert_eq!(run(loader.ruleset().unwrap()), ["fd.name"]);
+    assert_eq!(
+        run(loader.ruleset_in_written_order().unwrap()),
+        ["evt.is_open_read"]
+    );
+}

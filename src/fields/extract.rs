@@ -1046,6 +1046,14 @@ impl<'a, 'e> Extractor<'a, 'e> {
                 }
                 Value::Str(n)
             }
+            Hot::FdFilename => {
+                let n = &f.filter(|f| f.ty.is_file())?.name;
+                match n.iter().rposition(|c| *c == b'/') {
+                    Some(pos) if pos < n.len() - 1 => sb(&n[pos + 1..]),
+                    Some(_) => sb(n),
+                    None => st("/"),
+                }
+            }
             Hot::FdNameraw => {
                 let n: Cow<'a, [u8]> = match f {
                     Some(f) => Cow::Borrowed(&f.name_raw),
@@ -1110,17 +1118,6 @@ impl<'a, 'e> Extractor<'a, 'e> {
                 Some(f) => st(f.ty.type_string()),
                 None => return false,
             },
-            "fd.filename" => {
-                let Some(f) = f.filter(|f| f.ty.is_file()) else {
-                    return false;
-                };
-                let n = &f.name;
-                match n.iter().rposition(|c| *c == b'/') {
-                    Some(pos) if pos < n.len() - 1 => sb(&n[pos + 1..]),
-                    Some(_) => sb(n),
-                    None => st("/"),
-                }
-            }
             "fd.ip" | "fd.net" | "fd.port" | "fd.proto" => {
                 // Filter-only fields: both endpoints (any matches `=`, all must differ `!=`).
                 let Some(f) = f else {

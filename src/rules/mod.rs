@@ -334,32 +334,46 @@ impl RulesLoader {
 
     /// The ruleset of the last successful compile, with priority and selections applied.
     pub fn ruleset(&self) -> Option<Ruleset> {
-        let out = self.last.as_ref()?;
-        let rules: Vec<Rule> = out
-            .rules
-            .iter()
-            .filter_map(|c| {
-                let info = self.collector.rules.get(&c.name)?;
-                Some(Rule {
-                    name: c.name.clone(),
-                    source: info.source.clone(),
-                    description: info.desc.clone(),
-                    priority: info.priority,
-                    tags: info.tags.iter().cloned().collect(),
-                    output: c.output.clone(),
-                    format: Format::clone(&c.format),
-                    filter: Filter::clone(&c.filter),
-                    codes: c.codes.clone(),
-                    enabled: info.enabled,
-                    capture: info.capture,
-                    capture_duration_ns: u64::from(info.capture_duration) * 1_000_000,
-                    exception_fields: c.exception_fields.iter().cloned().collect(),
-                })
-            })
-            .collect();
-        let mut rs = Ruleset::new(rules, self.opts.min_priority);
+        let mut rs = Ruleset::new(self.rules()?, self.opts.min_priority);
         rs.select(&self.opts.selection);
         Some(rs)
+    }
+
+    /// [`RulesLoader::ruleset`] with every `and`/`or` evaluated in written order (tests compare
+    /// both orders).
+    #[cfg(test)]
+    pub(crate) fn ruleset_in_written_order(&self) -> Option<Ruleset> {
+        let mut rs = Ruleset::in_written_order(self.rules()?, self.opts.min_priority);
+        rs.select(&self.opts.selection);
+        Some(rs)
+    }
+
+    /// Copies of the rules of the last successful compile.
+    fn rules(&self) -> Option<Vec<Rule>> {
+        let out = self.last.as_ref()?;
+        Some(
+            out.rules
+                .iter()
+                .filter_map(|c| {
+                    let info = self.collector.rules.get(&c.name)?;
+                    Some(Rule {
+                        name: c.name.clone(),
+                        source: info.source.clone(),
+                        description: info.desc.clone(),
+                        priority: info.priority,
+                        tags: info.tags.iter().cloned().collect(),
+                        output: c.output.clone(),
+                        format: Format::clone(&c.format),
+                        filter: Filter::clone(&c.filter),
+                        codes: c.codes.clone(),
+                        enabled: info.enabled,
+                        capture: info.capture,
+                        capture_duration_ns: u64::from(info.capture_duration) * 1_000_000,
+                        exception_fields: c.exception_fields.iter().cloned().collect(),
+                    })
+                })
+                .collect(),
+        )
     }
 
     /// [`RulesLoader::ruleset`] for a loader that is done: filters and formats are moved
