@@ -11,14 +11,14 @@
 //! order that minimises the expected cost of independent operands. Equal scores keep the
 //! written order.
 
-use super::filter::{CmpOp, Filter};
+use super::filter::{Check, CmpOp, Filter};
 use crate::fields::{FieldArg, FieldType};
 
 /// How likely a node holds and what evaluating it costs, in units of one direct check.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct Estimate {
-    pub pass: f64,
-    pub cost: f64,
+#[derive(Debug, Clone, Copy)]
+struct Estimate {
+    pass: f64,
+    cost: f64,
 }
 
 /// Holds for most events of the bucket: `!=`, `exists`, booleans (mostly the kind of event:
@@ -71,18 +71,23 @@ const EXPENSIVE_PREFIXES: &[&str] = &[
     "k8s.",
 ];
 
+/// Orders the operands of every `and`/`or` in `f`.
+pub(crate) fn order(f: &mut Filter) {
+    ordered(f);
+}
+
 /// Orders the operands of every `and`/`or` in `f` (bottom-up) and returns `f`'s estimate.
-pub(crate) fn order(f: &mut Filter) -> Estimate {
+fn ordered(f: &mut Filter) -> Estimate {
     match f {
         Filter::Check(c) => check_estimate(c),
         Filter::Not(inner) => {
-            let e = order(inner);
+            let e = ordered(inner);
             Estimate {
                 pass: 1.0 - e.pass,
                 cost: e.cost,
             }
         }
-        Filter::Shared(_, inner) => order(inner),
+        Filter::Shared(_, inner) => ordered(inner),
         Filter::And(children) => sort_and_combine(children, true),
         Filter::Or(children) => sort_and_combine(children, false),
     }
@@ -93,7 +98,7 @@ pub(crate) fn order(f: &mut Filter) -> Estimate {
 fn sort_and_combine(children: &mut Vec<Filter>, is_and: bool) -> Estimate {
     let mut scored: Vec<(Estimate, Filter)> = std::mem::take(children)
         .into_iter()
-        .map(|mut c| (order(&mut c), c))
+        .map(|mut c| (ordered(&mut c), c))
         .collect();
     // chance that the operand decides the node: false for an `and`, true for an `or`
     let decides = |e: &Estimate| if is_and { 1.0 - e.pass } else { e.pass };
@@ -111,7 +116,7 @@ fn sort_and_combine(children: &mut Vec<Filter>, is_and: bool) -> Estimate {
     }
 }
 
-fn check_estimate(c: &super::filter::Check) -> Estimate {
+fn check_estimate(c: &Check) -> Estimate {
     if c.decided_by_code() {
         return Estimate {
             pass: BY_CODE_PASS,
