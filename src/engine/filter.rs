@@ -10,6 +10,7 @@ use memchr::memmem;
 use regex::bytes::Regex;
 
 use super::evttype::CodeSet;
+use super::strset::StrSet;
 use crate::fields::{ArgKind, ArgType, Extract, FieldArg, FieldInfo, FieldRef, FieldType, Value};
 use crate::rules::condition::{Expr, Pos};
 
@@ -440,7 +441,7 @@ pub enum Rhs {
     None,
     One(Const),
     /// Exact-membership set (`in`, `intersects`) for byte strings.
-    BytesSet(foldhash::HashSet<Vec<u8>>),
+    BytesSet(StrSet),
     /// Exact-membership set for numbers (stored as u64 bit patterns).
     NumSet(foldhash::HashSet<u64>),
     /// Other sets (ip, nets, bools): linear.

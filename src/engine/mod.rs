@@ -6,6 +6,7 @@
 //! - [`evttype`]: the event codes a condition can match.
 //! - [`mod@format`]: output format strings.
 //! - `order`: the evaluation order of `and`/`or` operands (cheap, deciding ones first).
+//! - [`strset`]: the sets of `in` on strings.
 //! - [`ruleset`]: rules bucketed by event code, `first`/`all` matching, selection.
 
 pub mod evttype;
@@ -13,6 +14,7 @@ pub mod filter;
 pub mod format;
 mod order;
 pub mod ruleset;
+pub mod strset;
 
 pub use filter::{Filter, Scratch};
 pub use format::Format;
