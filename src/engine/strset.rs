@@ -29,14 +29,6 @@ impl StrSet {
         }
         self.set.contains(s)
     }
-
-    pub fn len(&self) -> usize {
-        self.set.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.set.is_empty()
-    }
 }
 
 impl FromIterator<Vec<u8>> for StrSet {
@@ -75,7 +67,7 @@ mod tests {
         .collect();
         let set: StrSet = members.iter().cloned().collect();
         let plain: std::collections::HashSet<Vec<u8>> = members.iter().cloned().collect();
-        assert_eq!(set.len(), plain.len());
+        assert_eq!(set.set.len(), plain.len());
         let mut probes: Vec<Vec<u8>> = members.clone();
         for m in &members {
             // same length, other last byte; same last byte, other length; prefixes
